@@ -1,0 +1,1 @@
+//! The registry storage-driver contract and its drivers.

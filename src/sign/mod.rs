@@ -1,0 +1,1 @@
+//! Request signing: pure code, no I/O, no clock.
