@@ -1,1 +1,22 @@
-//! The S3 client.
+//! The S3 client: endpoint resolution, credentials, retries (operations come later).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`endpoint`] | region validation, AWS/custom endpoints, virtual-hosted vs path style, User-Agent |
+//! | [`credentials`] | secrets, credential providers (static, env, profile files, container, IMDSv2), chain, cache |
+//! | [`retry`](mod@retry) | retry classification, jittered backoff, the async retry driver |
+//! | [`error`] | [`Error`], the client layer's one error type |
+
+pub mod credentials;
+pub mod endpoint;
+pub mod error;
+pub mod retry;
+
+pub use credentials::{
+    CachingProvider, Credentials, DefaultChain, Env, ProcessEnv, ProvideCredentials, SecretString,
+};
+pub use endpoint::{AddressingStyle, EndpointConfig, RequestTarget, ResolvedEndpoint, Scheme};
+pub use error::{BoxError, Error, ErrorKind, ServiceError};
+pub use retry::{
+    classify, retry, OneShot, RetryConfig, RetryDecision, RetryOp, TransportErrorKind, XorShift64,
+};

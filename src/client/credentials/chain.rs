@@ -1,0 +1,77 @@
+//! The default provider chain.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    ContainerProvider, Credentials, Env, EnvironmentProvider, InstanceMetadataProvider, ProcessEnv,
+    ProfileProvider, ProvideCredentials,
+};
+use crate::client::error::{Error, ErrorKind};
+
+/// Tries providers in order and returns the first credentials found.
+///
+/// A provider that finds nothing ("not loaded") passes to the next; a provider that finds broken
+/// configuration stops the chain with its error, so a typo in one source is not masked by
+/// another. When every provider finds nothing the error lists what each one looked at.
+///
+/// The default order is aws-sdk-go v1's: environment → shared credentials/config files →
+/// container endpoint → EC2 instance metadata. Wrap it in a
+/// [`CachingProvider`](super::CachingProvider) so temporary credentials are reused and refreshed.
+#[derive(Debug)]
+pub struct DefaultChain {
+    providers: Vec<Box<dyn ProvideCredentials>>,
+}
+
+impl DefaultChain {
+    /// The default chain reading `env`.
+    pub fn new(env: Arc<dyn Env>) -> Self {
+        Self::with_providers(vec![
+            Box::new(EnvironmentProvider::new(env.clone())),
+            Box::new(ProfileProvider::new(env.clone())),
+            Box::new(ContainerProvider::new(env.clone())),
+            Box::new(InstanceMetadataProvider::new(env)),
+        ])
+    }
+
+    /// The default chain reading the process environment.
+    pub fn from_process_env() -> Self {
+        Self::new(Arc::new(ProcessEnv))
+    }
+
+    /// A chain of the given providers, tried in order.
+    pub fn with_providers(providers: Vec<Box<dyn ProvideCredentials>>) -> Self {
+        Self { providers }
+    }
+}
+
+#[async_trait]
+impl ProvideCredentials for DefaultChain {
+    async fn provide_credentials(&self) -> Result<Credentials, Error> {
+        let mut tried = Vec::with_capacity(self.providers.len());
+        for p in &self.providers {
+            match p.provide_credentials().await {
+                Ok(c) => return Ok(c),
+                Err(e) if e.is_credentials_not_loaded() => {
+                    if let ErrorKind::Credentials {
+                        provider, message, ..
+                    } = e.kind()
+                    {
+                        tried.push(format!("{provider}: {message}"));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::credentials_not_loaded(
+            "chain",
+            format!(
+                "no credentials found ({}); set `accesskey`/`secretkey`, or AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or run with a \
+                 container or instance role",
+                tried.join("; ")
+            ),
+        ))
+    }
+}

@@ -1,0 +1,498 @@
+//! A tiny JSON reader for the flat credential documents of IMDS and container endpoints, and an
+//! RFC 3339 timestamp parser for their `Expiration` field.
+//!
+//! Only top-level string fields are kept; numbers, booleans, `null`, nested objects and arrays
+//! are validated and skipped. That is all the credential documents need, so serde_json is not
+//! pulled into the library. Errors report a byte offset and what was expected, never the input
+//! (which holds secrets).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why a document is not valid JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonError {
+    offset: usize,
+    expected: &'static str,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {} at byte {}", self.expected, self.offset)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Nesting limit for skipped values (keeps recursion bounded on hostile input).
+const MAX_DEPTH: usize = 32;
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, expected: &'static str) -> JsonError {
+        JsonError {
+            offset: self.pos,
+            expected,
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, b: u8, expected: &'static str) -> Result<(), JsonError> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.err(expected))
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("4 hex digits"))?;
+        let mut v = 0u32;
+        for &d in digits {
+            let n = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.err("4 hex digits"))?;
+            v = v * 16 + n;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.eat(b'"', "'\"'")?;
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The input is a &str and we stopped at an ASCII byte, so this is a char boundary.
+            out.push_str(
+                std::str::from_utf8(&self.s[start..self.pos]).map_err(|_| self.err("UTF-8"))?,
+            );
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let esc = self.peek().ok_or_else(|| self.err("an escape"))?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let c = if (0xD800..0xDC00).contains(&hi) {
+                                if self.s.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(self.err("a low surrogate"));
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.err("a low surrogate"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            out.push(
+                                char::from_u32(c).ok_or_else(|| self.err("a valid code point"))?,
+                            );
+                        }
+                        _ => return Err(self.err("a valid escape")),
+                    }
+                }
+                _ => return Err(self.err("a closing '\"'")),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
+        if self.s.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.err("a value"))
+        }
+    }
+
+    fn number(&mut self) -> Result<(), JsonError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let digits = |p: &mut Self| {
+            let start = p.pos;
+            while p.peek().is_some_and(|b| b.is_ascii_digit()) {
+                p.pos += 1;
+            }
+            p.pos > start
+        };
+        if !digits(self) {
+            return Err(self.err("a digit"));
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return Err(self.err("a digit"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return Err(self.err("a digit"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses any value; returns it only if it is a string.
+    fn value(&mut self, depth: usize) -> Result<Option<String>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("less nesting"));
+        }
+        self.ws();
+        match self.peek() {
+            Some(b'"') => self.string().map(Some),
+            Some(b'{') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(None);
+                }
+                loop {
+                    self.ws();
+                    self.string()?;
+                    self.ws();
+                    self.eat(b':', "':'")?;
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(None);
+                        }
+                        _ => return Err(self.err("',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(None);
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(None);
+                        }
+                        _ => return Err(self.err("',' or ']'")),
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true").map(|()| None),
+            Some(b'f') => self.literal(b"false").map(|()| None),
+            Some(b'n') => self.literal(b"null").map(|()| None),
+            Some(b'-' | b'0'..=b'9') => self.number().map(|()| None),
+            _ => Err(self.err("a value")),
+        }
+    }
+}
+
+/// Parses a JSON object and returns its top-level string fields (later duplicates win).
+pub(crate) fn parse_flat_object(input: &str) -> Result<HashMap<String, String>, JsonError> {
+    let mut p = Parser {
+        s: input.as_bytes(),
+        pos: 0,
+    };
+    // Tolerate a UTF-8 byte-order mark.
+    if input.starts_with('\u{feff}') {
+        p.pos = 3;
+    }
+    let mut out = HashMap::new();
+    p.ws();
+    p.eat(b'{', "'{'")?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.pos += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string()?;
+            p.ws();
+            p.eat(b':', "':'")?;
+            if let Some(v) = p.value(1)? {
+                out.insert(key, v);
+            }
+            p.ws();
+            match p.peek() {
+                Some(b',') => p.pos += 1,
+                Some(b'}') => {
+                    p.pos += 1;
+                    break;
+                }
+                _ => return Err(p.err("',' or '}'")),
+            }
+        }
+    }
+    p.ws();
+    if p.pos != p.s.len() {
+        return Err(p.err("end of input"));
+    }
+    Ok(out)
+}
+
+/// Parses an RFC 3339 timestamp (`2024-05-01T16:00:00Z`, optional fraction, `Z` or `±hh:mm`).
+/// Returns `None` for anything else, including times before 1970.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + u32::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_secs: i64 = match b.get(i..)? {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let h = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
+            let m = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = h * 3600 + m * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec) - offset_secs;
+    let secs = u64::try_from(secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_object_strings_kept_others_skipped() {
+        let m = parse_flat_object(
+            r#" {"a":"x","n":-1.5e+3,"t":true,"f":false,"z":null,"o":{"k":[1,"s",{}]},"arr":[],"e":{},"b":"y"} "#,
+        )
+        .unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["a"], "x");
+        assert_eq!(m["b"], "y");
+        assert!(parse_flat_object("{}").unwrap().is_empty());
+        assert!(parse_flat_object("\u{feff}{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn escapes() {
+        let m =
+            parse_flat_object(r#"{"k":"a\"b\\c\/d\n\t\r\b\f\u0041\u00e9\ud83d\ude00 é"}"#).unwrap();
+        assert_eq!(m["k"], "a\"b\\c/d\n\t\r\u{8}\u{c}Aé😀 é");
+        let m = parse_flat_object(r#"{"k":"x","k":"y"}"#).unwrap();
+        assert_eq!(m["k"], "y", "later duplicate wins");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "[]",
+            "{",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":\"x\",}",
+            "{\"a\":\"x\"} trailing",
+            "{\"a\":\"unterminated}",
+            "{\"a\":\"bad \\q escape\"}",
+            "{\"a\":\"\\ud83d alone\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":\"raw\nnewline\"}",
+            "{\"a\":tru}",
+            "{\"a\":-}",
+            "{\"a\":1.}",
+            "{\"a\":1e}",
+            "{a:\"x\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":{\"b\" 1}}",
+        ] {
+            let e = parse_flat_object(bad).unwrap_err();
+            assert!(e.to_string().contains("expected"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse_flat_object(&deep).is_err());
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20));
+        assert!(parse_flat_object(&ok).is_ok());
+    }
+
+    #[test]
+    fn error_never_echoes_input() {
+        let e = parse_flat_object(r#"{"SecretAccessKey":"topsecret" oops}"#).unwrap_err();
+        assert!(!e.to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn rfc3339() {
+        let t = |s: &str| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            t("2024-05-01T16:00:00Z"),
+            Some(Duration::from_secs(1_714_579_200))
+        );
+        assert_eq!(
+            t("2024-02-29T00:00:00Z"),
+            Some(Duration::from_secs(1_709_164_800))
+        );
+        assert_eq!(
+            t("2024-05-01T16:00:00.25Z"),
+            Some(Duration::new(1_714_579_200, 250_000_000))
+        );
+        assert_eq!(
+            t("2024-05-01T16:00:00.1234567891Z"),
+            Some(Duration::new(1_714_579_200, 123_456_789))
+        );
+        assert_eq!(
+            t("2024-05-01T18:00:00+02:00"),
+            Some(Duration::from_secs(1_714_579_200))
+        );
+        assert_eq!(
+            t("2024-05-01T15:30:00-00:30"),
+            Some(Duration::from_secs(1_714_579_200))
+        );
+        assert_eq!(
+            t("2024-05-01t16:00:00z"),
+            Some(Duration::from_secs(1_714_579_200))
+        );
+        for bad in [
+            "2024-05-01",
+            "2024-05-01T16:00:00",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T16:00:00.Z",
+            "2024-05-01T16:00:00+0200",
+            "2024-05-01T16:00:00+25:00",
+            "1969-12-31T23:59:59Z",
+            "2024/05/01T16:00:00Z",
+            "２024-05-01T16:00:00Z",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,1041 @@
+//! Endpoint resolution: which host, scheme and path a request for `bucket`/`key` goes to.
+//!
+//! # AWS endpoints (no `regionendpoint`)
+//!
+//! | setting | host |
+//! |---|---|
+//! | default | `s3.<region>.<suffix>` — also for `us-east-1`, see below |
+//! | `usedualstack` | `s3.dualstack.<region>.<suffix>` |
+//! | `accelerate` | `s3-accelerate.amazonaws.com`, with dual-stack `s3-accelerate.dualstack.amazonaws.com` |
+//!
+//! `<suffix>` is the partition's DNS suffix: `amazonaws.com`, `amazonaws.com.cn` for `cn-*`,
+//! `c2s.ic.gov` (`us-iso-*`), `sc2s.sgov.gov` (`us-isob-*`), `cloud.adc-e.uk` (`eu-isoe-*`).
+//!
+//! **us-east-1** resolves to the regional `s3.us-east-1.amazonaws.com`. aws-sdk-go v1 (used by
+//! Distribution) defaults to the legacy global `s3.amazonaws.com`; both serve the same buckets and
+//! are signed for `us-east-1`, and the regional name is what current AWS SDKs use. A bucket that
+//! lives in another region answers either with `PermanentRedirect`, whose error message tells the
+//! user to fix `region`.
+//!
+//! The region must be one of [`AWS_REGIONS`], the 37 regions aws-sdk-go v1.55.5's endpoint
+//! partitions know (the list Distribution validates against).
+//!
+//! **Addressing style** on AWS is virtual-hosted (`bucket.s3.<region>.amazonaws.com/key`) unless
+//! `forcepathstyle` is set or the bucket name is not DNS-compatible — uppercase, underscores,
+//! shorter than 3 or longer than 63 characters, IP-address-like, `..`, or any dot when using
+//! HTTPS (the wildcard certificate does not cover `a.b.s3…`). This is aws-sdk-go v1's
+//! `hostCompatibleBucketName` rule. Transfer acceleration works only virtual-hosted, so it is an
+//! error with `forcepathstyle` or with a bucket name containing dots, and it does not exist
+//! outside the commercial `aws` partition.
+//!
+//! # Custom endpoints (`regionendpoint`)
+//!
+//! `regionendpoint` may be `host[:port]`, `http://host[:port]` or `https://host[:port]`, optionally
+//! followed by a path prefix (kept in front of every request path, as aws-sdk-go v1 does). Without
+//! a scheme, `secure` picks `https` (default) or `http`. A default port (`:80` for http, `:443` for
+//! https) is dropped so the signed `Host` matches what the HTTP client sends, and the host is
+//! lower-cased for the same reason.
+//!
+//! Addressing style with a custom endpoint:
+//! * `forcepathstyle: true` → path style `host/bucket/key`;
+//! * otherwise virtual-hosted `bucket.host/key`, which is what Distribution v3 does and why MinIO
+//!   setups that worked with v2 broke ([distribution#4528]: v2 forced path style whenever
+//!   `regionendpoint` was set; v3 requires `forcepathstyle: true`);
+//! * **except** when the host is an IP literal or `localhost`: `bucket.127.0.0.1` cannot resolve,
+//!   so these always use path style — the common MinIO-on-localhost setup works without
+//!   `forcepathstyle`;
+//! * and, as on AWS, a bucket name that is not DNS-compatible falls back to path style.
+//!
+//! `usedualstack` is ignored with a custom endpoint (aws-sdk-go v1 skips endpoint resolution
+//! then); `accelerate` is an error. The signing region is `region`, or `us-east-1` if empty
+//! (MinIO's default).
+//!
+//! [distribution#4528]: https://github.com/distribution/distribution/issues/4528
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::error::Error;
+
+/// The `User-Agent` sent by this client (before any configured suffix).
+pub const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
+
+/// The region the client signs for when a custom endpoint is given without a region.
+pub const DEFAULT_CUSTOM_ENDPOINT_REGION: &str = "us-east-1";
+
+/// The regions of aws-sdk-go v1.55.5's endpoint partitions (`aws`, `aws-cn`, `aws-us-gov`,
+/// `aws-iso`, `aws-iso-b`, `aws-iso-e`; `aws-iso-f` lists none), which Distribution's S3 driver
+/// accepts as `region` when no `regionendpoint` is set.
+pub const AWS_REGIONS: [&str; 37] = [
+    // aws
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    // aws-cn
+    "cn-north-1",
+    "cn-northwest-1",
+    // aws-us-gov
+    "us-gov-east-1",
+    "us-gov-west-1",
+    // aws-iso
+    "us-iso-east-1",
+    "us-iso-west-1",
+    // aws-iso-b
+    "us-isob-east-1",
+    // aws-iso-e
+    "eu-isoe-west-1",
+];
+
+/// Checks `region` against [`AWS_REGIONS`] (use when no `regionendpoint` is configured).
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidConfig`](super::ErrorKind::InvalidConfig) for an empty or unknown region.
+pub fn validate_region(region: &str) -> Result<(), Error> {
+    if region.is_empty() {
+        return Err(Error::invalid_config(
+            "`region` is required unless `regionendpoint` is set (e.g. region: us-east-1)",
+        ));
+    }
+    if AWS_REGIONS.contains(&region) {
+        return Ok(());
+    }
+    Err(Error::invalid_config(format!(
+        "unknown AWS region {region:?}; use one of: {}; for an S3-compatible service set \
+         `regionendpoint` (any region name is then accepted)",
+        AWS_REGIONS.join(", ")
+    )))
+}
+
+/// Where and how to reach S3: the endpoint half of the driver configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// AWS region (`region`). Required unless `region_endpoint` is set.
+    pub region: String,
+    /// Custom endpoint for S3-compatible services (`regionendpoint`).
+    pub region_endpoint: Option<String>,
+    /// Always use path-style addressing (`forcepathstyle`).
+    pub force_path_style: bool,
+    /// Use HTTPS when the endpoint gives no scheme (`secure`, default true).
+    pub secure: bool,
+    /// Use the dual-stack (IPv4+IPv6) AWS endpoint (`usedualstack`).
+    pub use_dual_stack: bool,
+    /// Use S3 Transfer Acceleration (`accelerate`).
+    pub accelerate: bool,
+    /// Skip TLS certificate verification (`skipverify`); read by the transport, not here.
+    pub skip_verify: bool,
+    /// Free-form text appended to the User-Agent (`useragent`).
+    pub user_agent_suffix: Option<String>,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            region: String::new(),
+            region_endpoint: None,
+            force_path_style: false,
+            secure: true,
+            use_dual_stack: false,
+            accelerate: false,
+            skip_verify: false,
+            user_agent_suffix: None,
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// Resolves the endpoint for `bucket`; see [`ResolvedEndpoint::resolve`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ResolvedEndpoint::resolve`].
+    pub fn resolve(&self, bucket: &str) -> Result<ResolvedEndpoint, Error> {
+        ResolvedEndpoint::resolve(self, bucket)
+    }
+
+    /// The `User-Agent` header: [`USER_AGENT`], then a space and the configured suffix (control
+    /// characters replaced by spaces so the header stays valid).
+    pub fn user_agent(&self) -> String {
+        match self.user_agent_suffix.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() => {
+                let clean: String = s
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                format!("{USER_AGENT} {clean}")
+            }
+            _ => USER_AGENT.to_owned(),
+        }
+    }
+}
+
+/// URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// How the bucket is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressingStyle {
+    /// `bucket.host/key`.
+    VirtualHosted,
+    /// `host/bucket/key`.
+    Path,
+}
+
+/// The target of one request: what to put in the `Host` header, the (unencoded) path to sign and
+/// send, and the base URL to which the encoded path and query are appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTarget {
+    /// `Host` header value (`host[:port]`), e.g. `bucket.s3.eu-west-1.amazonaws.com`.
+    pub host: String,
+    /// The path as the application sees it, not percent-encoded: `/bucket/key` (path style) or
+    /// `/key` (virtual-hosted), after any endpoint path prefix.
+    pub path: String,
+    /// `scheme://host[:port]`, without a trailing slash.
+    pub base_url: String,
+}
+
+/// An endpoint resolved for one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedEndpoint {
+    scheme: Scheme,
+    endpoint_host: String,
+    host: String,
+    path_prefix: String,
+    bucket: String,
+    style: AddressingStyle,
+    signing_region: String,
+    aws: bool,
+}
+
+impl ResolvedEndpoint {
+    /// Resolves `config` for `bucket` (rules in the [module docs](self)).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidConfig`](super::ErrorKind::InvalidConfig) for an empty/invalid bucket,
+    /// an unknown region (AWS only), a malformed `regionendpoint`, or an impossible combination
+    /// (accelerate with path style, a dotted bucket, a custom endpoint or a non-commercial
+    /// partition; dual-stack in an isolated partition).
+    pub fn resolve(config: &EndpointConfig, bucket: &str) -> Result<Self, Error> {
+        validate_bucket(bucket)?;
+        match config.region_endpoint.as_deref().map(str::trim) {
+            Some(ep) if !ep.is_empty() => Self::resolve_custom(config, ep, bucket),
+            _ => Self::resolve_aws(config, bucket),
+        }
+    }
+
+    fn resolve_aws(config: &EndpointConfig, bucket: &str) -> Result<Self, Error> {
+        let region = config.region.as_str();
+        validate_region(region)?;
+        let scheme = if config.secure {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let suffix = dns_suffix(region);
+        let isolated = region.contains("-iso");
+        let endpoint_host = if config.accelerate {
+            if suffix != "amazonaws.com" || region.starts_with("us-gov-") {
+                return Err(Error::invalid_config(format!(
+                    "S3 Transfer Acceleration is not available in region {region}; turn \
+                     `accelerate` off"
+                )));
+            }
+            if config.force_path_style {
+                return Err(Error::invalid_config(
+                    "`accelerate` needs virtual-hosted addressing; turn off `forcepathstyle` or \
+                     `accelerate`",
+                ));
+            }
+            if bucket.contains('.') || !dns_compatible_bucket(bucket) {
+                return Err(Error::invalid_config(format!(
+                    "bucket {bucket:?} cannot be used with `accelerate`: the name must be \
+                     DNS-compatible and contain no dots"
+                )));
+            }
+            if config.use_dual_stack {
+                "s3-accelerate.dualstack.amazonaws.com".to_owned()
+            } else {
+                "s3-accelerate.amazonaws.com".to_owned()
+            }
+        } else if config.use_dual_stack {
+            if isolated {
+                return Err(Error::invalid_config(format!(
+                    "dual-stack endpoints are not available in region {region}; turn \
+                     `usedualstack` off"
+                )));
+            }
+            format!("s3.dualstack.{region}.{suffix}")
+        } else {
+            format!("s3.{region}.{suffix}")
+        };
+        let style = if config.force_path_style || !host_compatible_bucket(bucket, scheme) {
+            AddressingStyle::Path
+        } else {
+            AddressingStyle::VirtualHosted
+        };
+        Ok(Self::build(
+            scheme,
+            endpoint_host,
+            String::new(),
+            bucket,
+            style,
+            region.to_owned(),
+            true,
+        ))
+    }
+
+    fn resolve_custom(
+        config: &EndpointConfig,
+        endpoint: &str,
+        bucket: &str,
+    ) -> Result<Self, Error> {
+        if config.accelerate {
+            return Err(Error::invalid_config(
+                "`accelerate` applies only to AWS endpoints; remove it or remove `regionendpoint`",
+            ));
+        }
+        let parsed = parse_endpoint(endpoint, config.secure)?;
+        let style = if config.force_path_style
+            || parsed.ip_or_localhost
+            || !host_compatible_bucket(bucket, parsed.scheme)
+        {
+            AddressingStyle::Path
+        } else {
+            AddressingStyle::VirtualHosted
+        };
+        let region = if config.region.is_empty() {
+            DEFAULT_CUSTOM_ENDPOINT_REGION.to_owned()
+        } else {
+            config.region.clone()
+        };
+        Ok(Self::build(
+            parsed.scheme,
+            parsed.authority,
+            parsed.path_prefix,
+            bucket,
+            style,
+            region,
+            false,
+        ))
+    }
+
+    fn build(
+        scheme: Scheme,
+        endpoint_host: String,
+        path_prefix: String,
+        bucket: &str,
+        style: AddressingStyle,
+        signing_region: String,
+        aws: bool,
+    ) -> Self {
+        let host = match style {
+            AddressingStyle::VirtualHosted => format!("{bucket}.{endpoint_host}"),
+            AddressingStyle::Path => endpoint_host.clone(),
+        };
+        Self {
+            scheme,
+            endpoint_host,
+            host,
+            path_prefix,
+            bucket: bucket.to_owned(),
+            style,
+            signing_region,
+            aws,
+        }
+    }
+
+    /// The URL scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The `Host` header for requests to this bucket (`bucket.host` when virtual-hosted).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The service endpoint's `host[:port]`, without the bucket.
+    pub fn endpoint_host(&self) -> &str {
+        &self.endpoint_host
+    }
+
+    /// The path prefix from `regionendpoint` (`""` or `/prefix`, no trailing slash).
+    pub fn path_prefix(&self) -> &str {
+        &self.path_prefix
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Virtual-hosted or path style.
+    pub fn style(&self) -> AddressingStyle {
+        self.style
+    }
+
+    /// The region to put in the SigV4 credential scope.
+    pub fn signing_region(&self) -> &str {
+        &self.signing_region
+    }
+
+    /// `true` for an AWS endpoint, `false` for a custom `regionendpoint` (Distribution refuses
+    /// SigV2 on AWS).
+    pub fn is_aws(&self) -> bool {
+        self.aws
+    }
+
+    /// The request target for `key` (not percent-encoded; the signer's URI encoder encodes the
+    /// path once for both the canonical request and the URL). The key is used verbatim: a
+    /// leading `/` is part of the key. An empty key addresses the bucket itself: `/bucket` in
+    /// path style, `/` virtual-hosted.
+    pub fn url_for(&self, key: &str) -> RequestTarget {
+        let mut path = self.path_prefix.clone();
+        if self.style == AddressingStyle::Path {
+            path.push('/');
+            path.push_str(&self.bucket);
+            if !key.is_empty() {
+                path.push('/');
+                path.push_str(key);
+            }
+        } else {
+            path.push('/');
+            path.push_str(key);
+        }
+        RequestTarget {
+            host: self.host.clone(),
+            path,
+            base_url: format!("{}://{}", self.scheme.as_str(), self.host),
+        }
+    }
+}
+
+fn dns_suffix(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else if region.starts_with("eu-isoe-") {
+        "cloud.adc-e.uk"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+fn validate_bucket(bucket: &str) -> Result<(), Error> {
+    if bucket.is_empty() {
+        return Err(Error::invalid_config("`bucket` is required"));
+    }
+    if bucket
+        .chars()
+        .any(|c| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::invalid_config(format!(
+            "bucket name {bucket:?} contains '/', '?', '#', whitespace or control characters; \
+             give only the bucket name (put key prefixes in `rootdirectory`)"
+        )));
+    }
+    Ok(())
+}
+
+/// aws-sdk-go v1 `dnsCompatibleBucketName`: `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`, not an IPv4
+/// address, no `..`.
+fn dns_compatible_bucket(bucket: &str) -> bool {
+    let b = bucket.as_bytes();
+    if b.len() < 3 || b.len() > 63 {
+        return false;
+    }
+    let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mid_ok = |c: u8| edge_ok(c) || c == b'.' || c == b'-';
+    edge_ok(b[0])
+        && edge_ok(b[b.len() - 1])
+        && b.iter().all(|&c| mid_ok(c))
+        && !bucket.contains("..")
+        && bucket.parse::<Ipv4Addr>().is_err()
+}
+
+/// aws-sdk-go v1 `hostCompatibleBucketName`: DNS-compatible, and no dots over HTTPS.
+fn host_compatible_bucket(bucket: &str, scheme: Scheme) -> bool {
+    !(scheme == Scheme::Https && bucket.contains('.')) && dns_compatible_bucket(bucket)
+}
+
+struct ParsedEndpoint {
+    scheme: Scheme,
+    authority: String,
+    path_prefix: String,
+    ip_or_localhost: bool,
+}
+
+fn parse_endpoint(endpoint: &str, secure: bool) -> Result<ParsedEndpoint, Error> {
+    let bad = |why: &str| {
+        Error::invalid_config(format!(
+            "`regionendpoint` {endpoint:?} {why}; expected [http[s]://]host[:port][/path]"
+        ))
+    };
+    let (scheme, rest) = match endpoint.find("://") {
+        Some(i) => {
+            let s = &endpoint[..i];
+            let scheme = if s.eq_ignore_ascii_case("https") {
+                Scheme::Https
+            } else if s.eq_ignore_ascii_case("http") {
+                Scheme::Http
+            } else {
+                return Err(bad("has an unsupported scheme (use http or https)"));
+            };
+            (scheme, &endpoint[i + 3..])
+        }
+        None if secure => (Scheme::Https, endpoint),
+        None => (Scheme::Http, endpoint),
+    };
+    if rest
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '\\'))
+    {
+        return Err(bad("contains whitespace, a query, a fragment or user info"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(bad("has no host"));
+    }
+    let (host, port) =
+        split_host_port(authority).ok_or_else(|| bad("has an invalid host or port"))?;
+    let host = host.to_ascii_lowercase();
+    let ip_or_localhost = host.starts_with('[')
+        || host.parse::<Ipv4Addr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost");
+    let authority = match port {
+        Some(p) if p != scheme.default_port() => format!("{host}:{p}"),
+        _ => host,
+    };
+    let path_prefix = path.trim_end_matches('/').to_owned();
+    if path_prefix.contains("//") {
+        return Err(bad("has an empty path segment"));
+    }
+    Ok(ParsedEndpoint {
+        scheme,
+        authority,
+        path_prefix,
+        ip_or_localhost,
+    })
+}
+
+/// Splits `host[:port]` / `[v6][:port]`; `None` when malformed.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest.find(']')?;
+        rest[..end].parse::<Ipv6Addr>().ok()?;
+        let host = &authority[..end + 2];
+        match &rest[end + 1..] {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || (!host.starts_with('[') && host.contains([':', '[', ']'])) {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return None,
+        },
+    };
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::error::ErrorKind;
+
+    fn aws(region: &str) -> EndpointConfig {
+        EndpointConfig {
+            region: region.into(),
+            ..EndpointConfig::default()
+        }
+    }
+
+    fn custom(ep: &str) -> EndpointConfig {
+        EndpointConfig {
+            region_endpoint: Some(ep.into()),
+            ..EndpointConfig::default()
+        }
+    }
+
+    fn err_msg(r: Result<ResolvedEndpoint, Error>) -> String {
+        let e = r.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidConfig { .. }), "{e:?}");
+        e.to_string()
+    }
+
+    #[test]
+    fn region_list_is_37_unique_regions() {
+        let set: std::collections::HashSet<_> = AWS_REGIONS.iter().collect();
+        assert_eq!(set.len(), 37);
+        for r in AWS_REGIONS {
+            validate_region(r).unwrap();
+        }
+        assert!(validate_region("")
+            .unwrap_err()
+            .to_string()
+            .contains("required"));
+        let e = validate_region("mars-north-1").unwrap_err().to_string();
+        assert!(
+            e.contains("mars-north-1") && e.contains("regionendpoint"),
+            "{e}"
+        );
+        // Regions newer than aws-sdk-go v1.55.5 are not in the list (as in Distribution).
+        assert!(validate_region("ap-southeast-5").is_err());
+        assert!(validate_region("US-EAST-1").is_err());
+    }
+
+    #[test]
+    fn aws_virtual_hosted_default() {
+        let ep = aws("eu-west-1").resolve("my-bucket").unwrap();
+        assert_eq!(ep.style(), AddressingStyle::VirtualHosted);
+        assert_eq!(ep.scheme(), Scheme::Https);
+        assert!(ep.is_aws());
+        assert_eq!(ep.signing_region(), "eu-west-1");
+        assert_eq!(ep.endpoint_host(), "s3.eu-west-1.amazonaws.com");
+        assert_eq!(
+            ep.url_for("docker/registry/v2/blobs/x"),
+            RequestTarget {
+                host: "my-bucket.s3.eu-west-1.amazonaws.com".into(),
+                path: "/docker/registry/v2/blobs/x".into(),
+                base_url: "https://my-bucket.s3.eu-west-1.amazonaws.com".into(),
+            }
+        );
+        assert_eq!(ep.url_for("").path, "/");
+    }
+
+    #[test]
+    fn aws_us_east_1_is_regional() {
+        let ep = aws("us-east-1").resolve("b-1").unwrap();
+        assert_eq!(ep.host(), "b-1.s3.us-east-1.amazonaws.com");
+        assert_eq!(ep.signing_region(), "us-east-1");
+    }
+
+    #[test]
+    fn aws_path_style_forced() {
+        let cfg = EndpointConfig {
+            force_path_style: true,
+            ..aws("us-west-2")
+        };
+        let ep = cfg.resolve("bucket").unwrap();
+        assert_eq!(ep.style(), AddressingStyle::Path);
+        let t = ep.url_for("a/b");
+        assert_eq!(t.host, "s3.us-west-2.amazonaws.com");
+        assert_eq!(t.path, "/bucket/a/b");
+        assert_eq!(t.base_url, "https://s3.us-west-2.amazonaws.com");
+        assert_eq!(ep.url_for("").path, "/bucket");
+    }
+
+    #[test]
+    fn aws_non_dns_buckets_fall_back_to_path_style() {
+        for b in [
+            "My-Bucket",
+            "my_bucket",
+            "ab",
+            "-bucket",
+            "bucket-",
+            "192.168.1.1",
+            "a..b",
+            &"a".repeat(64),
+            "my.bucket", // dots over https
+        ] {
+            let ep = aws("us-east-2").resolve(b).unwrap();
+            assert_eq!(ep.style(), AddressingStyle::Path, "{b}");
+            assert_eq!(ep.host(), "s3.us-east-2.amazonaws.com");
+        }
+        // Dots are fine over plain http.
+        let cfg = EndpointConfig {
+            secure: false,
+            ..aws("us-east-2")
+        };
+        let ep = cfg.resolve("my.bucket").unwrap();
+        assert_eq!(ep.style(), AddressingStyle::VirtualHosted);
+        assert_eq!(
+            ep.url_for("k").base_url,
+            "http://my.bucket.s3.us-east-2.amazonaws.com"
+        );
+        // 3 and 63 characters are the limits.
+        assert_eq!(
+            aws("us-east-2").resolve("abc").unwrap().style(),
+            AddressingStyle::VirtualHosted
+        );
+        assert_eq!(
+            aws("us-east-2").resolve(&"a".repeat(63)).unwrap().style(),
+            AddressingStyle::VirtualHosted
+        );
+    }
+
+    #[test]
+    fn aws_partitions() {
+        let cases = [
+            ("cn-north-1", "s3.cn-north-1.amazonaws.com.cn"),
+            ("cn-northwest-1", "s3.cn-northwest-1.amazonaws.com.cn"),
+            ("us-gov-west-1", "s3.us-gov-west-1.amazonaws.com"),
+            ("us-iso-east-1", "s3.us-iso-east-1.c2s.ic.gov"),
+            ("us-isob-east-1", "s3.us-isob-east-1.sc2s.sgov.gov"),
+            ("eu-isoe-west-1", "s3.eu-isoe-west-1.cloud.adc-e.uk"),
+        ];
+        for (region, host) in cases {
+            assert_eq!(aws(region).resolve("b-b").unwrap().endpoint_host(), host);
+        }
+    }
+
+    #[test]
+    fn aws_dual_stack() {
+        let cfg = EndpointConfig {
+            use_dual_stack: true,
+            ..aws("ap-south-1")
+        };
+        assert_eq!(
+            cfg.resolve("bkt").unwrap().host(),
+            "bkt.s3.dualstack.ap-south-1.amazonaws.com"
+        );
+        let cn = EndpointConfig {
+            use_dual_stack: true,
+            ..aws("cn-north-1")
+        };
+        assert_eq!(
+            cn.resolve("bkt").unwrap().endpoint_host(),
+            "s3.dualstack.cn-north-1.amazonaws.com.cn"
+        );
+        let iso = EndpointConfig {
+            use_dual_stack: true,
+            ..aws("us-iso-east-1")
+        };
+        assert!(err_msg(iso.resolve("bkt")).contains("usedualstack"));
+    }
+
+    #[test]
+    fn aws_accelerate() {
+        let cfg = EndpointConfig {
+            accelerate: true,
+            ..aws("eu-central-1")
+        };
+        let ep = cfg.resolve("bkt").unwrap();
+        assert_eq!(ep.host(), "bkt.s3-accelerate.amazonaws.com");
+        assert_eq!(ep.signing_region(), "eu-central-1");
+        assert_eq!(ep.style(), AddressingStyle::VirtualHosted);
+        let dual = EndpointConfig {
+            use_dual_stack: true,
+            ..cfg.clone()
+        };
+        assert_eq!(
+            dual.resolve("bkt").unwrap().host(),
+            "bkt.s3-accelerate.dualstack.amazonaws.com"
+        );
+        let path = EndpointConfig {
+            force_path_style: true,
+            ..cfg.clone()
+        };
+        assert!(err_msg(path.resolve("bkt")).contains("forcepathstyle"));
+        let http = EndpointConfig {
+            secure: false,
+            ..cfg.clone()
+        };
+        assert!(err_msg(http.resolve("a.b")).contains("no dots"));
+        assert!(err_msg(cfg.resolve("Upper")).contains("DNS-compatible"));
+        for region in ["cn-north-1", "us-gov-east-1", "us-iso-east-1"] {
+            let c = EndpointConfig {
+                accelerate: true,
+                ..aws(region)
+            };
+            assert!(
+                err_msg(c.resolve("bkt")).contains("not available"),
+                "{region}"
+            );
+        }
+    }
+
+    #[test]
+    fn aws_insecure_and_bad_region() {
+        let cfg = EndpointConfig {
+            secure: false,
+            ..aws("sa-east-1")
+        };
+        assert_eq!(cfg.resolve("bkt").unwrap().scheme(), Scheme::Http);
+        assert!(err_msg(aws("").resolve("bkt")).contains("required"));
+        assert!(err_msg(aws("moon-1").resolve("bkt")).contains("unknown AWS region"));
+    }
+
+    #[test]
+    fn bucket_validation() {
+        assert!(err_msg(aws("us-east-1").resolve("")).contains("`bucket` is required"));
+        for b in ["a/b", "a b", "a?b", "a#b", "a\nb"] {
+            assert!(
+                err_msg(aws("us-east-1").resolve(b)).contains("rootdirectory"),
+                "{b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_endpoint_virtual_hosted_by_default() {
+        // Distribution v3 behaviour (#4528): virtual-hosted unless forcepathstyle.
+        let ep = custom("https://storage.example.com")
+            .resolve("bkt")
+            .unwrap();
+        assert!(!ep.is_aws());
+        assert_eq!(ep.style(), AddressingStyle::VirtualHosted);
+        assert_eq!(ep.host(), "bkt.storage.example.com");
+        assert_eq!(ep.signing_region(), DEFAULT_CUSTOM_ENDPOINT_REGION);
+        assert_eq!(ep.url_for("k").path, "/k");
+    }
+
+    #[test]
+    fn custom_endpoint_path_style() {
+        let cfg = EndpointConfig {
+            force_path_style: true,
+            region: "garage".into(),
+            ..custom("http://minio.internal:9000/")
+        };
+        let ep = cfg.resolve("images-local").unwrap();
+        assert_eq!(ep.style(), AddressingStyle::Path);
+        assert_eq!(ep.signing_region(), "garage");
+        assert_eq!(
+            ep.url_for("docker/x"),
+            RequestTarget {
+                host: "minio.internal:9000".into(),
+                path: "/images-local/docker/x".into(),
+                base_url: "http://minio.internal:9000".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn custom_endpoint_ip_and_localhost_use_path_style() {
+        for ep in [
+            "http://127.0.0.1:9000",
+            "127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://minio.localhost",
+            "http://[::1]:9000",
+            "http://10.0.0.5",
+        ] {
+            let r = custom(ep).resolve("bkt").unwrap();
+            assert_eq!(r.style(), AddressingStyle::Path, "{ep}");
+            assert!(!r.host().starts_with("bkt."), "{ep}");
+        }
+        let r = custom("http://[::1]:9000").resolve("bkt").unwrap();
+        assert_eq!(r.url_for("k").base_url, "http://[::1]:9000");
+        assert_eq!(
+            custom("[::1]").resolve("bkt").unwrap().host(),
+            "[::1]",
+            "IPv6 without port"
+        );
+    }
+
+    #[test]
+    fn custom_endpoint_scheme_from_secure() {
+        let r = custom("minio.example.com").resolve("bkt").unwrap();
+        assert_eq!(r.scheme(), Scheme::Https);
+        let cfg = EndpointConfig {
+            secure: false,
+            ..custom("minio.example.com:9000")
+        };
+        let r = cfg.resolve("bkt").unwrap();
+        assert_eq!(r.scheme(), Scheme::Http);
+        assert_eq!(r.url_for("k").base_url, "http://bkt.minio.example.com:9000");
+        // An explicit scheme wins over `secure`.
+        let cfg = EndpointConfig {
+            secure: false,
+            ..custom("HTTPS://Minio.Example.COM")
+        };
+        let r = cfg.resolve("bkt").unwrap();
+        assert_eq!(r.scheme(), Scheme::Https);
+        assert_eq!(
+            r.endpoint_host(),
+            "minio.example.com",
+            "host is lower-cased"
+        );
+    }
+
+    #[test]
+    fn custom_endpoint_default_port_dropped() {
+        assert_eq!(
+            custom("https://s3.example.com:443")
+                .resolve("b-b")
+                .unwrap()
+                .endpoint_host(),
+            "s3.example.com"
+        );
+        assert_eq!(
+            custom("http://s3.example.com:80")
+                .resolve("b-b")
+                .unwrap()
+                .endpoint_host(),
+            "s3.example.com"
+        );
+        assert_eq!(
+            custom("http://s3.example.com:443")
+                .resolve("b-b")
+                .unwrap()
+                .endpoint_host(),
+            "s3.example.com:443"
+        );
+    }
+
+    #[test]
+    fn custom_endpoint_path_prefix() {
+        let cfg = EndpointConfig {
+            force_path_style: true,
+            ..custom("https://gw.example.com/s3/")
+        };
+        let ep = cfg.resolve("bkt").unwrap();
+        assert_eq!(ep.path_prefix(), "/s3");
+        assert_eq!(ep.url_for("k").path, "/s3/bkt/k");
+        let ep = custom("https://gw.example.com/s3").resolve("bkt").unwrap();
+        assert_eq!(ep.url_for("k").path, "/s3/k");
+        assert_eq!(ep.url_for("").path, "/s3/");
+    }
+
+    #[test]
+    fn custom_endpoint_non_dns_bucket_uses_path_style() {
+        let r = custom("https://s3.example.com")
+            .resolve("my.bucket")
+            .unwrap();
+        assert_eq!(r.style(), AddressingStyle::Path);
+        let r = custom("https://s3.example.com")
+            .resolve("My_Bucket")
+            .unwrap();
+        assert_eq!(r.style(), AddressingStyle::Path);
+    }
+
+    #[test]
+    fn custom_endpoint_ignores_dual_stack_rejects_accelerate() {
+        let cfg = EndpointConfig {
+            use_dual_stack: true,
+            ..custom("https://s3.example.com")
+        };
+        assert_eq!(
+            cfg.resolve("bkt").unwrap().endpoint_host(),
+            "s3.example.com"
+        );
+        let cfg = EndpointConfig {
+            accelerate: true,
+            ..custom("https://s3.example.com")
+        };
+        assert!(err_msg(cfg.resolve("bkt")).contains("accelerate"));
+    }
+
+    #[test]
+    fn custom_endpoint_region_not_validated() {
+        let cfg = EndpointConfig {
+            region: "anything-goes".into(),
+            ..custom("http://127.0.0.1:9000")
+        };
+        assert_eq!(
+            cfg.resolve("bkt").unwrap().signing_region(),
+            "anything-goes"
+        );
+        // An empty or whitespace endpoint means "no custom endpoint".
+        let cfg = EndpointConfig {
+            region: "us-east-1".into(),
+            ..custom("  ")
+        };
+        assert!(cfg.resolve("bkt").unwrap().is_aws());
+    }
+
+    #[test]
+    fn custom_endpoint_malformed() {
+        for ep in [
+            "ftp://host",
+            "http://",
+            "http:///path",
+            "http://host:port",
+            "http://host:0",
+            "http://host:99999",
+            "http://host:",
+            "http://user@host",
+            "http://host?x=1",
+            "http://host#frag",
+            "http://ho st",
+            "http://[::1",
+            "http://[zz]:9000",
+            "http://[::1]9000",
+            "http://a:b:c",
+            "http://host//x",
+        ] {
+            assert!(
+                err_msg(custom(ep).resolve("bkt")).contains("regionendpoint"),
+                "{ep}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_agent() {
+        let mut cfg = EndpointConfig::default();
+        assert_eq!(cfg.user_agent(), USER_AGENT);
+        assert!(USER_AGENT.starts_with("s3driver/"));
+        cfg.user_agent_suffix = Some("  my-registry/1.0  ".into());
+        assert_eq!(cfg.user_agent(), format!("{USER_AGENT} my-registry/1.0"));
+        cfg.user_agent_suffix = Some("evil\r\nX-Injected: 1".into());
+        assert!(!cfg.user_agent().contains(['\r', '\n']));
+        cfg.user_agent_suffix = Some(String::new());
+        assert_eq!(cfg.user_agent(), USER_AGENT);
+    }
+}
