@@ -495,4 +495,36 @@ mod tests {
             assert_eq!(t(bad), None, "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(input in "\\PC{0,200}", jsonish in r#"[{}\[\]",:.0-9a-fnrtu\\ +\-eE]{0,120}"#) {
+            let _ = parse_flat_object(&input);
+            let _ = parse_flat_object(&jsonish);
+            let _ = parse_flat_object(&format!("{{\"k\":{jsonish}"));
+            let _ = parse_rfc3339(&input);
+        }
+
+        #[test]
+        fn string_fields_round_trip(fields in proptest::collection::hash_map("[A-Za-z]{1,8}", "\\PC{0,20}", 0..6)) {
+            let body = fields
+                .iter()
+                .map(|(k, v)| {
+                    let escaped: String = v
+                        .chars()
+                        .map(|c| match c {
+                            '"' => "\\\"".to_owned(),
+                            '\\' => "\\\\".to_owned(),
+                            c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32),
+                            c => c.to_string(),
+                        })
+                        .collect();
+                    format!("\"{k}\": \"{escaped}\"")
+                })
+                .collect::<Vec<_>>()
+                .join(",\n");
+            let parsed = parse_flat_object(&format!("{{{body}}}")).unwrap();
+            proptest::prop_assert_eq!(parsed, fields);
+        }
+    }
 }

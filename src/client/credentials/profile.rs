@@ -369,4 +369,12 @@ k3 = lost
         );
         assert_eq!(s["x"]["k"], "v");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn ini_never_panics(input in "\\PC{0,300}") {
+            let _ = parse_ini(&input, FileKind::Config);
+            let _ = parse_ini(&input, FileKind::Credentials);
+        }
+    }
 }
