@@ -279,7 +279,12 @@ impl Error {
 }
 
 impl From<reqwest::Error> for Error {
-    fn from(e: reqwest::Error) -> Self {
+    /// Classifies a reqwest error. The URL's query is removed first: a presigned URL carries
+    /// its signature and session token there, and the error's text must not.
+    fn from(mut e: reqwest::Error) -> Self {
+        if let Some(url) = e.url_mut() {
+            url.set_query(None);
+        }
         if e.is_timeout() {
             return Self::transport(TransportErrorKind::Timeout, e);
         }
@@ -468,8 +473,41 @@ mod tests {
         })
     }
 
+    #[tokio::test]
+    async fn reqwest_errors_are_classified_and_lose_the_query() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let err = client
+            .get(format!(
+                "http://127.0.0.1:{port}/b/k?X-Amz-Signature=deadbeef&X-Amz-Security-Token=tok"
+            ))
+            .send()
+            .await
+            .unwrap_err();
+        let e = Error::from(err);
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Transport {
+                kind: TransportErrorKind::Connect,
+                ..
+            }
+        ));
+        assert!(e.is_retryable());
+        let text = format!("{e} {e:?}");
+        assert!(text.contains("/b/k"), "{text}");
+        assert!(
+            !text.contains("deadbeef") && !text.contains("tok&"),
+            "{text}"
+        );
+        assert!(!text.contains("X-Amz-Security-Token"), "{text}");
+    }
+
     #[test]
-    fn error_is_one_pointer() {
+    fn error_is_one_pointer_and_thread_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 
