@@ -932,7 +932,7 @@ async fn debug_output_never_contains_secrets() {
         ),
     ]);
     let chain = DefaultChain::new(e.clone());
-    let caching = CachingProvider::new(DefaultChain::new(e.clone()));
+    let caching = s3driver::client::credentials::default_provider(e.clone());
     let c = caching.provide_credentials().await.unwrap();
     assert_eq!(c.secret(), SECRET);
     let manual = Credentials::new("K", SECRET, Some(SESSION.into()), None);

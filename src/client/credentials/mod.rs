@@ -37,6 +37,12 @@ pub use container::ContainerProvider;
 pub use imds::InstanceMetadataProvider;
 pub use profile::ProfileProvider;
 
+/// The credentials an S3 client uses when no static keys are configured: the
+/// [`DefaultChain`] over `env`, cached and refreshed by a [`CachingProvider`].
+pub fn default_provider(env: Arc<dyn Env>) -> CachingProvider<DefaultChain> {
+    CachingProvider::new(DefaultChain::new(env))
+}
+
 /// A secret string: redacted `Debug`, no `Display`, zeroed on drop.
 ///
 /// Zeroing is best effort without `unsafe`: the buffer this value owns (its full capacity) is
