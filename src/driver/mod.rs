@@ -1,1 +1,228 @@
 //! The registry storage-driver contract and its drivers.
+//!
+//! [`StorageDriver`] is CNCF Distribution's `storagedriver.StorageDriver` as an
+//! object-safe async trait, so a driver can be shared as `Arc<dyn StorageDriver>`
+//! and wrapped by middleware. Semantics follow Distribution exactly:
+//!
+//! * Paths are absolute, `/`-separated, components in `[A-Za-z0-9._-]`
+//!   ([`is_valid_path`]); `stat`, `list` and `walk` also accept `"/"`.
+//! * Every error is a [`DriverError`] whose message starts with the driver's name.
+//! * A [`FileWriter`]'s content becomes readable only after
+//!   [`commit`](FileWriter::commit); [`close`](FileWriter::close) without commit
+//!   keeps it so that `writer(path, append = true)` can resume it. A path may be
+//!   appended to if it has not been committed, or if its committed content is
+//!   empty.
+//!
+//! Every driver is handed out inside [`Base`], which validates paths and offsets
+//! before the driver runs and stamps the driver's name into every error
+//! (Distribution's `base.Base`).
+//!
+//! # Drivers
+//!
+//! | driver | name | notes |
+//! |---|---|---|
+//! | [`InMemoryDriver`] | `inmemory` | a tree in a mutex; writers buffer until commit |
+//! | [`FilesystemDriver`] | `filesystem` | files under a root directory, writes in place |
+//!
+//! # Naming
+//!
+//! Distribution's `Move` is [`StorageDriver::move_to`] (`move` is a Rust keyword;
+//! "rename" would promise an atomicity S3's copy + delete does not have).
+//!
+//! # Layout
+//!
+//! | file | what |
+//! |---|---|
+//! | `error.rs` | [`DriverError`] |
+//! | `path.rs` | path validation and helpers |
+//! | `fileinfo.rs` | [`FileInfo`] |
+//! | `redirect.rs` | [`RedirectRequest`] |
+//! | `walk.rs` | [`WalkControl`], [`WalkOptions`], [`walk_fallback`] |
+//! | `base.rs` | [`Base`]: validation and error stamping |
+//! | `regulator.rs` | [`Regulator`]: caps concurrent calls (filesystem's `maxthreads`) |
+//! | `parameters.rs` | [`Parameters`]: typed access to a driver's configuration map |
+//! | `inmemory.rs` | [`InMemoryDriver`] |
+//! | `filesystem.rs` | [`FilesystemDriver`] |
+
+mod base;
+mod error;
+mod fileinfo;
+pub mod filesystem;
+pub mod inmemory;
+mod parameters;
+mod path;
+mod redirect;
+mod regulator;
+mod walk;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub use base::Base;
+pub use error::{BoxError, DriverError};
+pub use fileinfo::FileInfo;
+pub use filesystem::FilesystemDriver;
+pub use inmemory::InMemoryDriver;
+pub use parameters::{ParameterError, Parameters};
+pub use path::{
+    first_component, is_subpath, is_valid_path, is_valid_path_or_root, join_path, parent_path,
+    PATH_PATTERN,
+};
+pub use redirect::RedirectRequest;
+pub use regulator::Regulator;
+pub use walk::{walk_fallback, WalkControl, WalkFn, WalkOptions};
+
+/// The reader returned by [`StorageDriver::reader`]; dropping it closes it.
+pub type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// A filesystem-like key/value store for registry data (Distribution's
+/// `storagedriver.StorageDriver`).
+///
+/// Implementations are wrapped in [`Base`] before use; `Base` rejects invalid
+/// paths and negative offsets, so drivers may assume valid input.
+#[async_trait]
+pub trait StorageDriver: Send + Sync + std::fmt::Debug {
+    /// The driver's registration name (`"s3aws"`, `"filesystem"`, `"inmemory"`);
+    /// it prefixes every error message.
+    fn name(&self) -> &str;
+
+    /// The whole content at `path`; meant for small objects.
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if nothing is stored at `path`.
+    async fn get_content(&self, path: &str) -> Result<Bytes, DriverError>;
+
+    /// Stores `content` at `path`, replacing (and truncating) what was there.
+    async fn put_content(&self, path: &str, content: Bytes) -> Result<(), DriverError>;
+
+    /// A reader of the content at `path` starting at byte `offset`. An offset at
+    /// or past the end gives a reader that is immediately at EOF.
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if nothing is stored at `path` (whatever the
+    /// offset); [`DriverError::InvalidOffset`] for a negative offset.
+    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError>;
+
+    /// A writer for `path`. With `append = false` the writer starts empty; with
+    /// `append = true` it resumes content written by an earlier writer that was
+    /// closed but not committed ([`FileWriter::size`] then reports what is already
+    /// there), or appends to committed content of length zero.
+    ///
+    /// # Errors
+    /// With `append = true`: [`DriverError::PathNotFound`] if there is nothing to
+    /// resume; appending to non-empty committed content is not supported by every
+    /// driver (S3 returns an error).
+    async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError>;
+
+    /// Metadata of the file or directory at `path`. `stat("/")` may succeed or
+    /// return `PathNotFound` (the registry health check tolerates both).
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if `path` is neither a file nor a directory.
+    async fn stat(&self, path: &str) -> Result<FileInfo, DriverError>;
+
+    /// The direct children (files and directories) of directory `path`, as
+    /// absolute paths. `list("/")` always succeeds, possibly empty.
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if `path` is not an existing directory.
+    async fn list(&self, path: &str) -> Result<Vec<String>, DriverError>;
+
+    /// Moves the object at `src` to `dst`, replacing `dst`; `src` no longer
+    /// exists afterwards (Distribution's `Move`).
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if `src` does not exist (then `dst` is left
+    /// untouched).
+    async fn move_to(&self, src: &str, dst: &str) -> Result<(), DriverError>;
+
+    /// Deletes `path` and everything below it. Deleting `/a` never touches `/ab`.
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if nothing exists at or below `path`.
+    async fn delete(&self, path: &str) -> Result<(), DriverError>;
+
+    /// A URL the client may fetch `path` from directly (answered with a 307 by the
+    /// registry); `Ok(None)` means "no redirect, serve the content yourself".
+    async fn redirect_url(
+        &self,
+        req: &RedirectRequest,
+        path: &str,
+    ) -> Result<Option<String>, DriverError>;
+
+    /// Calls `f` for every file and directory below `path` (not `path` itself)
+    /// until the tree is exhausted or `f` asks to stop; see [`WalkControl`] and
+    /// [`WalkOptions`]. Drivers without a native walk use [`walk_fallback`].
+    ///
+    /// # Errors
+    /// [`DriverError::PathNotFound`] if `path` does not exist; any error `f`
+    /// returns.
+    async fn walk(
+        &self,
+        path: &str,
+        f: &mut WalkFn<'_>,
+        opts: WalkOptions,
+    ) -> Result<(), DriverError>;
+
+    /// The S3 key (bucket-relative, root directory included, no leading `/`) that
+    /// stores `path`, for drivers backed by S3; `None` otherwise. This is
+    /// Distribution's `S3BucketKeyer` interface, which the CloudFront middleware
+    /// needs; wrappers forward it.
+    fn s3_bucket_key(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
+}
+
+/// An open writable object (Distribution's `storagedriver.FileWriter`).
+///
+/// Lifecycle: any number of [`write`](Self::write)s, then either
+/// [`commit`](Self::commit) (content becomes readable) followed by
+/// [`close`](Self::close), or [`close`](Self::close) alone (content is kept for a
+/// later `writer(path, append = true)` but not readable), or
+/// [`cancel`](Self::cancel) (content is dropped). Calls after close, commit or
+/// cancel fail with "already closed" / "already committed" / "already cancelled"
+/// (except `close` after `commit`, which succeeds).
+#[async_trait]
+pub trait FileWriter: Send + std::fmt::Debug {
+    /// Writes all of `buf`; returns `buf.len()` on success.
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError>;
+
+    /// Bytes written so far, including what an appending writer resumed.
+    fn size(&self) -> i64;
+
+    /// Flushes everything written so far so that an appending writer can resume
+    /// it; does not make it readable.
+    async fn close(&mut self) -> Result<(), DriverError>;
+
+    /// Drops the written content.
+    async fn cancel(&mut self) -> Result<(), DriverError>;
+
+    /// Flushes everything and makes it readable at the writer's path.
+    async fn commit(&mut self) -> Result<(), DriverError>;
+}
+
+/// Copies `reader` to `writer` in 32 KiB pieces (Go's `io.Copy`) and returns the
+/// number of bytes copied. Neither commits nor closes the writer.
+///
+/// # Errors
+/// A read error (as [`DriverError::Other`]) or the writer's error.
+pub async fn copy_to_writer<R>(
+    reader: &mut R,
+    writer: &mut dyn FileWriter,
+) -> Result<u64, DriverError>
+where
+    R: AsyncRead + Unpin + ?Sized,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        writer.write(&buf[..n]).await?;
+        total += n as u64;
+    }
+}

@@ -1,0 +1,161 @@
+//! Storage paths: validation and the few helpers drivers share.
+//!
+//! A storage path is absolute, has at least one component, no trailing slash and
+//! no empty component; each component uses only `A-Z a-z 0-9 . _ -`. This is
+//! Distribution's `PathRegexp`, `^(/[A-Za-z0-9._-]+)+$`, checked by hand.
+//! `Stat`, `List` and `Walk` also accept the root, `"/"` (see
+//! [`is_valid_path_or_root`]).
+
+/// Distribution's path pattern, for documentation and error messages.
+pub const PATH_PATTERN: &str = "^(/[A-Za-z0-9._-]+)+$";
+
+/// True if `path` matches [`PATH_PATTERN`].
+///
+/// ```
+/// use s3driver::driver::is_valid_path;
+/// assert!(is_valid_path("/docker/registry/v2/blobs"));
+/// assert!(is_valid_path("/.abc"));
+/// assert!(!is_valid_path("/"));
+/// assert!(!is_valid_path("//bcd"));
+/// assert!(!is_valid_path("/abc_123/"));
+/// assert!(!is_valid_path("abc"));
+/// ```
+pub fn is_valid_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    // Each '/'-separated component must be non-empty and use only allowed bytes;
+    // this also rejects "//", a trailing '/' and the bare root.
+    rest.split('/').all(|component| {
+        !component.is_empty()
+            && component
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })
+}
+
+/// True if `path` is `"/"` or a valid path (what `Stat`, `List` and `Walk` accept).
+pub fn is_valid_path_or_root(path: &str) -> bool {
+    path == "/" || is_valid_path(path)
+}
+
+/// The parent of a valid path, `"/"` for a top-level path.
+///
+/// ```
+/// use s3driver::driver::parent_path;
+/// assert_eq!(parent_path("/a/b/c"), "/a/b");
+/// assert_eq!(parent_path("/a"), "/");
+/// assert_eq!(parent_path("/"), "/");
+/// ```
+pub fn parent_path(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+/// Joins a directory path (possibly `"/"`) and a child name.
+///
+/// ```
+/// use s3driver::driver::join_path;
+/// assert_eq!(join_path("/", "a"), "/a");
+/// assert_eq!(join_path("/a", "b"), "/a/b");
+/// ```
+pub fn join_path(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// True if `path` is `dir` itself or lies below it (component-wise, so `/a`
+/// does not contain `/ab`). The root contains every absolute path.
+///
+/// ```
+/// use s3driver::driver::is_subpath;
+/// assert!(is_subpath("/a/b", "/a"));
+/// assert!(is_subpath("/a", "/a"));
+/// assert!(!is_subpath("/ab", "/a"));
+/// assert!(is_subpath("/x", "/"));
+/// ```
+pub fn is_subpath(path: &str, dir: &str) -> bool {
+    if dir == "/" {
+        return path.starts_with('/');
+    }
+    match path.strip_prefix(dir) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// The top-level component of a path with its leading slash (`/a/b` -> `/a`),
+/// `"/"` for the root. Distribution's test suite deletes this after each test.
+pub fn first_component(path: &str) -> &str {
+    let trimmed = path.trim_start_matches('/');
+    match trimmed.find('/') {
+        _ if trimmed.is_empty() => "/",
+        Some(i) => &path[..path.len() - trimmed.len() + i],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_suites_valid_paths() {
+        for p in [
+            "/a",
+            "/2",
+            "/aa",
+            "/a.a",
+            "/0-9/abcdefg",
+            "/abcdefg/z.75",
+            "/abc/1.2.3.4.5-6_zyx/123.z/4",
+            "/docker/docker-registry",
+            "/123.abc",
+            "/abc./abc",
+            "/.abc",
+            "/a--b",
+            "/a-.b",
+            "/_.abc",
+            "/Docker/docker-registry",
+            "/Abc/Cba",
+        ] {
+            assert!(is_valid_path(p), "{p} should be valid");
+        }
+    }
+
+    #[test]
+    fn rejects_the_suites_invalid_paths() {
+        for p in [
+            "",
+            "/",
+            "abc",
+            "123.abc",
+            "//bcd",
+            "/abc_123/",
+            "/path/is/invalid*",
+            "/a b",
+            "/é",
+            "/a//b",
+        ] {
+            assert!(!is_valid_path(p), "{p:?} should be invalid");
+        }
+        assert!(is_valid_path_or_root("/"));
+        assert!(!is_valid_path_or_root(""));
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(first_component("/a/b/c"), "/a");
+        assert_eq!(first_component("/a"), "/a");
+        assert_eq!(first_component("/"), "/");
+        assert_eq!(first_component(""), "/");
+        assert_eq!(parent_path("/a/b"), "/a");
+        assert!(!is_subpath("/folder1-v2/file1", "/folder1"));
+        assert!(is_subpath("/folder1/file1", "/folder1"));
+    }
+}
