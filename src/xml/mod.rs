@@ -26,7 +26,9 @@
 //! * `<X/>` reads like `<X></X>`: an empty string for text fields, and *absent* for number
 //!   fields (`<NextPartNumberMarker/>`).
 //! * Leaf text is kept exactly as sent (no trimming), with entities and character
-//!   references resolved; numbers, booleans and times ignore surrounding whitespace.
+//!   references resolved; numbers, booleans and times ignore surrounding whitespace. Control
+//!   characters a non-conforming server writes raw are passed through, not rejected (a
+//!   listing should still be readable); the writers, in contrast, refuse them.
 //! * Errors ([`XmlError`], naming the element): malformed or truncated XML, a DOCTYPE, a
 //!   different root element, text mixed between child elements, a required field missing, a
 //!   single-valued field given twice (duplicates are rejected rather than guessed between),
