@@ -1,0 +1,380 @@
+//! Property tests of the signer: random secrets, keys, paths, query parameters and headers
+//! with every awkward byte class (unicode, space, `+`, `=`, `%`, `~`, `/`, control chars).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+
+use s3driver::sign::chunked::{self, ChunkSigner};
+use s3driver::sign::crypto::{base64_decode, base64_encode, EMPTY_SHA256};
+use s3driver::sign::encode::{encode_query, percent_decode, uri_encode};
+use s3driver::sign::region::v2_allowed;
+use s3driver::sign::v2::{self, BucketAddressing};
+use s3driver::sign::v4::{self, SignOptions, SigningKeyCache, SigningParams};
+use s3driver::sign::{AmzTime, Credentials, PayloadHash, SignableRequest, UriMode};
+
+/// Strings mixing the characters that break naive signers with arbitrary unicode.
+fn tricky_string(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(vec![' ', '+', '=', '%', '~', '/', '&', '?', '#', '*', '\t']),
+            3 => prop::char::range('a', 'z'),
+            1 => prop::char::range('A', 'Z'),
+            1 => prop::char::range('0', '9'),
+            2 => any::<char>(),
+        ],
+        0..max,
+    )
+    .prop_map(String::from_iter)
+}
+
+fn header_name() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}".prop_filter("not a signer-managed header", |n| {
+        ![
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+            "host",
+        ]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(n))
+    })
+}
+
+fn path() -> impl Strategy<Value = String> {
+    tricky_string(40).prop_map(|p| format!("/{p}"))
+}
+
+fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec((tricky_string(12), tricky_string(12)), 0..6)
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec((header_name(), tricky_string(16)), 0..6)
+}
+
+fn secret() -> impl Strategy<Value = String> {
+    tricky_string(48)
+}
+
+fn akid() -> impl Strategy<Value = String> {
+    "[A-Z0-9]{3,20}"
+}
+
+fn time() -> impl Strategy<Value = SystemTime> {
+    (0u64..4_102_444_800).prop_map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+fn refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .map(|p| {
+            let (k, v) = p.split_once('=').expect("every pair has '='");
+            (percent_decode(k).unwrap(), percent_decode(v).unwrap())
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
+    v.sort();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn uri_encode_round_trips(s in tricky_string(64), slash in any::<bool>()) {
+        let enc = uri_encode(&s, slash);
+        prop_assert_eq!(percent_decode(&enc).unwrap(), s.clone());
+        // Only unreserved bytes, '%XX' escapes with upper-case hex, and '/' when allowed.
+        let b = enc.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'%' => {
+                    prop_assert!(b[i + 1..i + 3].iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)));
+                    i += 3;
+                }
+                b'/' => { prop_assert!(!slash); i += 1; }
+                c => { prop_assert!(c.is_ascii_alphanumeric() || b"-_.~".contains(&c)); i += 1; }
+            }
+        }
+        prop_assert_eq!(enc.contains('+'), false);
+    }
+
+    #[test]
+    fn encode_query_parses_back(q in pairs()) {
+        let encoded = encode_query(&refs(&q));
+        let back = if encoded.is_empty() { Vec::new() } else { parse_query(&encoded) };
+        prop_assert_eq!(sorted(back), sorted(q));
+    }
+
+    #[test]
+    fn sign_headers_is_total_and_deterministic(
+        method in prop_oneof![Just("GET".to_owned()), Just("PUT".to_owned()), tricky_string(6)],
+        path in prop_oneof![path(), tricky_string(10)],
+        q in pairs(),
+        h in prop::collection::vec((tricky_string(8), tricky_string(16)), 0..5),
+        secret in secret(),
+        key_id in prop_oneof![akid(), tricky_string(8)],
+        token in prop::option::of(tricky_string(20)),
+        region in prop_oneof![Just("us-east-1".to_owned()), tricky_string(10)],
+        time in time(),
+        normalized in any::<bool>(),
+    ) {
+        let mut headers = refs(&h);
+        headers.push(("Host", "bucket.s3.example.com"));
+        let qr = refs(&q);
+        let req = SignableRequest { method: &method, path: &path, query: &qr, headers: &headers };
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: &key_id, secret_access_key: &secret, session_token: token.as_deref() },
+            region: &region,
+            service: "s3",
+            time,
+            uri_mode: if normalized { UriMode::Normalized } else { UriMode::S3 },
+            payload: PayloadHash::Precomputed(EMPTY_SHA256),
+        };
+        let a = v4::sign_headers(&req, &params);
+        let b = v4::sign_headers(&req, &params);
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(&a.signature, &b.signature);
+                prop_assert_eq!(&a.canonical_request, &b.canonical_request);
+                prop_assert_eq!(a.signature.len(), 64);
+                let auth = &a.headers.last().unwrap().1;
+                let tail = format!("Signature={}", a.signature);
+                prop_assert!(auth.ends_with(&tail));
+                let names: Vec<&str> = a.signed_headers.split(';').collect();
+                let mut sorted_names = names.clone();
+                sorted_names.sort_unstable();
+                sorted_names.dedup();
+                prop_assert_eq!(names, sorted_names);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "nondeterministic: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+
+    #[test]
+    fn signature_ignores_header_order_name_case_and_query_order(
+        path in path(),
+        q in pairs(),
+        h in prop::collection::btree_map(header_name().prop_map(|n| n.to_ascii_lowercase()), tricky_string(16), 0..5),
+        secret in secret(),
+        time in time(),
+        rotate in 0usize..8,
+    ) {
+        let mut headers: Vec<(String, String)> = h.into_iter().collect();
+        headers.push(("host".to_owned(), "example.com".to_owned()));
+        let mut shuffled = headers.clone();
+        let len = shuffled.len();
+        shuffled.rotate_left(rotate % len);
+        for (n, _) in &mut shuffled { *n = n.to_ascii_uppercase(); }
+        let mut q2 = q.clone();
+        q2.reverse();
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: "AKID", secret_access_key: &secret, session_token: None },
+            region: "us-east-1",
+            service: "s3",
+            time,
+            uri_mode: UriMode::S3,
+            payload: PayloadHash::Unsigned,
+        };
+        let (h1, h2, q1r, q2r) = (refs(&headers), refs(&shuffled), refs(&q), refs(&q2));
+        let a = v4::sign_headers(&SignableRequest { method: "GET", path: &path, query: &q1r, headers: &h1 }, &params).unwrap();
+        let b = v4::sign_headers(&SignableRequest { method: "GET", path: &path, query: &q2r, headers: &h2 }, &params).unwrap();
+        prop_assert_eq!(a.signature, b.signature);
+    }
+
+    #[test]
+    fn presigned_query_parses_back(
+        path in path(),
+        q in pairs().prop_map(|v| v.into_iter().filter(|(k, _)| !k.to_ascii_lowercase().starts_with("x-amz-")).collect::<Vec<_>>()),
+        secret in secret(),
+        key_id in akid(),
+        token in prop::option::of(tricky_string(20).prop_filter("no control chars", |t| !t.is_empty() && !t.chars().any(|c| c.is_ascii_control()))),
+        time in time(),
+        expires in 1u64..=604_800,
+        after in any::<bool>(),
+    ) {
+        let qr = refs(&q);
+        let headers = [("host", "bucket.s3.example.com")];
+        let req = SignableRequest { method: "GET", path: &path, query: &qr, headers: &headers };
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: &key_id, secret_access_key: &secret, session_token: token.as_deref() },
+            region: "eu-central-1",
+            service: "s3",
+            time,
+            uri_mode: UriMode::S3,
+            payload: PayloadHash::Unsigned,
+        };
+        let opts = SignOptions {
+            session_token: if after { v4::SessionTokenMode::AfterSigning } else { v4::SessionTokenMode::Signed },
+            ..SignOptions::default()
+        };
+        let p = v4::presign_with(&req, &params, expires, &opts).unwrap();
+        let parsed = parse_query(&p.query);
+        prop_assert_eq!(parsed.last().unwrap(), &("X-Amz-Signature".to_owned(), p.signature.clone()));
+        let t = AmzTime::from_system_time(time).unwrap();
+        let mut want = q.clone();
+        want.extend([
+            ("X-Amz-Algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
+            ("X-Amz-Credential".to_owned(), format!("{key_id}/{}/eu-central-1/s3/aws4_request", t.date_stamp())),
+            ("X-Amz-Date".to_owned(), t.iso8601_basic()),
+            ("X-Amz-Expires".to_owned(), expires.to_string()),
+            ("X-Amz-SignedHeaders".to_owned(), "host".to_owned()),
+            ("X-Amz-Signature".to_owned(), p.signature.clone()),
+        ]);
+        if let Some(t) = &token {
+            want.push(("X-Amz-Security-Token".to_owned(), t.clone()));
+            prop_assert_eq!(p.canonical_request.contains("X-Amz-Security-Token"), !after);
+        }
+        prop_assert_eq!(sorted(parsed), sorted(want));
+    }
+
+    #[test]
+    fn presign_is_total(
+        method in tricky_string(6),
+        path in tricky_string(20),
+        q in pairs(),
+        h in prop::collection::vec((tricky_string(8), tricky_string(8)), 0..4),
+        secret in secret(),
+        expires in any::<u64>(),
+        time in any::<u64>().prop_map(|s| UNIX_EPOCH + Duration::from_secs(s % 400_000_000_000)),
+    ) {
+        let (qr, hr) = (refs(&q), refs(&h));
+        let req = SignableRequest { method: &method, path: &path, query: &qr, headers: &hr };
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: "AKID", secret_access_key: &secret, session_token: None },
+            region: "us-east-1",
+            service: "s3",
+            time,
+            uri_mode: UriMode::S3,
+            payload: PayloadHash::Unsigned,
+        };
+        let a = v4::presign(&req, &params, expires).map(|p| p.query);
+        let b = v4::presign(&req, &params, expires).map(|p| p.query);
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn v2_is_total_deterministic_and_presign_parses_back(
+        method in prop_oneof![Just("GET".to_owned()), tricky_string(5)],
+        path in path(),
+        q in pairs(),
+        h in headers(),
+        secret in secret(),
+        token in prop::option::of("[A-Za-z0-9+/=]{1,30}"),
+        bucket in prop_oneof![Just(None), Just(Some("bucket".to_owned())), Just(Some(String::new()))],
+        expires in any::<u64>(),
+    ) {
+        let (qr, hr) = (refs(&q), refs(&h));
+        let req = SignableRequest { method: &method, path: &path, query: &qr, headers: &hr };
+        let creds = Credentials { access_key_id: "AKID", secret_access_key: &secret, session_token: token.as_deref() };
+        let addressing = match &bucket {
+            Some(b) if !b.is_empty() => BucketAddressing::VirtualHosted(b),
+            Some(_) => BucketAddressing::PathStyle,
+            None => BucketAddressing::None,
+        };
+        let a = v2::sign_header(&req, &creds, addressing, "", "", "Thu, 01 Jan 1970 00:00:00 GMT").map(|s| s.authorization);
+        let b = v2::sign_header(&req, &creds, addressing, "", "", "Thu, 01 Jan 1970 00:00:00 GMT").map(|s| s.authorization);
+        prop_assert_eq!(&a, &b);
+        let reserved = q.iter().any(|(k, _)| ["awsaccesskeyid", "expires", "signature", "x-amz-security-token"].contains(&k.to_ascii_lowercase().as_str()))
+            || (token.is_some() && h.iter().any(|(n, _)| n.eq_ignore_ascii_case("x-amz-security-token")));
+        match v2::presign(&req, &creds, addressing, expires) {
+            Ok(p) => {
+                prop_assert!(!reserved);
+                prop_assert!(method == "GET" || a.is_ok());
+                let mut want = q.clone();
+                want.push(("AWSAccessKeyId".to_owned(), "AKID".to_owned()));
+                want.push(("Expires".to_owned(), expires.to_string()));
+                want.push(("Signature".to_owned(), p.signature.clone()));
+                if let Some(t) = &token { want.push(("x-amz-security-token".to_owned(), t.clone())); }
+                prop_assert_eq!(sorted(parse_query(&p.query)), sorted(want));
+                prop_assert_eq!(base64_decode(&p.signature).unwrap().len(), 20);
+            }
+            Err(_) => prop_assert!(reserved || method != "GET"),
+        }
+    }
+
+    #[test]
+    fn chunked_length_matches_framing(
+        len in 0usize..20_000,
+        chunk in 1usize..5_000,
+        trailer in any::<bool>(),
+        secret in secret(),
+    ) {
+        let headers = [("host", "s3.example.com"), ("content-encoding", "aws-chunked")];
+        let req = SignableRequest { method: "PUT", path: "/b/k", query: &[], headers: &headers };
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: "AKID", secret_access_key: &secret, session_token: None },
+            region: "us-east-1",
+            service: "s3",
+            time: UNIX_EPOCH,
+            uri_mode: UriMode::S3,
+            payload: if trailer { PayloadHash::StreamingSignedTrailer } else { PayloadHash::StreamingSigned },
+        };
+        let seed = v4::sign_headers(&req, &params).unwrap();
+        let mut signer = ChunkSigner::new(&seed);
+        let body = vec![b'x'; len];
+        let mut framed = 0usize;
+        for piece in body.chunks(chunk) {
+            framed += signer.encode_chunk(piece).len();
+        }
+        let fields = [("x-amz-checksum-crc32c", "AAAAAA==")];
+        let (tail, want) = if trailer {
+            (signer.final_chunk_with_trailer(&fields).unwrap(), chunked::encoded_length_with_trailer(len as u64, chunk as u64, &fields))
+        } else {
+            (signer.final_chunk(), chunked::encoded_length(len as u64, chunk as u64))
+        };
+        prop_assert_eq!((framed + tail.len()) as u64, want);
+    }
+
+    #[test]
+    fn time_round_trips(secs in 0u64..=253_402_300_799) {
+        let t = AmzTime::from_unix(secs).unwrap();
+        prop_assert_eq!(AmzTime::parse_iso8601(&t.iso8601_basic()).unwrap(), t);
+        prop_assert_eq!(httpdate::parse_http_date(&t.rfc1123()).unwrap(), t.to_system_time());
+        prop_assert!(t.iso8601_basic().starts_with(&t.date_stamp()));
+    }
+
+    #[test]
+    fn base64_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        prop_assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
+    }
+
+    #[test]
+    fn cached_and_fresh_keys_sign_alike(secret in secret(), region in "[a-z]{2}-[a-z]{4,9}-[1-9]", time in time()) {
+        let cache = SigningKeyCache::new();
+        let headers = [("host", "h")];
+        let req = SignableRequest { method: "GET", path: "/", query: &[], headers: &headers };
+        let params = SigningParams {
+            credentials: Credentials { access_key_id: "AKID", secret_access_key: &secret, session_token: None },
+            region: &region,
+            service: "s3",
+            time,
+            uri_mode: UriMode::S3,
+            payload: PayloadHash::Unsigned,
+        };
+        let opts = SignOptions { key_cache: Some(&cache), ..SignOptions::default() };
+        let fresh = v4::sign_headers(&req, &params).unwrap();
+        let cached1 = v4::sign_headers_with(&req, &params, &opts).unwrap();
+        let cached2 = v4::sign_headers_with(&req, &params, &opts).unwrap();
+        prop_assert_eq!(&fresh.signature, &cached1.signature);
+        prop_assert_eq!(&fresh.signature, &cached2.signature);
+        prop_assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn v2_policy_is_total(region in tricky_string(16), endpoint in prop::option::of(tricky_string(30))) {
+        let a = v2_allowed(&region, endpoint.as_deref());
+        let b = v2_allowed(&region, endpoint.as_deref());
+        prop_assert_eq!(&a, &b);
+        if let Err(e) = a { prop_assert!(e.to_string().contains("v4auth: true")); }
+    }
+}
