@@ -1,4 +1,4 @@
-//! The S3 client: endpoint resolution, credentials, retries (operations come later).
+//! The S3 client: endpoint resolution, credentials, retries and the S3 operations.
 //!
 //! | module | what |
 //! |---|---|
@@ -20,3 +20,13 @@ pub use error::{BoxError, Error, ErrorKind, ServiceError};
 pub use retry::{
     classify, retry, OneShot, RetryConfig, RetryDecision, RetryOp, TransportErrorKind, XorShift64,
 };
+
+mod body;
+pub mod ops;
+pub mod s3;
+
+pub use ops::{
+    ByteRange, GetObjectOutput, ListObjectsV2Request, ObjectMeta, ServerSideEncryption,
+    WriteOptions,
+};
+pub use s3::{ClientConfig, PayloadSigning, S3Client, SignatureVersion};
