@@ -13,10 +13,7 @@ use common::{swift_or_skip, Fault, FaultPlan, FaultProxy, FaultRule, S3Target, S
 const WRONG_SECRET: &str = "wrong/Secret+Key/0000000000000000000000000";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("reqwest client")
+    common::http_client()
 }
 
 /// Prints a line past libtest's output capture, so the numbers show in CI logs.
@@ -170,9 +167,8 @@ async fn verify_signatures(t: &S3Target, bucket: &str) -> usize {
         .and_then(|p| p.parse().ok())
         .expect("port");
     let vhost = format!("{bucket}.localhost");
-    let vc = reqwest::Client::builder()
+    let vc = common::http_client_builder()
         .resolve(&vhost, ([127, 0, 0, 1], port).into())
-        .timeout(Duration::from_secs(30))
         .build()
         .expect("reqwest client");
     let vurl = format!("http://{vhost}:{port}/obj.txt");
@@ -426,7 +422,7 @@ async fn fault_proxy_reset_close_truncate_and_delay() {
     assert!(start.elapsed() >= Duration::from_millis(300));
 
     proxy.add_rule(FaultRule::new(Fault::Delay(Duration::from_secs(3))));
-    let impatient = reqwest::Client::builder()
+    let impatient = common::http_client_builder()
         .timeout(Duration::from_millis(300))
         .build()
         .expect("client");
@@ -593,4 +589,88 @@ fn swift_is_required_when_ci_says_so() {
             "S3DRIVER_REQUIRE_SWIFT is set but S3DRIVER_SWIFT_ENDPOINT is not"
         );
     }
+}
+
+/// Reads one response (status line, headers, Content-Length body) and returns its status line.
+async fn read_raw_response(stream: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut status = String::new();
+    stream.read_line(&mut status).await.expect("status line");
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("header line");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().expect("content-length");
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.expect("response body");
+    status.trim_end().to_owned()
+}
+
+/// Sends a raw signed PUT with `Expect: 100-continue` and returns the status lines of every response read.
+async fn raw_expect_continue_put(
+    proxy: &FaultProxy,
+    creds: &RefCredentials,
+    key: &str,
+) -> Vec<String> {
+    use tokio::io::{AsyncWriteExt, BufReader};
+    let url = format!("{}/bkt/{key}", proxy.endpoint());
+    let body = b"sent after 100-continue";
+    let signed = refsign::sign_v4("PUT", &url, &[], body, creds, SystemTime::now());
+    let mut head = format!(
+        "PUT /bkt/{key} HTTP/1.1\r\nHost: {}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n",
+        proxy.addr(),
+        body.len()
+    );
+    for (n, v) in &signed {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let stream = tokio::net::TcpStream::connect(proxy.addr())
+        .await
+        .expect("connect");
+    let mut stream = BufReader::new(stream);
+    stream
+        .get_mut()
+        .write_all(head.as_bytes())
+        .await
+        .expect("write head");
+    let mut statuses = Vec::new();
+    let first = tokio::time::timeout(Duration::from_secs(10), read_raw_response(&mut stream))
+        .await
+        .expect("no answer to the request head");
+    let interim = first.contains(" 100 ");
+    statuses.push(first);
+    if interim {
+        stream.get_mut().write_all(body).await.expect("write body");
+        let last = tokio::time::timeout(Duration::from_secs(10), read_raw_response(&mut stream))
+            .await
+            .expect("no final response");
+        statuses.push(last);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn fault_proxy_handles_expect_100_continue() {
+    let server = S3sServer::start().await;
+    server.create_bucket("bkt");
+    let proxy =
+        FaultProxy::start(server.addr(), FaultPlan::new().then(Fault::slow_down(), 1)).await;
+    let creds = server.target().credentials();
+    // Injected error: answered at once, the body is never asked for.
+    let statuses = raw_expect_continue_put(&proxy, &creds, "e1").await;
+    assert_eq!(statuses, ["HTTP/1.1 503 Service Unavailable"]);
+    // Forwarded: the proxy sends its own 100 Continue, the upstream's interim answer is not relayed twice.
+    let statuses = raw_expect_continue_put(&proxy, &creds, "e2").await;
+    assert_eq!(statuses, ["HTTP/1.1 100 Continue", "HTTP/1.1 200 OK"]);
+    assert_eq!(
+        std::fs::read_to_string(server.object_path("bkt", "e2")).expect("stored object"),
+        "sent after 100-continue"
+    );
 }

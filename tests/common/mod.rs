@@ -21,7 +21,22 @@ pub use swift::{swift_or_skip, SwiftServer};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A plain-HTTP reqwest client for reaching the test servers: no system proxy (tests talk to 127.0.0.1 only,
+/// whatever `http_proxy` says) and a 30 s overall timeout so a broken server fails a test instead of hanging it.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder()
+        .build()
+        .expect("test harness: cannot build a reqwest client")
+}
+
+/// The builder behind [`http_client`], to add `resolve`, a shorter timeout, etc.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+}
 
 /// Where and how to reach one S3-compatible test server: what a client under test needs to be configured with.
 #[derive(Clone)]
@@ -78,7 +93,7 @@ impl S3Target {
     /// Creates `bucket` with a SigV4 request signed by the reference signer. Panics (test failure) on any answer
     /// other than 200, with the server's response in the message.
     pub async fn create_bucket(&self, bucket: &str) {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let url = format!("{}/{bucket}", self.endpoint);
         let resp =
             refsign::send_v4(&client, "PUT", &url, &[], Vec::new(), &self.credentials()).await;
