@@ -23,6 +23,7 @@
 //! |---|---|---|
 //! | [`InMemoryDriver`] | `inmemory` | a tree in a mutex; writers buffer until commit |
 //! | [`FilesystemDriver`] | `filesystem` | files under a root directory, writes in place |
+//! | [`S3Driver`] | `s3aws` | S3 and S3-compatible services, on [`crate::client`] |
 //!
 //! # Naming
 //!
@@ -43,6 +44,7 @@
 //! | `parameters.rs` | [`Parameters`]: typed access to a driver's configuration map |
 //! | `inmemory.rs` | [`InMemoryDriver`] |
 //! | `filesystem.rs` | [`FilesystemDriver`] |
+//! | `s3/` | [`S3Driver`]: parameters, operations, resumable multipart writer |
 
 mod base;
 mod error;
@@ -53,6 +55,7 @@ mod parameters;
 mod path;
 mod redirect;
 mod regulator;
+pub mod s3;
 mod walk;
 
 use async_trait::async_trait;
@@ -71,6 +74,7 @@ pub use path::{
 };
 pub use redirect::RedirectRequest;
 pub use regulator::Regulator;
+pub use s3::{S3Driver, S3Parameters};
 pub use walk::{walk_fallback, WalkControl, WalkFn, WalkOptions};
 
 /// The reader returned by [`StorageDriver::reader`]; dropping it closes it.

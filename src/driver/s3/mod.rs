@@ -1,0 +1,652 @@
+//! The S3 storage driver (name `s3aws`, also registered as `s3`), on this crate's own
+//! [`S3Client`].
+//!
+//! | operation | S3 requests |
+//! |---|---|
+//! | `get_content`, `reader` | GetObject (with `Range: bytes=<offset>-`); `InvalidRange` gives an empty reader |
+//! | `put_content` | PutObject |
+//! | `stat` | HeadObject; if not found (or forbidden), ListObjectsV2 of `key/` to detect a directory |
+//! | `list` | ListObjectsV2 with delimiter `/`, all pages |
+//! | `move_to` | CopyObject up to `multipartcopythresholdsize`, else parallel UploadPartCopy; then DeleteObject |
+//! | `delete` | ListObjectsV2 of the prefix + DeleteObjects in batches of 1000 |
+//! | `redirect_url` | presigned GET/HEAD URL valid 20 minutes, host optionally swapped (`redirectendpoint`) |
+//! | `walk` | one ListObjectsV2 pass without delimiter, directories inferred |
+//! | `writer` | multipart upload of `chunksize` parts, resumable (see [`writer`]) |
+//!
+//! Better than Distribution where its users hit problems: `stat` never reports `/a` as a
+//! directory because `/ab` exists; a failed multipart copy aborts its upload; SigV2 signs
+//! virtual-hosted requests correctly; `sessiontoken` is honoured; small files committed by a
+//! writer that was never closed are stored with one PutObject (no multipart, issue 4122);
+//! resuming a writer in the same process skips ListMultipartUploads.
+
+mod params;
+mod writer;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+
+pub use params::{
+    S3Parameters, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES,
+};
+
+use crate::client::credentials::{
+    default_provider, Credentials, ProcessEnv, ProvideCredentials, StaticProvider,
+};
+use crate::client::{
+    ByteRange, ClientConfig, Error as ClientError, ListObjectsV2Request, S3Client,
+    ServerSideEncryption, SignatureVersion, WriteOptions,
+};
+use crate::driver::{
+    Base, BoxedReader, DriverError, FileInfo, FileWriter, RedirectRequest, StorageDriver,
+    WalkControl, WalkFn, WalkOptions,
+};
+use crate::xml::CompletedPart;
+
+/// The driver's name, as it prefixes every error.
+pub const DRIVER_NAME: &str = "s3aws";
+
+/// How long a redirect URL stays valid (Distribution: 20 minutes).
+pub const REDIRECT_EXPIRY: Duration = Duration::from_secs(20 * 60);
+
+/// Page size of listings.
+const LIST_MAX: u32 = 1000;
+
+/// The S3 storage driver. Build it with [`S3Driver::new`] (or
+/// [`S3Driver::from_parameters`]); it is handed out inside [`Base`].
+#[derive(Clone)]
+pub struct S3Driver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: S3Client,
+    params: S3Parameters,
+    write_opts: WriteOptions,
+    /// `rootdirectory` as a key prefix: empty, or `root/`.
+    root_prefix: String,
+    /// Multipart uploads this process closed without committing, by key: resuming them skips
+    /// ListMultipartUploads (the part list is still read from S3).
+    open_uploads: Mutex<HashMap<String, String>>,
+}
+
+impl fmt::Debug for S3Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Driver")
+            .field("client", &self.inner.client)
+            .field("params", &self.inner.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Driver {
+    /// A driver from its parameter map (Distribution's `FromParameters`).
+    ///
+    /// # Errors
+    /// A bad parameter, or a client that cannot be built (e.g. SigV2 on AWS).
+    pub fn from_parameters(p: &crate::driver::Parameters) -> Result<Base<S3Driver>, DriverError> {
+        let params = S3Parameters::from_parameters(p)
+            .map_err(|e| DriverError::other(e).with_driver(DRIVER_NAME))?;
+        Self::new(params)
+    }
+
+    /// A driver for `params`, with static credentials when `accesskey` and `secretkey` are
+    /// both set and the default provider chain (environment, shared files, container, IMDSv2)
+    /// otherwise.
+    ///
+    /// # Errors
+    /// The client cannot be built (bad endpoint, SigV2 where AWS requires SigV4).
+    pub fn new(params: S3Parameters) -> Result<Base<S3Driver>, DriverError> {
+        let provider: Arc<dyn ProvideCredentials> =
+            if !params.access_key.is_empty() && !params.secret_key.is_empty() {
+                Arc::new(StaticProvider::new(Credentials::new(
+                    params.access_key.clone(),
+                    params.secret_key.clone(),
+                    params.session_token.clone(),
+                    None,
+                )))
+            } else {
+                Arc::new(default_provider(Arc::new(ProcessEnv)))
+            };
+        Self::with_credentials(params, provider)
+    }
+
+    /// A driver for `params` using `credentials` (tests, custom providers).
+    ///
+    /// # Errors
+    /// As [`S3Driver::new`].
+    pub fn with_credentials(
+        params: S3Parameters,
+        credentials: Arc<dyn ProvideCredentials>,
+    ) -> Result<Base<S3Driver>, DriverError> {
+        let mut config = ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
+        config.signature = if params.v4_auth {
+            SignatureVersion::V4
+        } else {
+            SignatureVersion::V2
+        };
+        Self::with_client_config(params, config, credentials)
+    }
+
+    /// A driver whose client is configured by `config` (retry policy, payload signing,
+    /// resolve overrides, …); `params` gives everything else.
+    ///
+    /// # Errors
+    /// As [`S3Driver::new`].
+    pub fn with_client_config(
+        params: S3Parameters,
+        config: ClientConfig,
+        credentials: Arc<dyn ProvideCredentials>,
+    ) -> Result<Base<S3Driver>, DriverError> {
+        let client = S3Client::new(config, credentials)
+            .map_err(|e| DriverError::other(e).with_driver(DRIVER_NAME))?;
+        let sse = params.encrypt.then(|| {
+            if params.key_id.is_empty() {
+                ServerSideEncryption::Aes256
+            } else {
+                ServerSideEncryption::Kms(Some(params.key_id.clone()))
+            }
+        });
+        let write_opts = WriteOptions {
+            content_type: Some("application/octet-stream".to_owned()),
+            storage_class: params.storage_class.clone(),
+            acl: Some(params.object_acl.clone()),
+            sse,
+        };
+        let root = params.root_directory.trim_matches('/');
+        let root_prefix = if root.is_empty() {
+            String::new()
+        } else {
+            format!("{root}/")
+        };
+        Ok(Base::new(S3Driver {
+            inner: Arc::new(Inner {
+                client,
+                params,
+                write_opts,
+                root_prefix,
+                open_uploads: Mutex::new(HashMap::new()),
+            }),
+        }))
+    }
+
+    /// The client the driver uses.
+    pub fn client(&self) -> &S3Client {
+        &self.inner.client
+    }
+
+    /// The S3 key of a driver path: root directory + path, no leading `/`.
+    pub fn key(&self, path: &str) -> String {
+        let rel = path.trim_start_matches('/');
+        format!("{}{rel}", self.inner.root_prefix)
+    }
+
+    /// The driver path of an S3 key below the root directory.
+    fn path_of(&self, key: &str) -> String {
+        let rel = key.strip_prefix(&self.inner.root_prefix).unwrap_or(key);
+        format!("/{rel}")
+    }
+
+    /// The key prefix of everything below `path` (`key/`, or the root prefix for `/`).
+    fn dir_prefix(&self, path: &str) -> String {
+        if path == "/" {
+            self.inner.root_prefix.clone()
+        } else {
+            format!("{}/", self.key(path))
+        }
+    }
+
+    fn remember_upload(&self, key: &str, upload_id: &str) {
+        self.uploads().insert(key.to_owned(), upload_id.to_owned());
+    }
+
+    fn forget_upload(&self, key: &str) {
+        self.uploads().remove(key);
+    }
+
+    fn uploads(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.inner
+            .open_uploads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether anything is stored below `path` (a "directory").
+    async fn is_dir(&self, path: &str) -> Result<bool, DriverError> {
+        let page = self
+            .inner
+            .client
+            .list_objects_v2(&ListObjectsV2Request {
+                prefix: Some(self.dir_prefix(path)),
+                max_keys: Some(1),
+                ..ListObjectsV2Request::default()
+            })
+            .await
+            .map_err(client_err)?;
+        Ok(!page.contents.is_empty() || !page.common_prefixes.is_empty())
+    }
+
+    /// Copies `src_key` (of `size` bytes) to `dst_key` with parallel UploadPartCopy requests;
+    /// the upload is aborted if any part fails.
+    async fn multipart_copy(
+        &self,
+        src_key: &str,
+        dst_key: &str,
+        size: u64,
+    ) -> Result<(), DriverError> {
+        let client = &self.inner.client;
+        let chunk = self.inner.params.multipart_copy_chunk_size.max(1);
+        let upload_id = client
+            .create_multipart_upload(dst_key, &self.inner.write_opts)
+            .await
+            .map_err(client_err)?;
+        let count = size.div_ceil(chunk);
+        let concurrency =
+            usize::try_from(self.inner.params.multipart_copy_max_concurrency).unwrap_or(usize::MAX);
+        let upload = upload_id.as_str();
+        let result: Result<Vec<CompletedPart>, ClientError> = futures_util::stream::iter(0..count)
+            .map(|i| async move {
+                let first = i * chunk;
+                let last = (first + chunk).min(size) - 1;
+                let part_number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                let r = client
+                    .upload_part_copy(dst_key, upload, part_number, src_key, Some((first, last)))
+                    .await?;
+                Ok(CompletedPart {
+                    part_number,
+                    etag: r.etag,
+                })
+            })
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await;
+        let completed = match result {
+            Ok(mut parts) => {
+                parts.sort_by_key(|p| p.part_number);
+                client
+                    .complete_multipart_upload(dst_key, upload, &parts)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = completed {
+            let abort = client.abort_multipart_upload(dst_key, upload).await;
+            return Err(match abort {
+                Ok(()) => client_err(e),
+                Err(a) => DriverError::msg(format!(
+                    "multipart copy of {src_key} failed: {e}; aborting upload {upload_id} also failed: {a} \
+                     (it will be removed by the bucket's lifecycle rule for incomplete uploads, if any)"
+                )),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Maps a client error to the driver's vocabulary (not found becomes `PathNotFound`).
+fn client_err(e: ClientError) -> DriverError {
+    DriverError::other(e)
+}
+
+fn not_found_or(path: &str, e: ClientError) -> DriverError {
+    if e.is_not_found() {
+        DriverError::path_not_found(path)
+    } else {
+        client_err(e)
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl StorageDriver for S3Driver {
+    fn name(&self) -> &str {
+        DRIVER_NAME
+    }
+
+    async fn get_content(&self, path: &str) -> Result<Bytes, DriverError> {
+        let out = self
+            .inner
+            .client
+            .get_object(&self.key(path), None)
+            .await
+            .map_err(|e| not_found_or(path, e))?;
+        out.bytes().await.map_err(client_err)
+    }
+
+    async fn put_content(&self, path: &str, content: Bytes) -> Result<(), DriverError> {
+        self.inner
+            .client
+            .put_object(&self.key(path), content, &self.inner.write_opts)
+            .await
+            .map_err(client_err)?;
+        Ok(())
+    }
+
+    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+        let start = u64::try_from(offset).map_err(|_| DriverError::invalid_offset(path, offset))?;
+        let range = (start > 0).then_some(ByteRange { start, end: None });
+        match self.inner.client.get_object(&self.key(path), range).await {
+            Ok(out) => Ok(Box::new(tokio_util::io::StreamReader::new(
+                out.into_stream(),
+            ))),
+            Err(e) if e.code() == Some("InvalidRange") || e.status() == Some(416) => {
+                Ok(Box::new(tokio::io::empty()))
+            }
+            Err(e) => Err(not_found_or(path, e)),
+        }
+    }
+
+    async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError> {
+        let key = self.key(path);
+        if !append {
+            return Ok(Box::new(writer::S3Writer::new(
+                self.clone(),
+                key,
+                None,
+                Vec::new(),
+            )));
+        }
+        writer::resume(self, path, key).await
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
+        if path == "/" {
+            return Ok(FileInfo::dir("/", None));
+        }
+        match self.inner.client.head_object(&self.key(path)).await {
+            Ok(meta) => return Ok(FileInfo::file(path, to_i64(meta.size), meta.last_modified)),
+            // HEAD of a missing key is 403 without s3:ListBucket; fall back to a listing.
+            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
+            Err(e) => return Err(client_err(e)),
+        }
+        if self.is_dir(path).await? {
+            Ok(FileInfo::dir(path, None))
+        } else {
+            Err(DriverError::path_not_found(path))
+        }
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
+        let prefix = self.dir_prefix(path);
+        let mut files = Vec::new();
+        let mut dirs = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .inner
+                .client
+                .list_objects_v2(&ListObjectsV2Request {
+                    prefix: Some(prefix.clone()),
+                    delimiter: Some("/".to_owned()),
+                    max_keys: Some(LIST_MAX),
+                    continuation_token: token.take(),
+                    start_after: None,
+                })
+                .await
+                .map_err(client_err)?;
+            for obj in page.contents {
+                // A "directory marker" object (`dir/`) is not a file.
+                if !obj.key.ends_with('/') {
+                    files.push(self.path_of(&obj.key));
+                }
+            }
+            for p in page.common_prefixes {
+                dirs.push(self.path_of(p.trim_end_matches('/')));
+            }
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated && !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        if path != "/" && files.is_empty() && dirs.is_empty() {
+            return Err(DriverError::path_not_found(path));
+        }
+        files.extend(dirs);
+        Ok(files)
+    }
+
+    async fn move_to(&self, src: &str, dst: &str) -> Result<(), DriverError> {
+        let (src_key, dst_key) = (self.key(src), self.key(dst));
+        let meta = self
+            .inner
+            .client
+            .head_object(&src_key)
+            .await
+            .map_err(|e| not_found_or(src, e))?;
+        if meta.size <= self.inner.params.multipart_copy_threshold_size {
+            self.inner
+                .client
+                .copy_object(&src_key, &dst_key, &self.inner.write_opts)
+                .await
+                .map_err(|e| not_found_or(src, e))?;
+        } else {
+            self.multipart_copy(&src_key, &dst_key, meta.size).await?;
+        }
+        self.inner
+            .client
+            .delete_object(&src_key)
+            .await
+            .map_err(client_err)
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), DriverError> {
+        let key = self.key(path);
+        let client = &self.inner.client;
+        let mut start_after: Option<String> = None;
+        let mut found = false;
+        let mut errors: Vec<crate::driver::BoxError> = Vec::new();
+        loop {
+            let page = client
+                .list_objects_v2(&ListObjectsV2Request {
+                    prefix: Some(key.clone()),
+                    max_keys: Some(LIST_MAX),
+                    start_after: start_after.clone(),
+                    ..ListObjectsV2Request::default()
+                })
+                .await
+                .map_err(client_err)?;
+            let last = page.contents.last().map(|o| o.key.clone());
+            // `key` itself and keys below `key/`, never siblings such as `keyfoo`.
+            let batch: Vec<String> = page
+                .contents
+                .into_iter()
+                .map(|o| o.key)
+                .filter(|k| k.len() == key.len() || k.as_bytes().get(key.len()) == Some(&b'/'))
+                .collect();
+            if !batch.is_empty() {
+                found = true;
+                let result = client.delete_objects(&batch).await.map_err(client_err)?;
+                for e in result.errors {
+                    errors.push(
+                        format!(
+                            "delete {}: {} {}",
+                            e.key,
+                            e.code,
+                            e.message.unwrap_or_default()
+                        )
+                        .into(),
+                    );
+                }
+            }
+            match last {
+                Some(last) if page.is_truncated => start_after = Some(last),
+                _ => break,
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DriverError::multiple(errors));
+        }
+        if !found {
+            return Err(DriverError::path_not_found(path));
+        }
+        Ok(())
+    }
+
+    async fn redirect_url(
+        &self,
+        req: &RedirectRequest,
+        path: &str,
+    ) -> Result<Option<String>, DriverError> {
+        let method = req.method.to_ascii_uppercase();
+        if method != "GET" && method != "HEAD" {
+            return Ok(None);
+        }
+        let url = self
+            .inner
+            .client
+            .presign(&method, &self.key(path), REDIRECT_EXPIRY, SystemTime::now())
+            .await
+            .map_err(client_err)?;
+        Ok(Some(match &self.inner.params.redirect_endpoint {
+            Some(endpoint) => swap_origin(&url, endpoint),
+            None => url,
+        }))
+    }
+
+    async fn walk(
+        &self,
+        path: &str,
+        f: &mut WalkFn<'_>,
+        opts: WalkOptions,
+    ) -> Result<(), DriverError> {
+        let prefix = self.dir_prefix(path);
+        let start_after = opts
+            .start_after_hint
+            .as_deref()
+            .filter(|h| h.starts_with('/'))
+            .map(|h| self.key(h))
+            .filter(|k| k.as_str() > prefix.as_str());
+        let has_hint = start_after.is_some();
+        let base = if path == "/" {
+            String::new()
+        } else {
+            path.to_owned()
+        };
+        let mut prev_dir = base.clone();
+        let mut skip_dir: Option<String> = None;
+        let mut token = None;
+        let mut seen = 0usize;
+        loop {
+            let page = self
+                .inner
+                .client
+                .list_objects_v2(&ListObjectsV2Request {
+                    prefix: Some(prefix.clone()),
+                    max_keys: Some(LIST_MAX),
+                    continuation_token: token.take(),
+                    start_after: start_after.clone(),
+                    delimiter: None,
+                })
+                .await
+                .map_err(client_err)?;
+            for obj in &page.contents {
+                seen += 1;
+                // Zero-byte "directory" objects (`_uploads/`) are not files.
+                if obj.key.ends_with('/') {
+                    continue;
+                }
+                let file_path = self.path_of(&obj.key);
+                let mut entries: Vec<FileInfo> = directory_diff(&prev_dir, &file_path)
+                    .into_iter()
+                    .map(|d| FileInfo::dir(d, None))
+                    .collect();
+                prev_dir = crate::driver::parent_path(&file_path).to_owned();
+                if prev_dir == "/" {
+                    prev_dir.clear();
+                }
+                let mod_time = obj.last_modified.to_system_time();
+                entries.push(FileInfo::file(file_path, to_i64(obj.size), mod_time));
+                for entry in entries {
+                    if let Some(skip) = &skip_dir {
+                        if crate::driver::is_subpath(&entry.path, skip) {
+                            continue;
+                        }
+                    }
+                    match f(&entry)? {
+                        WalkControl::Continue => {}
+                        WalkControl::SkipDir => {
+                            if entry.is_dir {
+                                skip_dir = Some(entry.path.clone());
+                            }
+                        }
+                        WalkControl::Stop => return Ok(()),
+                    }
+                }
+            }
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated && !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        if seen == 0 && !has_hint && path != "/" {
+            return Err(DriverError::path_not_found(path));
+        }
+        Ok(())
+    }
+
+    fn s3_bucket_key(&self, path: &str) -> Option<String> {
+        Some(self.key(path))
+    }
+}
+
+/// The directories between `prev` (the previous file's directory, `""` for the walk root)
+/// and `file`, outermost first: those that are ancestors of `file` but not of `prev`.
+fn directory_diff(prev: &str, file: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dir = crate::driver::parent_path(file);
+    while dir != "/" && !dir.is_empty() {
+        let is_prev_ancestor = prev == dir || prev.starts_with(&format!("{dir}/"));
+        if is_prev_ancestor {
+            break;
+        }
+        out.push(dir.to_owned());
+        dir = crate::driver::parent_path(dir);
+    }
+    out.reverse();
+    out
+}
+
+/// Replaces `scheme://host[:port]` of `url` with `origin`.
+fn swap_origin(url: &str, origin: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path_start = rest.find('/').unwrap_or(rest.len());
+    format!("{origin}{}", &rest[path_start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_diff_infers_new_ancestors() {
+        assert_eq!(directory_diff("", "/a/b/c"), vec!["/a", "/a/b"]);
+        assert_eq!(directory_diff("/a", "/a/b/c"), vec!["/a/b"]);
+        assert_eq!(directory_diff("/a/b", "/a/b/c"), Vec::<String>::new());
+        assert_eq!(directory_diff("/a/b", "/a/x/c"), vec!["/a/x"]);
+        assert_eq!(
+            directory_diff("/folder1", "/folder1-suffix/f"),
+            vec!["/folder1-suffix"]
+        );
+        assert_eq!(directory_diff("", "/file"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn swap_origin_keeps_path_and_query() {
+        assert_eq!(
+            swap_origin(
+                "http://127.0.0.1:9000/b/k?X-Amz-Signature=1",
+                "https://cdn.example.com"
+            ),
+            "https://cdn.example.com/b/k?X-Amz-Signature=1"
+        );
+    }
+}

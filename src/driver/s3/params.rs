@@ -1,0 +1,361 @@
+//! The S3 driver's parameters, parsed from the registry configuration exactly as
+//! Distribution's `FromParameters` does (same names, defaults, ranges and error texts).
+
+use std::fmt;
+
+use crate::client::credentials::SecretString;
+use crate::client::endpoint::{validate_region, EndpointConfig};
+use crate::driver::{ParameterError, Parameters};
+
+/// 5 MiB: the smallest S3 multipart part (and the smallest `chunksize`).
+pub const MIN_CHUNK_SIZE: i64 = 5 << 20;
+/// 5 GiB: the largest S3 part (and the largest `chunksize`).
+pub const MAX_CHUNK_SIZE: i64 = 5 << 30;
+/// Default `chunksize`: 10 MiB.
+pub const DEFAULT_CHUNK_SIZE: i64 = 2 * MIN_CHUNK_SIZE;
+/// Default `multipartcopychunksize`: 32 MiB.
+pub const DEFAULT_MULTIPART_COPY_CHUNK_SIZE: i64 = 32 << 20;
+/// Default `multipartcopymaxconcurrency`.
+pub const DEFAULT_MULTIPART_COPY_MAX_CONCURRENCY: i64 = 100;
+/// Default `multipartcopythresholdsize`: 32 MiB.
+pub const DEFAULT_MULTIPART_COPY_THRESHOLD_SIZE: i64 = 32 << 20;
+
+/// Storage classes accepted by `storageclass` (`NONE` omits the header).
+pub const STORAGE_CLASSES: [&str; 9] = [
+    "NONE",
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "EXPRESS_ONEZONE",
+];
+
+/// Canned ACLs accepted by `objectacl`.
+pub const OBJECT_ACLS: [&str; 7] = [
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+];
+
+/// The S3 driver's configuration.
+#[derive(Clone)]
+pub struct S3Parameters {
+    /// `accesskey`: with `secretkey`, static credentials; otherwise the default chain.
+    pub access_key: String,
+    /// `secretkey`.
+    pub secret_key: SecretString,
+    /// `sessiontoken` (read from the configuration, which Distribution forgets to do).
+    pub session_token: Option<SecretString>,
+    /// Endpoint settings: `region`, `regionendpoint`, `forcepathstyle`, `secure`, `skipverify`,
+    /// `usedualstack`, `accelerate`, `useragent`.
+    pub endpoint: EndpointConfig,
+    /// `bucket` (required; must exist).
+    pub bucket: String,
+    /// `encrypt`: server-side encryption.
+    pub encrypt: bool,
+    /// `keyid`: KMS key for `encrypt` (SSE-KMS); SSE-S3 (AES256) when empty.
+    pub key_id: String,
+    /// `v4auth` (default true); false selects SigV2, refused on AWS.
+    pub v4_auth: bool,
+    /// `chunksize`: multipart part size for writers.
+    pub chunk_size: u64,
+    /// `multipartcopychunksize`: part size of a multipart copy.
+    pub multipart_copy_chunk_size: u64,
+    /// `multipartcopymaxconcurrency`: parallel UploadPartCopy requests.
+    pub multipart_copy_max_concurrency: u64,
+    /// `multipartcopythresholdsize`: objects above this size are copied in parts.
+    pub multipart_copy_threshold_size: u64,
+    /// `rootdirectory`: key prefix of everything the driver stores.
+    pub root_directory: String,
+    /// `storageclass`; `None` for `NONE` (no header).
+    pub storage_class: Option<String>,
+    /// `objectacl` (default `private`).
+    pub object_acl: String,
+    /// `redirectendpoint`: `scheme://host[:port]` that replaces the presigned URL's.
+    pub redirect_endpoint: Option<String>,
+}
+
+impl fmt::Debug for S3Parameters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Parameters")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &self.secret_key)
+            .field("session_token", &self.session_token)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("encrypt", &self.encrypt)
+            .field("v4_auth", &self.v4_auth)
+            .field("chunk_size", &self.chunk_size)
+            .field("root_directory", &self.root_directory)
+            .field("storage_class", &self.storage_class)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Parameters {
+    /// Parses the driver's parameter map.
+    ///
+    /// # Errors
+    /// A [`ParameterError`] naming the first bad parameter, worded as Distribution words it.
+    pub fn from_parameters(p: &Parameters) -> Result<Self, ParameterError> {
+        let string = |key: &str| p.get(key).map(str::trim).unwrap_or("").to_owned();
+        let region_endpoint = string("regionendpoint");
+        let region = string("region");
+        if region.is_empty() && region_endpoint.is_empty() {
+            return Err(ParameterError::new(
+                "region",
+                "no region parameter provided",
+            ));
+        }
+        if region_endpoint.is_empty() && validate_region(&region).is_err() {
+            return Err(ParameterError::new(
+                "region",
+                format!("invalid region provided: {region}"),
+            ));
+        }
+        let bucket = string("bucket");
+        if bucket.is_empty() {
+            return Err(ParameterError::new(
+                "bucket",
+                "no bucket parameter provided",
+            ));
+        }
+        let encrypt = p.bool("encrypt", false)?;
+        let secure = p.bool("secure", true)?;
+        let skip_verify = p.bool_named("skipverify", "skipVerify", false)?;
+        let v4_auth = p.bool("v4auth", true)?;
+        let force_path_style = p.bool_named("forcepathstyle", "forcePathStyle", false)?;
+        let use_dual_stack = p.bool("usedualstack", false)?;
+        let accelerate = p.bool("accelerate", false)?;
+        let chunk_size = p.int(
+            "chunksize",
+            DEFAULT_CHUNK_SIZE,
+            MIN_CHUNK_SIZE,
+            MAX_CHUNK_SIZE,
+        )?;
+        let multipart_copy_chunk_size = p.int(
+            "multipartcopychunksize",
+            DEFAULT_MULTIPART_COPY_CHUNK_SIZE,
+            MIN_CHUNK_SIZE,
+            MAX_CHUNK_SIZE,
+        )?;
+        let multipart_copy_max_concurrency = p.int(
+            "multipartcopymaxconcurrency",
+            DEFAULT_MULTIPART_COPY_MAX_CONCURRENCY,
+            1,
+            i64::MAX,
+        )?;
+        let multipart_copy_threshold_size = p.int(
+            "multipartcopythresholdsize",
+            DEFAULT_MULTIPART_COPY_THRESHOLD_SIZE,
+            0,
+            MAX_CHUNK_SIZE,
+        )?;
+        let storage_class = match p.get("storageclass").map(str::trim) {
+            None | Some("") => Some("STANDARD".to_owned()),
+            Some(v) => {
+                let upper = v.to_ascii_uppercase();
+                if !STORAGE_CLASSES.contains(&upper.as_str()) {
+                    return Err(ParameterError::new(
+                        "storageclass",
+                        format!(
+                            "the storageclass parameter must be one of {}, {v} invalid",
+                            STORAGE_CLASSES.join(", ")
+                        ),
+                    ));
+                }
+                (upper != "NONE").then_some(upper)
+            }
+        };
+        let object_acl = match p.get("objectacl").map(str::trim) {
+            None | Some("") => "private".to_owned(),
+            Some(v) => {
+                if !OBJECT_ACLS.contains(&v) {
+                    return Err(ParameterError::new(
+                        "objectacl",
+                        format!(
+                            "the objectacl parameter must be one of {}, {v} invalid",
+                            OBJECT_ACLS.join(", ")
+                        ),
+                    ));
+                }
+                v.to_owned()
+            }
+        };
+        let redirect_endpoint = match string("redirectendpoint") {
+            s if s.is_empty() => None,
+            s => Some(parse_redirect_endpoint(&s)?),
+        };
+        let session_token = Some(string("sessiontoken"))
+            .filter(|s| !s.is_empty())
+            .map(SecretString::new);
+        let user_agent = string("useragent");
+        Ok(Self {
+            access_key: string("accesskey"),
+            secret_key: SecretString::new(p.get("secretkey").unwrap_or("").trim()),
+            session_token,
+            endpoint: EndpointConfig {
+                region,
+                region_endpoint: Some(region_endpoint).filter(|s| !s.is_empty()),
+                force_path_style,
+                secure,
+                use_dual_stack,
+                accelerate,
+                skip_verify,
+                user_agent_suffix: Some(user_agent).filter(|s| !s.is_empty()),
+            },
+            bucket,
+            encrypt,
+            key_id: string("keyid"),
+            v4_auth,
+            chunk_size: chunk_size.unsigned_abs(),
+            multipart_copy_chunk_size: multipart_copy_chunk_size.unsigned_abs(),
+            multipart_copy_max_concurrency: multipart_copy_max_concurrency.unsigned_abs(),
+            multipart_copy_threshold_size: multipart_copy_threshold_size.unsigned_abs(),
+            root_directory: string("rootdirectory"),
+            storage_class,
+            object_acl,
+            redirect_endpoint,
+        })
+    }
+}
+
+/// `redirectendpoint` must be `scheme://host[:port]`: no path, query or fragment.
+fn parse_redirect_endpoint(s: &str) -> Result<String, ParameterError> {
+    let bad = |why: &str| {
+        ParameterError::new(
+            "redirectendpoint",
+            format!("invalid redirectendpoint {s:?}: {why}; expected scheme://host[:port]"),
+        )
+    };
+    let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("the scheme must be http or https"));
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    if host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad("it must not have a path, query, fragment or user info"));
+    }
+    Ok(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Parameters {
+        Parameters::from_iter([("region", "us-east-1"), ("bucket", "b")])
+    }
+
+    #[test]
+    fn defaults_match_distribution() {
+        let p = S3Parameters::from_parameters(&base()).unwrap();
+        assert_eq!(p.chunk_size, 10 << 20);
+        assert_eq!(p.multipart_copy_chunk_size, 32 << 20);
+        assert_eq!(p.multipart_copy_max_concurrency, 100);
+        assert_eq!(p.multipart_copy_threshold_size, 32 << 20);
+        assert!(p.v4_auth && p.endpoint.secure && !p.encrypt && !p.endpoint.force_path_style);
+        assert_eq!(p.storage_class.as_deref(), Some("STANDARD"));
+        assert_eq!(p.object_acl, "private");
+        assert!(p.redirect_endpoint.is_none() && p.session_token.is_none());
+    }
+
+    #[test]
+    fn required_parameters() {
+        let e =
+            S3Parameters::from_parameters(&Parameters::from_iter([("bucket", "b")])).unwrap_err();
+        assert_eq!(e.to_string(), "no region parameter provided");
+        let e = S3Parameters::from_parameters(&Parameters::from_iter([("region", "us-east-1")]))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "no bucket parameter provided");
+        let e = S3Parameters::from_parameters(&base().with("region", "mars-1")).unwrap_err();
+        assert_eq!(e.to_string(), "invalid region provided: mars-1");
+        // Any region name goes with a custom endpoint.
+        let p = S3Parameters::from_parameters(&Parameters::from_iter([
+            ("region", "garage"),
+            ("bucket", "b"),
+            ("regionendpoint", "http://127.0.0.1:9000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            p.endpoint.region_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        // regionendpoint alone is enough.
+        S3Parameters::from_parameters(&Parameters::from_iter([
+            ("bucket", "b"),
+            ("regionendpoint", "http://x"),
+        ]))
+        .unwrap();
+    }
+
+    #[test]
+    fn ranges_and_enums() {
+        let e = S3Parameters::from_parameters(&base().with("chunksize", "1024")).unwrap_err();
+        assert_eq!(e.key, "chunksize");
+        assert!(
+            e.to_string().contains("between 5242880 and 5368709120"),
+            "{e}"
+        );
+        let e = S3Parameters::from_parameters(&base().with("multipartcopymaxconcurrency", "0"))
+            .unwrap_err();
+        assert_eq!(e.key, "multipartcopymaxconcurrency");
+        S3Parameters::from_parameters(&base().with("multipartcopythresholdsize", "0")).unwrap();
+        let p = S3Parameters::from_parameters(&base().with("storageclass", "none")).unwrap();
+        assert_eq!(p.storage_class, None);
+        let p = S3Parameters::from_parameters(&base().with("storageclass", "glacier_ir")).unwrap();
+        assert_eq!(p.storage_class.as_deref(), Some("GLACIER_IR"));
+        let e = S3Parameters::from_parameters(&base().with("storageclass", "GLACIER")).unwrap_err();
+        assert_eq!(e.key, "storageclass");
+        let e = S3Parameters::from_parameters(&base().with("objectacl", "public")).unwrap_err();
+        assert_eq!(e.key, "objectacl");
+        let e = S3Parameters::from_parameters(&base().with("secure", "maybe")).unwrap_err();
+        assert_eq!(e.to_string(), "the secure parameter should be a boolean");
+    }
+
+    #[test]
+    fn redirect_endpoint_is_scheme_and_host_only() {
+        let p = S3Parameters::from_parameters(
+            &base().with("redirectendpoint", "https://cdn.example.com/"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.redirect_endpoint.as_deref(),
+            Some("https://cdn.example.com")
+        );
+        for bad in [
+            "cdn.example.com",
+            "https://cdn.example.com/path",
+            "https://h?x=1",
+            "ftp://h",
+        ] {
+            let e =
+                S3Parameters::from_parameters(&base().with("redirectendpoint", bad)).unwrap_err();
+            assert_eq!(e.key, "redirectendpoint", "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let p = S3Parameters::from_parameters(
+            &base()
+                .with("accesskey", "AK")
+                .with("secretkey", "topsecret")
+                .with("sessiontoken", "tok123"),
+        )
+        .unwrap();
+        let s = format!("{p:?}");
+        assert!(!s.contains("topsecret") && !s.contains("tok123"), "{s}");
+        assert!(s.contains("AK"));
+    }
+}
