@@ -265,7 +265,8 @@ async fn s3s_fs_verifies_signatures() {
     assert_eq!(stored, "hello v2");
 }
 
-#[tokio::test]
+// Multi-thread flavour on purpose: the harness works with both runtime flavours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3s_fs_bucket_created_by_signed_request_is_listed() {
     let server = S3sServer::start().await;
     let target = server.target();
