@@ -6,7 +6,7 @@
 //! [`Deserializer::finish`]. The walker:
 //!
 //! * matches elements by their local name, so `s3:Key` and `Key` are the same, and ignores
-//!   every attribute (`xmlns`, `xmlns:xsi`, ...);
+//!   every attribute (`xmlns`, `xmlns:xsi`, ...) without parsing it;
 //! * skips the XML declaration, comments and processing instructions, a UTF-8 byte-order
 //!   mark, and whitespace before the root element (S3 pads slow `CompleteMultipartUpload`
 //!   answers with whitespace to keep the connection alive);

@@ -48,10 +48,8 @@ impl Timestamp {
     /// Builds the timestamp S3 would write for this instant, with millisecond precision
     /// (`2009-10-12T17:50:30.000Z`); `nanos` is kept exactly, only `raw` is rounded down.
     ///
-    /// # Panics
-    ///
-    /// Never; `nanos` above 999,999,999 is clamped and years outside 0000..=9999 are written
-    /// with more digits or a sign, which [`Timestamp::parse`] rejects.
+    /// `nanos` above 999,999,999 is clamped. Years outside 0000..=9999 are written with a
+    /// sign or more digits, which [`Timestamp::parse`] does not accept back.
     #[must_use]
     pub fn from_unix(unix_seconds: i64, nanos: u32) -> Self {
         let nanos = nanos.min(999_999_999);
