@@ -215,8 +215,9 @@ pub struct Part {
     pub part_number: u32,
     /// `LastModified`.
     pub last_modified: Option<Timestamp>,
-    /// `ETag` (required), as sent.
-    pub etag: ETag,
+    /// `ETag`, as sent. S3 always sends it; some S3-compatible servers (s3s-fs) omit it, so
+    /// a resuming writer falls back to the ETags it recorded itself.
+    pub etag: Option<ETag>,
     /// `Size` (required), in bytes.
     pub size: u64,
 }
@@ -239,7 +240,7 @@ pub struct ListPartsResult {
     pub next_part_number_marker: Option<u32>,
     /// `MaxParts`.
     pub max_parts: Option<u32>,
-    /// `IsTruncated` (required).
+    /// `IsTruncated`; absent means `false` (s3s-fs omits it, as its listing is never paged).
     pub is_truncated: bool,
     /// `StorageClass`.
     pub storage_class: Option<String>,
@@ -266,7 +267,7 @@ impl Part {
         Ok(Part {
             part_number: required(part_number, P, "PartNumber")?,
             last_modified,
-            etag: ETag::from(required(etag, P, "ETag")?),
+            etag: etag.map(ETag::from),
             size: required(size, P, "Size")?,
         })
     }
@@ -278,7 +279,7 @@ impl ListPartsResult {
     /// # Errors
     ///
     /// [`XmlError`] when the body is malformed, its root is not `<ListPartsResult>`,
-    /// `IsTruncated` is missing, a `Part` lacks `PartNumber`, `ETag` or `Size`, an element
+    /// a `Part` lacks `PartNumber` or `Size`, an element
     /// repeats, or a number or time is malformed.
     pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
         const ROOT: &str = "ListPartsResult";
@@ -316,7 +317,7 @@ impl ListPartsResult {
             Ok(true)
         })?;
         de.finish()?;
-        out.is_truncated = required(is_truncated, ROOT, "IsTruncated")?;
+        out.is_truncated = is_truncated.unwrap_or(false);
         if is_url_encoded(out.encoding_type.as_deref())? {
             url_decode_opt("Key", &mut out.key)?;
         }

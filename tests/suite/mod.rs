@@ -132,7 +132,14 @@ impl fmt::Debug for Harness {
 #[macro_export]
 macro_rules! driver_suite {
     ($make:path) => {
-        $crate::driver_suite!(@tests $make;
+        $crate::driver_suite!(@list $make, tests);
+    };
+    // `make` returns `Option<Harness>`; `None` (server not running) skips the test.
+    (optional $make:path) => {
+        $crate::driver_suite!(@list $make, optional_tests);
+    };
+    (@list $make:path, $kind:ident) => {
+        $crate::driver_suite!(@$kind $make;
             test_root_exists,
             test_valid_paths,
             test_invalid_paths,
@@ -180,6 +187,18 @@ macro_rules! driver_suite {
             #[tokio::test]
             async fn $name() {
                 let harness = $make().await;
+                $crate::suite::$name(&*harness.driver, &harness.config).await;
+                $crate::suite::tear_down(&*harness.driver).await;
+            }
+        )*
+    };
+    (@optional_tests $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let Some(harness) = $make().await else {
+                    return;
+                };
                 $crate::suite::$name(&*harness.driver, &harness.config).await;
                 $crate::suite::tear_down(&*harness.driver).await;
             }

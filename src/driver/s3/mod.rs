@@ -71,8 +71,9 @@ struct Inner {
     /// `rootdirectory` as a key prefix: empty, or `root/`.
     root_prefix: String,
     /// Multipart uploads this process closed without committing, by key: resuming them skips
-    /// ListMultipartUploads (the part list is still read from S3).
-    open_uploads: Mutex<HashMap<String, String>>,
+    /// ListMultipartUploads (the part list is still read from S3; the recorded ETags fill in
+    /// for servers whose ListParts omits them).
+    open_uploads: Mutex<HashMap<String, writer::OpenUpload>>,
 }
 
 impl fmt::Debug for S3Driver {
@@ -201,15 +202,15 @@ impl S3Driver {
         }
     }
 
-    fn remember_upload(&self, key: &str, upload_id: &str) {
-        self.uploads().insert(key.to_owned(), upload_id.to_owned());
+    fn remember_upload(&self, key: &str, upload: writer::OpenUpload) {
+        self.uploads().insert(key.to_owned(), upload);
     }
 
     fn forget_upload(&self, key: &str) {
         self.uploads().remove(key);
     }
 
-    fn uploads(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn uploads(&self) -> std::sync::MutexGuard<'_, HashMap<String, writer::OpenUpload>> {
         self.inner
             .open_uploads
             .lock()
@@ -362,16 +363,20 @@ impl StorageDriver for S3Driver {
         if path == "/" {
             return Ok(FileInfo::dir("/", None));
         }
-        match self.inner.client.head_object(&self.key(path)).await {
+        let head_err = match self.inner.client.head_object(&self.key(path)).await {
             Ok(meta) => return Ok(FileInfo::file(path, to_i64(meta.size), meta.last_modified)),
-            // HEAD of a missing key is 403 without s3:ListBucket; fall back to a listing.
-            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
-            Err(e) => return Err(client_err(e)),
-        }
+            // Transport failures are not answers about the key.
+            Err(e) if e.status().is_none() => return Err(client_err(e)),
+            Err(e) => e,
+        };
+        // Not a file: a directory if anything is stored below it. (HEAD of a missing key is
+        // 403 without s3:ListBucket, and some servers fail HEAD on a directory-like key.)
         if self.is_dir(path).await? {
             Ok(FileInfo::dir(path, None))
-        } else {
+        } else if head_err.is_not_found() || head_err.status() == Some(403) {
             Err(DriverError::path_not_found(path))
+        } else {
+            Err(client_err(head_err))
         }
     }
 

@@ -31,10 +31,43 @@ enum State {
 }
 
 #[derive(Debug, Clone)]
-struct UploadedPart {
+pub(super) struct UploadedPart {
     number: u32,
     etag: ETag,
     size: u64,
+}
+
+/// What this process remembers of an upload it closed without committing.
+#[derive(Debug, Clone)]
+pub(super) struct OpenUpload {
+    upload_id: String,
+    etags: Vec<(u32, ETag)>,
+}
+
+/// The parts S3 lists for an upload, with ETags from `known` where the server omits them.
+fn merge_parts(
+    listed: Vec<crate::xml::Part>,
+    known: &[(u32, ETag)],
+) -> Result<Vec<UploadedPart>, DriverError> {
+    listed
+        .into_iter()
+        .map(|p| {
+            let etag = p
+                .etag
+                .or_else(|| known.iter().find(|(n, _)| *n == p.part_number).map(|(_, e)| e.clone()))
+                .ok_or_else(|| {
+                    DriverError::msg(format!(
+                        "the server's ListParts gave no ETag for part {}; this upload cannot be resumed here",
+                        p.part_number
+                    ))
+                })?;
+            Ok(UploadedPart {
+                number: p.part_number,
+                etag,
+                size: p.size,
+            })
+        })
+        .collect()
 }
 
 /// A writer for one key (see the [module docs](self)).
@@ -70,21 +103,34 @@ pub(super) async fn resume(
 ) -> Result<Box<dyn FileWriter>, DriverError> {
     let client = driver.client();
     let cached = driver.uploads().get(&key).cloned();
-    if let Some(upload_id) = cached {
-        match client.list_all_parts(&key, &upload_id).await {
-            Ok(parts) => return Ok(Box::new(S3Writer::resumed(driver, key, upload_id, parts))),
+    if let Some(open) = cached {
+        match client.list_all_parts(&key, &open.upload_id).await {
+            Ok(listed) => {
+                let parts = merge_parts(listed, &open.etags)?;
+                return Ok(Box::new(S3Writer::new(
+                    driver.clone(),
+                    key,
+                    Some(open.upload_id),
+                    parts,
+                )));
+            }
             // Completed or aborted elsewhere: look it up again.
             Err(e) if e.is_not_found() => driver.forget_upload(&key),
             Err(e) => return Err(client_err(e)),
         }
     }
     if let Some(upload_id) = find_upload(driver, &key).await? {
-        let parts = client
+        let listed = client
             .list_all_parts(&key, &upload_id)
             .await
             .map_err(client_err)?;
-        driver.remember_upload(&key, &upload_id);
-        return Ok(Box::new(S3Writer::resumed(driver, key, upload_id, parts)));
+        let parts = merge_parts(listed, &[])?;
+        return Ok(Box::new(S3Writer::new(
+            driver.clone(),
+            key,
+            Some(upload_id),
+            parts,
+        )));
     }
     match client.head_object(&key).await {
         Ok(meta) if meta.size == 0 => Ok(Box::new(S3Writer::new(driver.clone(), key, None, Vec::new()))),
@@ -105,10 +151,16 @@ async fn find_upload(driver: &S3Driver, key: &str) -> Result<Option<String>, Dri
     let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
     let mut best: Option<(Option<i64>, String)> = None;
     loop {
-        let page = client
+        let page = match client
             .list_multipart_uploads(key, key_marker.as_deref(), id_marker.as_deref())
             .await
-            .map_err(client_err)?;
+        {
+            Ok(page) => page,
+            // Servers without ListMultipartUploads (s3s-fs) can only resume uploads this
+            // process recorded.
+            Err(e) if e.status() == Some(501) => return Ok(None),
+            Err(e) => return Err(client_err(e)),
+        };
         for upload in page.uploads.into_iter().filter(|u| u.key == key) {
             let started = upload.initiated.as_ref().map(|t| t.unix_seconds);
             if best.as_ref().is_none_or(|(b, _)| started >= *b) {
@@ -134,16 +186,9 @@ impl S3Writer {
         driver: S3Driver,
         key: String,
         upload_id: Option<String>,
-        parts: Vec<crate::xml::Part>,
+        mut parts: Vec<UploadedPart>,
     ) -> Self {
-        let parts: Vec<UploadedPart> = parts
-            .into_iter()
-            .map(|p| UploadedPart {
-                number: p.part_number,
-                etag: p.etag,
-                size: p.size,
-            })
-            .collect();
+        parts.sort_by_key(|p| p.number);
         let size = parts.iter().map(|p| p.size).sum();
         let chunk = usize::try_from(driver.inner.params.chunk_size).unwrap_or(usize::MAX);
         Self {
@@ -157,13 +202,22 @@ impl S3Writer {
         }
     }
 
-    fn resumed(
-        driver: &S3Driver,
-        key: String,
-        upload_id: String,
-        parts: Vec<crate::xml::Part>,
-    ) -> Self {
-        Self::new(driver.clone(), key, Some(upload_id), parts)
+    /// Records the upload in the driver so that this process can resume it cheaply.
+    fn record(&self) {
+        if let Some(upload_id) = &self.upload_id {
+            let etags = self
+                .parts
+                .iter()
+                .map(|p| (p.number, p.etag.clone()))
+                .collect();
+            self.driver.remember_upload(
+                &self.key,
+                OpenUpload {
+                    upload_id: upload_id.clone(),
+                    etags,
+                },
+            );
+        }
     }
 
     fn chunk_size(&self) -> usize {
@@ -189,8 +243,8 @@ impl S3Writer {
             .create_multipart_upload(&self.key, &self.driver.inner.write_opts)
             .await
             .map_err(client_err)?;
-        self.driver.remember_upload(&self.key, &id);
         self.upload_id = Some(id.clone());
+        self.record();
         Ok(id)
     }
 
@@ -211,6 +265,7 @@ impl S3Writer {
             etag,
             size: n as u64,
         });
+        self.record();
         Ok(())
     }
 
@@ -323,11 +378,11 @@ impl FileWriter for S3Writer {
             _ => self.check_open()?,
         }
         self.state = State::Closed;
-        let upload_id = self.ensure_upload().await?;
+        self.ensure_upload().await?;
         if !self.buf.is_empty() {
             self.flush_part().await?;
         }
-        self.driver.remember_upload(&self.key, &upload_id);
+        self.record();
         self.buf = BytesMut::new();
         Ok(())
     }
