@@ -299,6 +299,7 @@ impl S3Client {
     ) -> Result<reqwest::Response, Error> {
         let creds = self.inner.credentials.provide_credentials().await?;
         let now = SystemTime::now();
+        let in_memory = stream.is_none();
         let (url, headers, body) = match stream {
             None => {
                 let (url, headers) = self.sign(req, &creds, now, None)?;
@@ -313,6 +314,15 @@ impl S3Client {
                 (url, headers, body)
             }
         };
+        let mut headers = headers;
+        if in_memory && (req.method == reqwest::Method::PUT || req.method == reqwest::Method::POST)
+        {
+            // hyper omits `Content-Length: 0` for an empty body; S3 (and Swift) require it.
+            headers.insert(
+                reqwest::header::CONTENT_LENGTH,
+                HeaderValue::from(req.body.bytes().len()),
+            );
+        }
         let response = self
             .inner
             .http

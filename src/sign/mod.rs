@@ -333,11 +333,13 @@ pub(crate) fn validate_access_key_id(akid: &str) -> Result<(), SignError> {
         });
     }
     if akid.bytes().any(|b| {
-        b.is_ascii_control() || b.is_ascii_whitespace() || matches!(b, b'/' | b',' | b'=' | b':')
+        // '/' would split the SigV4 credential scope and ',' the Authorization parameters.
+        // ':' is allowed: OpenStack Swift's keys are `account:user`, and SigV2 servers split
+        // `AWS key:signature` at the last ':'.
+        b.is_ascii_control() || b.is_ascii_whitespace() || matches!(b, b'/' | b',')
     }) {
         return Err(SignError::InvalidCredentials {
-            reason:
-                "the access key id contains '/', ',', '=', ':', whitespace or control characters",
+            reason: "the access key id contains '/', ',', whitespace or control characters",
         });
     }
     Ok(())
