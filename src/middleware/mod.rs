@@ -1,1 +1,8 @@
-//! Storage middleware.
+//! Storage middleware: wrappers that change how a driver answers some calls.
+//!
+//! | module | feature | what |
+//! |---|---|---|
+//! | `cloudfront` | `cloudfront` | redirect blob downloads to CloudFront signed URLs (Distribution's `cloudfront` middleware), optionally sending clients inside AWS straight to S3 |
+
+#[cfg(feature = "cloudfront")]
+pub mod cloudfront;
