@@ -1,4 +1,4 @@
-//! CloudFront redirects: Distribution's `cloudfront` storage middleware, pure parts.
+//! CloudFront redirects: Distribution's `cloudfront` storage middleware.
 //!
 //! Distribution answers a blob `GET` with a redirect. With this middleware the redirect goes to
 //! a CloudFront URL signed with a canned policy (`<baseurl><s3 key>?Expires=…&Signature=…&Key-Pair-Id=…`)
@@ -13,6 +13,7 @@
 //! | [`IpRanges`], [`RangeTable`], [`Cidr`] | AWS `ip-ranges.json` tables, refresh task, `eligible_for_s3` |
 //! | [`client_ip`], [`remote_ip`] | the client address from `X-Forwarded-For` / `X-Real-Ip` / the peer |
 //! | [`CloudFrontRedirector`] | all of the above: `redirect(now, s3_key, client_ip)` |
+//! | [`CloudFrontMiddleware`] | the storage-driver wrapper: overrides only `redirect_url` |
 //!
 //! # Policy rules
 //! * The canned policy JSON is byte-exact
@@ -30,6 +31,7 @@ mod duration;
 mod error;
 mod ipranges;
 mod json;
+mod middleware;
 mod options;
 mod policy;
 mod signer;
@@ -45,6 +47,7 @@ pub use error::{BoxError, Error};
 pub use ipranges::{
     parse_ip_ranges, IpRanges, Refresher, UpdateStats, DEFAULT_FETCH_TIMEOUT, MAX_DOCUMENT_BYTES,
 };
+pub use middleware::CloudFrontMiddleware;
 pub use options::{
     IpFilter, Options, Warning, DEFAULT_DURATION, DEFAULT_IP_RANGES_URL, DEFAULT_UPDATE_FREQUENCY,
 };
