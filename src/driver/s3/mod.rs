@@ -19,6 +19,7 @@
 //! writer that was never closed are stored with one PutObject (no multipart, issue 4122);
 //! resuming a writer in the same process skips ListMultipartUploads.
 
+pub mod check;
 mod params;
 mod writer;
 
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
+pub use check::{Action, Outcome, PermissionReport};
 pub use params::{
     S3Parameters, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES,
 };

@@ -1,0 +1,314 @@
+//! A bucket permission check: tries each S3 action the driver needs, with harmless probes
+//! under the root directory, and reports what is granted and the policy that grants the rest.
+//!
+//! The actions are those of Distribution's documented S3 policy. Probes: a listing of the
+//! root prefix (ListBucket), GetBucketLocation, a ListMultipartUploads of the probe key, a
+//! small object written, read and deleted (PutObject, GetObject, DeleteObject), and a
+//! multipart upload started, listed and aborted (ListMultipartUploadParts,
+//! AbortMultipartUpload). Everything the check creates is removed again.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use super::S3Driver;
+use crate::client::{Error as ClientError, ListObjectsV2Request};
+
+/// An S3 action of the driver's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `s3:ListBucket` (bucket resource).
+    ListBucket,
+    /// `s3:GetBucketLocation` (bucket resource).
+    GetBucketLocation,
+    /// `s3:ListBucketMultipartUploads` (bucket resource).
+    ListBucketMultipartUploads,
+    /// `s3:PutObject` (object resource).
+    PutObject,
+    /// `s3:GetObject` (object resource).
+    GetObject,
+    /// `s3:DeleteObject` (object resource).
+    DeleteObject,
+    /// `s3:ListMultipartUploadParts` (object resource).
+    ListMultipartUploadParts,
+    /// `s3:AbortMultipartUpload` (object resource).
+    AbortMultipartUpload,
+}
+
+impl Action {
+    /// All actions, in the order they are checked.
+    pub const ALL: [Action; 8] = [
+        Action::ListBucket,
+        Action::GetBucketLocation,
+        Action::ListBucketMultipartUploads,
+        Action::PutObject,
+        Action::GetObject,
+        Action::DeleteObject,
+        Action::ListMultipartUploadParts,
+        Action::AbortMultipartUpload,
+    ];
+
+    /// The IAM action name (`s3:PutObject`).
+    pub fn iam_name(self) -> &'static str {
+        match self {
+            Action::ListBucket => "s3:ListBucket",
+            Action::GetBucketLocation => "s3:GetBucketLocation",
+            Action::ListBucketMultipartUploads => "s3:ListBucketMultipartUploads",
+            Action::PutObject => "s3:PutObject",
+            Action::GetObject => "s3:GetObject",
+            Action::DeleteObject => "s3:DeleteObject",
+            Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+            Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+        }
+    }
+
+    /// Whether the action applies to the bucket (else to objects).
+    pub fn on_bucket(self) -> bool {
+        matches!(
+            self,
+            Action::ListBucket | Action::GetBucketLocation | Action::ListBucketMultipartUploads
+        )
+    }
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The request succeeded.
+    Granted,
+    /// S3 answered `AccessDenied` (or 403): the policy lacks the action.
+    Denied,
+    /// The server does not implement the operation (501); not a permission problem.
+    NotImplemented,
+    /// Not tried because a probe it depends on failed (e.g. GetObject needs the probe object).
+    Skipped(&'static str),
+    /// Another error (credentials, network, region): the message says which.
+    Error(String),
+}
+
+impl Outcome {
+    fn from_result<T>(r: &Result<T, ClientError>) -> Self {
+        match r {
+            Ok(_) => Outcome::Granted,
+            Err(e) if e.code() == Some("AccessDenied") => Outcome::Denied,
+            Err(e) if e.status() == Some(501) => Outcome::NotImplemented,
+            Err(e) if e.status() == Some(403) && e.code().is_none() => Outcome::Denied,
+            Err(e) => Outcome::Error(e.to_string()),
+        }
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            Outcome::Granted => "granted",
+            Outcome::Denied => "MISSING",
+            Outcome::NotImplemented => "not implemented by the server",
+            Outcome::Skipped(why) => why,
+            Outcome::Error(_) => "ERROR",
+        }
+    }
+}
+
+/// The result of [`S3Driver::check_permissions`].
+#[derive(Debug, Clone)]
+pub struct PermissionReport {
+    /// Bucket checked.
+    pub bucket: String,
+    /// Key prefix the probes used (root directory).
+    pub prefix: String,
+    /// The configured region.
+    pub configured_region: String,
+    /// The bucket's region from GetBucketLocation, when granted.
+    pub bucket_region: Option<String>,
+    /// Each action with its outcome, in [`Action::ALL`] order.
+    pub results: Vec<(Action, Outcome)>,
+    /// ARN partition for the policy (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: &'static str,
+}
+
+impl PermissionReport {
+    /// True when every action is granted (or not implemented by an S3-compatible server).
+    pub fn all_granted(&self) -> bool {
+        self.results
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Granted | Outcome::NotImplemented))
+    }
+
+    /// Actions that were denied.
+    pub fn missing(&self) -> Vec<Action> {
+        self.results
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Denied)
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Whether the bucket's region differs from the configured one (requests would then be
+    /// redirected or refused on AWS).
+    pub fn region_mismatch(&self) -> bool {
+        self.bucket_region
+            .as_deref()
+            .is_some_and(|r| !self.configured_region.is_empty() && r != self.configured_region)
+    }
+
+    /// The IAM policy JSON that grants `actions` on this bucket and prefix.
+    pub fn policy_json(&self, actions: &[Action]) -> String {
+        let bucket_arn = format!("arn:{}:s3:::{}", self.partition, self.bucket);
+        let object_arn = format!("{bucket_arn}/{}*", self.prefix);
+        let mut statements = Vec::new();
+        for (on_bucket, resource) in [(true, &bucket_arn), (false, &object_arn)] {
+            let names: Vec<String> = actions
+                .iter()
+                .filter(|a| a.on_bucket() == on_bucket)
+                .map(|a| format!("\"{}\"", a.iam_name()))
+                .collect();
+            if !names.is_empty() {
+                statements.push(format!(
+                    "    {{\n      \"Effect\": \"Allow\",\n      \"Action\": [{}],\n      \"Resource\": \"{resource}\"\n    }}",
+                    names.join(", ")
+                ));
+            }
+        }
+        format!(
+            "{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n{}\n  ]\n}}\n",
+            statements.join(",\n")
+        )
+    }
+}
+
+impl fmt::Display for PermissionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "bucket: {}   prefix: /{}", self.bucket, self.prefix)?;
+        match &self.bucket_region {
+            Some(r) if self.region_mismatch() => writeln!(
+                f,
+                "region: bucket is in {r}, configuration says {}: set `region: {r}`",
+                self.configured_region
+            )?,
+            Some(r) => writeln!(f, "region: {r}")?,
+            None => writeln!(f, "region: unknown (GetBucketLocation not granted)")?,
+        }
+        writeln!(f)?;
+        writeln!(f, "{:<32} {}", "action", "result")?;
+        for (action, outcome) in &self.results {
+            writeln!(f, "{:<32} {}", action.iam_name(), outcome.label())?;
+            if let Outcome::Error(msg) = outcome {
+                writeln!(f, "{:<32}   {msg}", "")?;
+            }
+        }
+        let missing = self.missing();
+        if missing.is_empty() {
+            if self.all_granted() {
+                writeln!(f, "\nall permissions the driver needs are granted")?;
+            }
+        } else {
+            writeln!(f, "\nmissing permissions; this policy grants them:\n")?;
+            f.write_str(&self.policy_json(&missing))?;
+        }
+        Ok(())
+    }
+}
+
+impl S3Driver {
+    /// Tries every S3 action the driver needs (see the [module docs](self)). Never fails:
+    /// each problem is an outcome in the report.
+    pub async fn check_permissions(&self) -> PermissionReport {
+        let client = self.client();
+        let params = &self.inner.params;
+        let nonce = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let probe_key = format!(
+            "{}s3driver-permission-check-{nonce:x}",
+            self.inner.root_prefix
+        );
+        let mut results = Vec::new();
+
+        let list = client
+            .list_objects_v2(&ListObjectsV2Request {
+                prefix: Some(self.inner.root_prefix.clone()),
+                max_keys: Some(1),
+                ..ListObjectsV2Request::default()
+            })
+            .await;
+        results.push((Action::ListBucket, Outcome::from_result(&list)));
+
+        let location = client.get_bucket_location().await;
+        results.push((Action::GetBucketLocation, Outcome::from_result(&location)));
+
+        let uploads = client.list_multipart_uploads(&probe_key, None, None).await;
+        results.push((
+            Action::ListBucketMultipartUploads,
+            Outcome::from_result(&uploads),
+        ));
+
+        let put = client
+            .put_object(
+                &probe_key,
+                Bytes::from_static(b"s3driver permission check"),
+                &self.inner.write_opts,
+            )
+            .await;
+        let put_outcome = Outcome::from_result(&put);
+        results.push((Action::PutObject, put_outcome.clone()));
+        if put_outcome == Outcome::Granted {
+            let get = match client.get_object(&probe_key, None).await {
+                Ok(out) => out.bytes().await,
+                Err(e) => Err(e),
+            };
+            results.push((Action::GetObject, Outcome::from_result(&get)));
+            let delete = client.delete_object(&probe_key).await;
+            results.push((Action::DeleteObject, Outcome::from_result(&delete)));
+        } else {
+            results.push((
+                Action::GetObject,
+                Outcome::Skipped("not checked (needs PutObject)"),
+            ));
+            results.push((
+                Action::DeleteObject,
+                Outcome::Skipped("not checked (needs PutObject)"),
+            ));
+        }
+
+        match client
+            .create_multipart_upload(&probe_key, &self.inner.write_opts)
+            .await
+        {
+            Ok(upload_id) => {
+                let parts = client.list_parts(&probe_key, &upload_id, None, None).await;
+                results.push((
+                    Action::ListMultipartUploadParts,
+                    Outcome::from_result(&parts),
+                ));
+                let abort = client.abort_multipart_upload(&probe_key, &upload_id).await;
+                results.push((Action::AbortMultipartUpload, Outcome::from_result(&abort)));
+            }
+            Err(e) => {
+                let why = if matches!(Outcome::from_result::<()>(&Err(e)), Outcome::Denied) {
+                    "not checked (multipart uploads need PutObject)"
+                } else {
+                    "not checked (could not start a multipart upload)"
+                };
+                results.push((Action::ListMultipartUploadParts, Outcome::Skipped(why)));
+                results.push((Action::AbortMultipartUpload, Outcome::Skipped(why)));
+            }
+        }
+
+        let region = &params.endpoint.region;
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        PermissionReport {
+            bucket: params.bucket.clone(),
+            prefix: self.inner.root_prefix.clone(),
+            configured_region: region.clone(),
+            bucket_region: location.ok(),
+            results,
+            partition,
+        }
+    }
+}
