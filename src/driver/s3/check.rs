@@ -189,7 +189,7 @@ impl fmt::Display for PermissionReport {
             None => writeln!(f, "region: unknown (GetBucketLocation not granted)")?,
         }
         writeln!(f)?;
-        writeln!(f, "{:<32} {}", "action", "result")?;
+        writeln!(f, "{:<32} result", "action")?;
         for (action, outcome) in &self.results {
             writeln!(f, "{:<32} {}", action.iam_name(), outcome.label())?;
             if let Outcome::Error(msg) = outcome {
