@@ -442,10 +442,24 @@ impl S3Client {
         key: &str,
         upload_id: &str,
     ) -> Result<Vec<xml::Part>, Error> {
+        self.list_all_parts_paged(key, upload_id, None).await
+    }
+
+    /// [`S3Client::list_all_parts`] asking for at most `max_parts` parts a page (`None`: the
+    /// server's default, 1000 on S3).
+    ///
+    /// # Errors
+    /// As [`S3Client::list_all_parts`].
+    pub async fn list_all_parts_paged(
+        &self,
+        key: &str,
+        upload_id: &str,
+        max_parts: Option<u32>,
+    ) -> Result<Vec<xml::Part>, Error> {
         let mut parts = Vec::new();
         let mut marker = None;
         loop {
-            let page = self.list_parts(key, upload_id, marker, None).await?;
+            let page = self.list_parts(key, upload_id, marker, max_parts).await?;
             parts.extend(page.parts);
             if !page.is_truncated {
                 break;

@@ -7,6 +7,7 @@
 //! retried with jittered backoff ([`RetryConfig`]); streaming bodies are sent once.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -63,6 +64,14 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest pause between two reads of a response before the request fails.
     pub read_timeout: Duration,
+    /// Forces the addressing style, overriding the automatic choice of
+    /// [`EndpointConfig`] (which uses path style for IP and `localhost` endpoints);
+    /// `None` keeps the automatic choice. See [`ResolvedEndpoint::with_style`].
+    pub addressing_style: Option<AddressingStyle>,
+    /// Host names resolved to fixed addresses instead of through DNS (split DNS, or
+    /// `BUCKET.localhost` for virtual-hosted requests to a local server). The port of each
+    /// address is ignored: the request URL's port is used.
+    pub resolve_overrides: Vec<(String, SocketAddr)>,
 }
 
 impl ClientConfig {
@@ -76,6 +85,8 @@ impl ClientConfig {
             retry: RetryConfig::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
+            addressing_style: None,
+            resolve_overrides: Vec::new(),
         }
     }
 }
@@ -182,7 +193,10 @@ impl S3Client {
         config: ClientConfig,
         credentials: Arc<dyn ProvideCredentials>,
     ) -> Result<Self, Error> {
-        let endpoint = config.endpoint.resolve(&config.bucket)?;
+        let mut endpoint = config.endpoint.resolve(&config.bucket)?;
+        if let Some(style) = config.addressing_style {
+            endpoint = endpoint.with_style(style)?;
+        }
         if config.signature == SignatureVersion::V2 {
             let custom = config
                 .endpoint
@@ -211,6 +225,9 @@ impl S3Client {
             ));
         }
         builder = builder.http1_only();
+        for (host, addr) in &config.resolve_overrides {
+            builder = builder.resolve(host, *addr);
+        }
         let http = builder
             .build()
             .map_err(|e| Error::invalid_config(format!("cannot build the HTTP client: {e}")))?;
@@ -301,11 +318,20 @@ impl S3Client {
         let now = SystemTime::now();
         let (url, headers, body) = match stream {
             None => {
-                let (url, headers) = self.sign(req, &creds, now, None)?;
+                let (url, mut headers) = self.sign(req, &creds, now, None)?;
                 let body = match &req.body {
                     Body::Empty => reqwest::Body::from(Bytes::new()),
                     Body::Bytes(b) => reqwest::Body::from(b.clone()),
                 };
+                // The HTTP stack omits `Content-Length: 0` for an empty body, but S3 (and
+                // Swift) refuse a PUT/POST without it (411 MissingContentLength): state the
+                // length of every in-memory PUT/POST body explicitly.
+                if req.method == reqwest::Method::PUT || req.method == reqwest::Method::POST {
+                    headers.insert(
+                        reqwest::header::CONTENT_LENGTH,
+                        HeaderValue::from(req.body.bytes().len()),
+                    );
+                }
                 (url, headers, body)
             }
             Some((body, payload)) => {
