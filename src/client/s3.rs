@@ -17,7 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::credentials::{Credentials, ProvideCredentials};
 use super::endpoint::{AddressingStyle, EndpointConfig, ResolvedEndpoint};
 use super::error::{Error, ServiceError};
-use super::retry::{retry, OneShot, RetryConfig, XorShift64};
+use super::retry::{retry, OneShot, RetryConfig, TransportErrorKind, XorShift64};
 use crate::sign::{self, crypto, v2, v4, PayloadHash, SignableRequest, UriMode};
 use crate::xml;
 
@@ -631,13 +631,27 @@ pub(super) fn service_error(
     Error::service(err)
 }
 
+/// A failure while reading a response body. reqwest reports a broken or truncated body as a
+/// "decode" error, which [`Error`]'s `From<reqwest::Error>` would treat as undecodable content
+/// (not retryable); here it is what it is, a transport failure mid-response (retryable by
+/// whoever can repeat the request), or a timeout.
+pub(super) fn body_error(mut e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        return Error::from(e);
+    }
+    if let Some(url) = e.url_mut() {
+        url.set_query(None);
+    }
+    Error::transport(TransportErrorKind::Io, e)
+}
+
 /// Reads at most `limit` bytes of the body.
 pub(super) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
+    while let Some(chunk) = response.chunk().await.map_err(body_error)? {
         let room = limit.saturating_sub(out.len());
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if out.len() >= limit {

@@ -197,6 +197,15 @@ pub fn assert_no_secret(value: &(impl std::fmt::Display + std::fmt::Debug), secr
     }
 }
 
+/// Asserts that `{:?}` of `value` contains none of `secrets`.
+#[track_caller]
+pub fn assert_debug_no_secret(value: &impl std::fmt::Debug, secrets: &[&str]) {
+    let text = format!("{value:?}");
+    for s in secrets {
+        assert!(!text.contains(s), "a secret leaked into: {text}");
+    }
+}
+
 /// Asserts the error carries the server's request id. s3s-fs 0.14.1 sends none (no
 /// `x-amz-request-id`, no `<RequestId>`), so there the check is that none was invented; the
 /// request-id plumbing is also proven with the fault proxy's ids in `client_retry.rs`.
