@@ -717,3 +717,67 @@ fn sigv2_is_refused_at_construction_for_aws() {
     cfg.signature = SignatureVersion::V4;
     S3Client::new(cfg, creds()).unwrap();
 }
+
+/// Keys that would address something else than an object are refused before anything is sent:
+/// an empty key (the bucket itself: PUT = CreateBucket, DELETE = DeleteBucket) and keys with
+/// `.`/`..` segments (rewritten by URL parsers).
+#[tokio::test]
+async fn unsendable_keys_are_refused_before_sending() {
+    let (_server, proxy, via, direct) = proxied(FaultPlan::new()).await;
+    let c = client_attempts(&via, 3);
+    let d = direct.client();
+    d.put_object("r/keep", Bytes::from_static(b"k"), &WriteOptions::default())
+        .await
+        .unwrap();
+    let errors = vec![
+        c.put_object("", Bytes::from_static(b"x"), &WriteOptions::default())
+            .await
+            .unwrap_err(),
+        c.delete_object("").await.unwrap_err(),
+        c.head_object("").await.unwrap_err(),
+        c.get_object("r/a/../keep", None).await.unwrap_err(),
+        c.delete_object("r/./keep").await.unwrap_err(),
+        c.presign(
+            "GET",
+            "",
+            Duration::from_secs(60),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap_err(),
+        c.presign(
+            "GET",
+            "r/..",
+            Duration::from_secs(60),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap_err(),
+    ];
+    for err in &errors {
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidConfig { .. }),
+            "{err:?}"
+        );
+    }
+    assert!(
+        errors[0].to_string().contains("cannot be empty"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[3].to_string().contains("'..'"), "{}", errors[3]);
+    assert_eq!(proxy.requests_seen(), 0, "{:?}", proxy.log());
+    // The bucket and its object are still there.
+    assert_eq!(get_bytes(&d, "r/keep").await.unwrap(), &b"k"[..]);
+    // Keys with dots that are not whole segments are fine.
+    for key in ["r/..x", "r/x..", "r/...", "r/.hidden", "r/a.b"] {
+        c.put_object(
+            key,
+            Bytes::from(key.as_bytes().to_vec()),
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(get_bytes(&d, key).await.unwrap(), key.as_bytes());
+    }
+}

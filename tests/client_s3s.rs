@@ -11,7 +11,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use client_support::*;
@@ -147,6 +147,8 @@ struct TamperProxy {
     addr: SocketAddr,
     armed: Arc<AtomicBool>,
     tampered: Arc<AtomicUsize>,
+    /// The head of the first request of every connection, as received.
+    heads: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -162,16 +164,21 @@ impl TamperProxy {
         let addr = listener.local_addr().unwrap();
         let armed = Arc::new(AtomicBool::new(true));
         let tampered = Arc::new(AtomicUsize::new(0));
-        let (a, t) = (Arc::clone(&armed), Arc::clone(&tampered));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (a, t, h) = (
+            Arc::clone(&armed),
+            Arc::clone(&tampered),
+            Arc::clone(&heads),
+        );
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((client, _)) = accepted else { continue };
-                        let (a, t) = (Arc::clone(&a), Arc::clone(&t));
+                        let (a, t, h) = (Arc::clone(&a), Arc::clone(&t), Arc::clone(&h));
                         conns.spawn(async move {
-                            let _ = relay(client, upstream, offset, &a, &t).await;
+                            let _ = relay(client, upstream, offset, &a, &t, &h).await;
                         });
                     }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -182,6 +189,7 @@ impl TamperProxy {
             addr,
             armed,
             tampered,
+            heads,
             task,
         }
     }
@@ -193,6 +201,7 @@ async fn relay(
     offset: usize,
     armed: &AtomicBool,
     tampered: &AtomicUsize,
+    heads: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let up = TcpStream::connect(upstream).await?;
     let (mut cr, mut cw) = client.into_split();
@@ -213,13 +222,15 @@ async fn relay(
             break;
         }
         let chunk = &mut buf[..n];
-        if active {
-            if target.is_none() {
-                head.extend_from_slice(chunk);
-                if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                    target = Some(i + 4 + offset);
-                }
+        if target.is_none() {
+            head.extend_from_slice(chunk);
+            if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                target = Some(i + 4 + offset);
+                let text = String::from_utf8_lossy(&head[..i]).into_owned();
+                heads.lock().unwrap().push(text);
             }
+        }
+        if active {
             if let Some(t) = target {
                 if (pos..pos + n).contains(&t) {
                     chunk[t - pos] ^= 0x01;
@@ -322,4 +333,85 @@ async fn signed_payload_tampered_body_is_refused() {
         .await
         .unwrap_err()
         .is_not_found());
+}
+
+/// The aws-chunked request signs every `x-amz-*` header it sends (S3 refuses unsigned ones
+/// with HeadersNotSigned, which s3s-fs does not check), its lengths included.
+#[tokio::test]
+async fn aws_chunked_request_signs_its_length_headers() {
+    let (server, cell) = cell(SignatureVersion::V4, Style::Path).await;
+    let proxy = TamperProxy::start(server.addr(), 0).await;
+    proxy.armed.store(false, Ordering::SeqCst);
+    let via = Cell {
+        target: cell.target.via(&format!("http://{}", proxy.addr)),
+        ..cell.clone()
+    };
+    let c = via.client_with_payload(PayloadSigning::SignedChunked);
+    let body = data(70_000, 8);
+    let opts = WriteOptions {
+        storage_class: Some("STANDARD".into()),
+        ..WriteOptions::default()
+    };
+    c.put_object_stream("signed/hdrs", pieces(&body, 9000), 70_000, &opts)
+        .await
+        .unwrap();
+    let heads = proxy.heads.lock().unwrap().clone();
+    let head = heads
+        .iter()
+        .find(|h| h.starts_with("PUT "))
+        .expect("the PUT was seen");
+    let lower = head.to_ascii_lowercase();
+    let header = |name: &str| {
+        lower
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {head}"))
+            .to_owned()
+    };
+    let signed = header("authorization");
+    let signed = signed
+        .split("signedheaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .expect("SignedHeaders")
+        .to_owned();
+    let signed: Vec<&str> = signed.split(';').collect();
+    for line in lower.lines().skip(1) {
+        let name = line.split(':').next().unwrap();
+        if name.starts_with("x-amz-") {
+            assert!(signed.contains(&name), "{name} is not signed: {head}");
+        }
+    }
+    assert!(signed.contains(&"x-amz-decoded-content-length"), "{head}");
+    assert!(signed.contains(&"content-encoding"), "{head}");
+    assert_eq!(header("x-amz-decoded-content-length"), "70000");
+    assert_eq!(
+        header("x-amz-content-sha256"),
+        "streaming-aws4-hmac-sha256-payload"
+    );
+    // 64 KiB chunk + 4464-byte chunk + final chunk, each with an 83-byte signature extension.
+    let framing = |n: usize| format!("{n:x}").len() + 17 + 64 + 4 + n;
+    assert_eq!(
+        header("content-length"),
+        (framing(65_536) + framing(70_000 - 65_536) + framing(0)).to_string()
+    );
+    assert_eq!(
+        get_bytes(&cell.client(), "signed/hdrs").await.unwrap(),
+        body
+    );
+}
+
+/// s3s-fs does not implement ListMultipartUploads: a clear 501 NotImplemented, not retried
+/// (the operation is covered on Swift).
+#[tokio::test]
+async fn list_multipart_uploads_is_not_implemented() {
+    let (_server, cell) = cell(SignatureVersion::V4, Style::Path).await;
+    let err = cell
+        .client()
+        .list_multipart_uploads("", None, None)
+        .await
+        .unwrap_err();
+    assert_service(&err, 501, "NotImplemented", "s3s-fs");
+    assert!(!err.is_retryable());
+    assert_eq!(err.operation(), Some("ListMultipartUploads"));
 }

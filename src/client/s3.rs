@@ -361,19 +361,30 @@ impl S3Client {
         now: SystemTime,
         stream: Option<&StreamPayload>,
     ) -> Result<(reqwest::Url, HeaderMap), Error> {
-        let target = self
-            .inner
-            .endpoint
-            .url_for(req.key.as_deref().unwrap_or(""));
+        let target = self.inner.endpoint.url_for(object_key(req.key.as_deref())?);
         let query: Vec<(&str, &str)> = req
             .query
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 2);
+        // aws-chunked lengths are sent as headers and signed: S3 refuses requests with unsigned
+        // `x-amz-*` headers (HeadersNotSigned).
+        let chunked_lengths = match stream {
+            Some(StreamPayload::Chunked {
+                encoded_length,
+                decoded_length,
+                ..
+            }) => Some((encoded_length.to_string(), decoded_length.to_string())),
+            _ => None,
+        };
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 3);
         headers.push(("host", &target.host));
         for (k, v) in &req.headers {
             headers.push((k, v));
+        }
+        if let Some((encoded, decoded)) = &chunked_lengths {
+            headers.push(("content-length", encoded));
+            headers.push(("x-amz-decoded-content-length", decoded));
         }
         let sign_creds = sign::Credentials {
             access_key_id: creds.access_key_id(),
@@ -471,21 +482,6 @@ impl S3Client {
             })?;
             map.append(name, value);
         }
-        if let Some(StreamPayload::Chunked {
-            encoded_length,
-            decoded_length,
-            ..
-        }) = stream
-        {
-            map.insert(
-                reqwest::header::CONTENT_LENGTH,
-                HeaderValue::from(*encoded_length),
-            );
-            map.insert(
-                "x-amz-decoded-content-length",
-                HeaderValue::from(*decoded_length),
-            );
-        }
         Ok((url, map))
     }
 
@@ -493,7 +489,8 @@ impl S3Client {
     /// SigV2: an absolute expiry `now + expires_in`). Nothing is sent.
     ///
     /// # Errors
-    /// Credentials could not be loaded, or the expiry is out of range.
+    /// Credentials could not be loaded, the expiry is out of range, or the key is empty or has
+    /// `.`/`..` segments.
     pub async fn presign(
         &self,
         method: &str,
@@ -501,8 +498,9 @@ impl S3Client {
         expires_in: Duration,
         now: SystemTime,
     ) -> Result<String, Error> {
+        let target = self.inner.endpoint.url_for(object_key(Some(key))?);
+        build_url(&target.base_url, &target.path, &[])?;
         let creds = self.inner.credentials.provide_credentials().await?;
-        let target = self.inner.endpoint.url_for(key);
         let headers = [("host", target.host.as_str())];
         let signable = SignableRequest {
             method,
@@ -575,17 +573,41 @@ pub(super) enum StreamPayload {
     },
 }
 
+/// The key of an object request. An empty key would address the bucket itself (a PUT would be
+/// CreateBucket, a DELETE DeleteBucket), so it is refused.
+fn object_key(key: Option<&str>) -> Result<&str, Error> {
+    match key {
+        None => Ok(""),
+        Some("") => Err(Error::invalid_config(
+            "an object key cannot be empty (it would address the bucket itself)",
+        )),
+        Some(k) => Ok(k),
+    }
+}
+
 /// `base` + encoded path + `?` + canonical query.
+///
+/// # Errors
+/// The URL cannot be parsed, or parsing would change its path: URL parsers remove `.` and `..`
+/// segments, so a key like `a/../b` would be sent to another key than the one signed.
 fn build_url(base: &str, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
-    let mut url = String::with_capacity(base.len() + path.len() + 64);
+    let encoded_path = sign::encode_path(path);
+    let mut url = String::with_capacity(base.len() + encoded_path.len() + 64);
     url.push_str(base);
-    url.push_str(&sign::encode_path(path));
+    url.push_str(&encoded_path);
     if !query.is_empty() {
         url.push('?');
         url.push_str(&sign::encode_query(query));
     }
-    reqwest::Url::parse(&url)
-        .map_err(|e| Error::invalid_config(format!("cannot build a request URL: {e}")))
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| Error::invalid_config(format!("cannot build a request URL: {e}")))?;
+    if parsed.path() != encoded_path {
+        return Err(Error::invalid_config(
+            "object keys with '.' or '..' path segments (like `a/../b`) cannot be sent: HTTP \
+             clients rewrite them to another key",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Largest error body read into memory.
@@ -659,4 +681,35 @@ pub(super) async fn read_limited(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_must_not_be_empty() {
+        assert_eq!(object_key(None).unwrap(), "");
+        assert_eq!(object_key(Some("k")).unwrap(), "k");
+        let e = object_key(Some("")).unwrap_err();
+        assert!(e.to_string().contains("cannot be empty"), "{e}");
+    }
+
+    #[test]
+    fn urls_keep_the_signed_path() {
+        let u = build_url(
+            "http://h:9000",
+            "/b/a b/+/ü/..x/.../x.",
+            &[("uploadId", "1")],
+        )
+        .unwrap();
+        assert_eq!(u.path(), "/b/a%20b/%2B/%C3%BC/..x/.../x.");
+        assert_eq!(u.query(), Some("uploadId=1"));
+        let u = build_url("http://h", "/b//lead", &[]).unwrap();
+        assert_eq!(u.path(), "/b//lead");
+        for path in ["/b/a/../c", "/b/./c", "/b/c/..", "/b/c/.", "/b/.."] {
+            let e = build_url("http://h", path, &[]).unwrap_err();
+            assert!(e.to_string().contains("'..'"), "{path}: {e}");
+        }
+    }
 }
