@@ -415,3 +415,62 @@ async fn list_multipart_uploads_is_not_implemented() {
     assert!(!err.is_retryable());
     assert_eq!(err.operation(), Some("ListMultipartUploads"));
 }
+
+/// A body stream that fails, or gives more or fewer bytes than declared, aborts the upload
+/// (plain and aws-chunked): an error, nothing stored, one attempt.
+#[tokio::test]
+async fn bad_body_streams_abort_the_upload() {
+    let (_server, cell) = cell(SignatureVersion::V4, Style::Path).await;
+    let body = data(200_000, 9);
+    let failing = || {
+        let ok: Vec<std::io::Result<Bytes>> = body[..100_000]
+            .chunks(10_000)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .chain(std::iter::once(Err(std::io::Error::other(
+                "disk read failed",
+            ))))
+            .collect();
+        futures_util::stream::iter(ok)
+    };
+    for mode in [PayloadSigning::Signed, PayloadSigning::SignedChunked] {
+        let c = cell.client_with_payload(mode);
+        let key = format!("bad/{mode:?}");
+        let cases: Vec<(&str, Result<_, _>)> = vec![
+            (
+                "failing",
+                c.put_object_stream(&key, failing(), 200_000, &WriteOptions::default())
+                    .await,
+            ),
+            (
+                "long",
+                c.put_object_stream(&key, pieces(&body, 7000), 150_000, &WriteOptions::default())
+                    .await,
+            ),
+            (
+                // The declared length ends exactly at a piece boundary, more pieces follow.
+                "long at a piece boundary",
+                c.put_object_stream(&key, pieces(&body, 7000), 140_000, &WriteOptions::default())
+                    .await,
+            ),
+            (
+                "short",
+                c.put_object_stream(&key, pieces(&body, 7000), 250_000, &WriteOptions::default())
+                    .await,
+            ),
+        ];
+        for (what, res) in cases {
+            let err = res.expect_err(what);
+            assert!(
+                matches!(
+                    err.kind(),
+                    ErrorKind::NotReplayable { .. } | ErrorKind::Transport { .. }
+                ),
+                "{mode:?} {what}: {err:?}"
+            );
+            assert!(
+                c.head_object(&key).await.unwrap_err().is_not_found(),
+                "{mode:?} {what}: stored"
+            );
+        }
+    }
+}

@@ -242,7 +242,7 @@ impl S3Client {
             let req = req.header("content-length", length.to_string());
             self.send_stream(
                 req,
-                reqwest::Body::wrap_stream(body),
+                super::body::exact_length(body, length),
                 StreamPayload::Unsigned,
             )
             .await?
