@@ -1,4 +1,5 @@
-//! Streaming request bodies: aws-chunked framing with per-chunk SigV4 signatures.
+//! Streaming request bodies: exact-length plain bodies, and aws-chunked framing with per-chunk
+//! SigV4 signatures.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -95,4 +96,147 @@ where
         decoded_length: length,
     };
     (reqwest::Body::wrap_stream(stream), payload)
+}
+
+struct Exact {
+    input: BoxStream,
+    sent: u64,
+    length: u64,
+    done: bool,
+}
+
+fn length_error(sent: u64, length: u64, more: bool) -> std::io::Error {
+    let what = if more { "more than" } else { "only" };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("the body stream gave {what} {sent} bytes but its declared length is {length}"),
+    )
+}
+
+/// A plain (not chunk-signed) body of exactly `length` bytes from `input`.
+///
+/// A stream that ends early or runs long fails the request *before* its last byte is sent: the
+/// chunk that completes `length` is held back until the stream has ended, so a server never
+/// receives a complete body (and stores an object) for a stream that turned out too long.
+pub(super) fn exact_length<S>(input: S, length: u64) -> reqwest::Body
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    reqwest::Body::wrap_stream(exact_stream(input, length))
+}
+
+fn exact_stream<S>(input: S, length: u64) -> impl Stream<Item = std::io::Result<Bytes>> + Send
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let state = Exact {
+        input: Box::pin(input),
+        sent: 0,
+        length,
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            match st.input.next().await {
+                Some(Ok(bytes)) if bytes.is_empty() => continue,
+                Some(Ok(bytes)) => {
+                    st.sent += bytes.len() as u64;
+                    if st.sent > st.length {
+                        st.done = true;
+                        return Some((Err(length_error(st.sent, st.length, true)), st));
+                    }
+                    if st.sent < st.length {
+                        return Some((Ok(bytes), st));
+                    }
+                    // The last bytes: send them only once the stream has really ended.
+                    st.done = true;
+                    loop {
+                        match st.input.next().await {
+                            None => return Some((Ok(bytes), st)),
+                            Some(Ok(more)) if more.is_empty() => continue,
+                            Some(Ok(_)) => {
+                                return Some((Err(length_error(st.sent, st.length, true)), st))
+                            }
+                            Some(Err(e)) => return Some((Err(e), st)),
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    if st.sent < st.length {
+                        return Some((Err(length_error(st.sent, st.length, false)), st));
+                    }
+                    return None;
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn collect(
+        input: Vec<std::io::Result<Bytes>>,
+        length: u64,
+    ) -> Vec<Result<Bytes, String>> {
+        let stream = exact_stream(futures_util::stream::iter(input), length);
+        let mut stream = Box::pin(stream);
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            out.push(item.map_err(|e| e.to_string()));
+        }
+        out
+    }
+
+    fn b(s: &'static str) -> std::io::Result<Bytes> {
+        Ok(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn exact_length_passes_exact_streams_through() {
+        let out = collect(vec![b("ab"), b(""), b("cd")], 4).await;
+        let got: Vec<_> = out.into_iter().map(Result::unwrap).collect();
+        assert_eq!(got, [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
+        assert!(collect(vec![], 0).await.is_empty());
+        assert!(collect(vec![b("")], 0).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn exact_length_holds_back_the_last_bytes_of_a_long_stream() {
+        // "cd" completes the length but "e" follows: "cd" is never yielded.
+        let out = collect(vec![b("ab"), b("cd"), b("e")], 4).await;
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].as_ref().unwrap(), &Bytes::from_static(b"ab"));
+        assert!(
+            out[1].as_ref().unwrap_err().contains("more than"),
+            "{out:?}"
+        );
+        let out = collect(vec![b("abcde")], 4).await;
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_err());
+        let out = collect(vec![b("x")], 0).await;
+        assert!(out[0].is_err());
+    }
+
+    #[tokio::test]
+    async fn exact_length_fails_short_and_failing_streams() {
+        let out = collect(vec![b("ab")], 4).await;
+        assert_eq!(out.len(), 2);
+        assert!(out[1].as_ref().unwrap_err().contains("only 2"), "{out:?}");
+        let out = collect(vec![b("ab"), Err(std::io::Error::other("disk"))], 4).await;
+        assert!(out[1].as_ref().unwrap_err().contains("disk"), "{out:?}");
+        // A failure after the last byte still fails the body.
+        let out = collect(vec![b("abcd"), Err(std::io::Error::other("disk"))], 4).await;
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_err());
+    }
 }

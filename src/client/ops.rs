@@ -12,7 +12,7 @@ use futures_util::{Stream, TryStreamExt};
 use reqwest::Method;
 
 use super::error::Error;
-use super::s3::{read_limited, service_error, Request, S3Client, StreamPayload};
+use super::s3::{body_error, read_limited, service_error, Request, S3Client, StreamPayload};
 use crate::sign::{crypto, encode};
 use crate::xml::{self, ETag};
 
@@ -130,7 +130,7 @@ impl GetObjectOutput {
     /// # Errors
     /// The connection failed while reading.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        Ok(self.response.chunk().await?)
+        self.response.chunk().await.map_err(body_error)
     }
 
     /// Reads the rest of the body into memory.
@@ -138,12 +138,14 @@ impl GetObjectOutput {
     /// # Errors
     /// The connection failed while reading.
     pub async fn bytes(self) -> Result<Bytes, Error> {
-        Ok(self.response.bytes().await?)
+        self.response.bytes().await.map_err(body_error)
     }
 
     /// The body as a stream of chunks (I/O errors as `std::io::Error`).
     pub fn into_stream(self) -> impl Stream<Item = std::io::Result<Bytes>> + Send + Unpin {
-        self.response.bytes_stream().map_err(std::io::Error::other)
+        self.response
+            .bytes_stream()
+            .map_err(|e| std::io::Error::other(body_error(e)))
     }
 }
 
@@ -240,7 +242,7 @@ impl S3Client {
             let req = req.header("content-length", length.to_string());
             self.send_stream(
                 req,
-                reqwest::Body::wrap_stream(body),
+                super::body::exact_length(body, length),
                 StreamPayload::Unsigned,
             )
             .await?
@@ -442,10 +444,24 @@ impl S3Client {
         key: &str,
         upload_id: &str,
     ) -> Result<Vec<xml::Part>, Error> {
+        self.list_all_parts_paged(key, upload_id, None).await
+    }
+
+    /// [`S3Client::list_all_parts`] asking for at most `max_parts` parts a page (`None`: the
+    /// server's default, 1000 on S3).
+    ///
+    /// # Errors
+    /// As [`S3Client::list_all_parts`].
+    pub async fn list_all_parts_paged(
+        &self,
+        key: &str,
+        upload_id: &str,
+        max_parts: Option<u32>,
+    ) -> Result<Vec<xml::Part>, Error> {
         let mut parts = Vec::new();
         let mut marker = None;
         loop {
-            let page = self.list_parts(key, upload_id, marker, None).await?;
+            let page = self.list_parts(key, upload_id, marker, max_parts).await?;
             parts.extend(page.parts);
             if !page.is_truncated {
                 break;
@@ -565,18 +581,23 @@ impl S3Client {
         encode::encode_path(&format!("/{}/{}", self.bucket(), src_key))
     }
 
-    /// Sends `req` and reads the XML answer.
+    /// Sends `req` and reads the XML answer; an answer cut off while its body is read is
+    /// retried like a failed request.
     async fn send_read(&self, req: Request) -> Result<Vec<u8>, Error> {
-        let op = req.operation;
-        let resp = self.send(req).await?;
-        read_limited(resp, MAX_XML_BODY)
-            .await
-            .map_err(|e| e.with_operation(op))
+        self.send_read_inner(req, false).await
     }
 
     /// Like [`S3Client::send_read`], but a `200 OK` whose body is an `<Error>` document is an
     /// error (retried like any other service error when its code says so).
     async fn send_read_checked(&self, req: Request) -> Result<Vec<u8>, Error> {
+        self.send_read_inner(req, true).await
+    }
+
+    async fn send_read_inner(
+        &self,
+        req: Request,
+        check_error_body: bool,
+    ) -> Result<Vec<u8>, Error> {
         let op = req.operation;
         let mut rng = super::retry::XorShift64::from_time();
         let req = &req;
@@ -595,7 +616,7 @@ impl S3Client {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 let body = read_limited(resp, MAX_XML_BODY).await?;
-                if xml::parse_error_body(&body).is_some() {
+                if check_error_body && xml::parse_error_body(&body).is_some() {
                     return Err(service_error(status, &body, request_id, None));
                 }
                 Ok(body)
@@ -631,7 +652,9 @@ mod tests {
 
     #[test]
     fn content_md5_of_empty_body() {
-        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgfmFkpsRdg==");
+        // MD5("") = d41d8cd98f00b204e9800998ecf8427e.
+        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+        assert_eq!(content_md5(b"hello"), "XUFAKrxLKna5cZ2REBfFkg==");
     }
 
     #[test]

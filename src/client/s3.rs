@@ -7,6 +7,7 @@
 //! retried with jittered backoff ([`RetryConfig`]); streaming bodies are sent once.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::credentials::{Credentials, ProvideCredentials};
 use super::endpoint::{AddressingStyle, EndpointConfig, ResolvedEndpoint};
 use super::error::{Error, ServiceError};
-use super::retry::{retry, OneShot, RetryConfig, XorShift64};
+use super::retry::{retry, OneShot, RetryConfig, TransportErrorKind, XorShift64};
 use crate::sign::{self, crypto, v2, v4, PayloadHash, SignableRequest, UriMode};
 use crate::xml;
 
@@ -63,6 +64,14 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest pause between two reads of a response before the request fails.
     pub read_timeout: Duration,
+    /// Forces the addressing style, overriding the automatic choice of
+    /// [`EndpointConfig`] (which uses path style for IP and `localhost` endpoints);
+    /// `None` keeps the automatic choice. See [`ResolvedEndpoint::with_style`].
+    pub addressing_style: Option<AddressingStyle>,
+    /// Host names resolved to fixed addresses instead of through DNS (split DNS, or
+    /// `BUCKET.localhost` for virtual-hosted requests to a local server). The port of each
+    /// address is ignored: the request URL's port is used.
+    pub resolve_overrides: Vec<(String, SocketAddr)>,
 }
 
 impl ClientConfig {
@@ -76,6 +85,8 @@ impl ClientConfig {
             retry: RetryConfig::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
+            addressing_style: None,
+            resolve_overrides: Vec::new(),
         }
     }
 }
@@ -182,7 +193,10 @@ impl S3Client {
         config: ClientConfig,
         credentials: Arc<dyn ProvideCredentials>,
     ) -> Result<Self, Error> {
-        let endpoint = config.endpoint.resolve(&config.bucket)?;
+        let mut endpoint = config.endpoint.resolve(&config.bucket)?;
+        if let Some(style) = config.addressing_style {
+            endpoint = endpoint.with_style(style)?;
+        }
         if config.signature == SignatureVersion::V2 {
             let custom = config
                 .endpoint
@@ -211,6 +225,9 @@ impl S3Client {
             ));
         }
         builder = builder.http1_only();
+        for (host, addr) in &config.resolve_overrides {
+            builder = builder.resolve(host, *addr);
+        }
         let http = builder
             .build()
             .map_err(|e| Error::invalid_config(format!("cannot build the HTTP client: {e}")))?;
@@ -299,14 +316,22 @@ impl S3Client {
     ) -> Result<reqwest::Response, Error> {
         let creds = self.inner.credentials.provide_credentials().await?;
         let now = SystemTime::now();
-        let in_memory = stream.is_none();
         let (url, headers, body) = match stream {
             None => {
-                let (url, headers) = self.sign(req, &creds, now, None)?;
+                let (url, mut headers) = self.sign(req, &creds, now, None)?;
                 let body = match &req.body {
                     Body::Empty => reqwest::Body::from(Bytes::new()),
                     Body::Bytes(b) => reqwest::Body::from(b.clone()),
                 };
+                // The HTTP stack omits `Content-Length: 0` for an empty body, but S3 (and
+                // Swift) refuse a PUT/POST without it (411 MissingContentLength): state the
+                // length of every in-memory PUT/POST body explicitly.
+                if req.method == reqwest::Method::PUT || req.method == reqwest::Method::POST {
+                    headers.insert(
+                        reqwest::header::CONTENT_LENGTH,
+                        HeaderValue::from(req.body.bytes().len()),
+                    );
+                }
                 (url, headers, body)
             }
             Some((body, payload)) => {
@@ -314,15 +339,6 @@ impl S3Client {
                 (url, headers, body)
             }
         };
-        let mut headers = headers;
-        if in_memory && (req.method == reqwest::Method::PUT || req.method == reqwest::Method::POST)
-        {
-            // hyper omits `Content-Length: 0` for an empty body; S3 (and Swift) require it.
-            headers.insert(
-                reqwest::header::CONTENT_LENGTH,
-                HeaderValue::from(req.body.bytes().len()),
-            );
-        }
         let response = self
             .inner
             .http
@@ -345,19 +361,30 @@ impl S3Client {
         now: SystemTime,
         stream: Option<&StreamPayload>,
     ) -> Result<(reqwest::Url, HeaderMap), Error> {
-        let target = self
-            .inner
-            .endpoint
-            .url_for(req.key.as_deref().unwrap_or(""));
+        let target = self.inner.endpoint.url_for(object_key(req.key.as_deref())?);
         let query: Vec<(&str, &str)> = req
             .query
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 2);
+        // aws-chunked lengths are sent as headers and signed: S3 refuses requests with unsigned
+        // `x-amz-*` headers (HeadersNotSigned).
+        let chunked_lengths = match stream {
+            Some(StreamPayload::Chunked {
+                encoded_length,
+                decoded_length,
+                ..
+            }) => Some((encoded_length.to_string(), decoded_length.to_string())),
+            _ => None,
+        };
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 3);
         headers.push(("host", &target.host));
         for (k, v) in &req.headers {
             headers.push((k, v));
+        }
+        if let Some((encoded, decoded)) = &chunked_lengths {
+            headers.push(("content-length", encoded));
+            headers.push(("x-amz-decoded-content-length", decoded));
         }
         let sign_creds = sign::Credentials {
             access_key_id: creds.access_key_id(),
@@ -455,21 +482,6 @@ impl S3Client {
             })?;
             map.append(name, value);
         }
-        if let Some(StreamPayload::Chunked {
-            encoded_length,
-            decoded_length,
-            ..
-        }) = stream
-        {
-            map.insert(
-                reqwest::header::CONTENT_LENGTH,
-                HeaderValue::from(*encoded_length),
-            );
-            map.insert(
-                "x-amz-decoded-content-length",
-                HeaderValue::from(*decoded_length),
-            );
-        }
         Ok((url, map))
     }
 
@@ -477,7 +489,8 @@ impl S3Client {
     /// SigV2: an absolute expiry `now + expires_in`). Nothing is sent.
     ///
     /// # Errors
-    /// Credentials could not be loaded, or the expiry is out of range.
+    /// Credentials could not be loaded, the expiry is out of range, or the key is empty or has
+    /// `.`/`..` segments.
     pub async fn presign(
         &self,
         method: &str,
@@ -485,8 +498,9 @@ impl S3Client {
         expires_in: Duration,
         now: SystemTime,
     ) -> Result<String, Error> {
+        let target = self.inner.endpoint.url_for(object_key(Some(key))?);
+        build_url(&target.base_url, &target.path, &[])?;
         let creds = self.inner.credentials.provide_credentials().await?;
-        let target = self.inner.endpoint.url_for(key);
         let headers = [("host", target.host.as_str())];
         let signable = SignableRequest {
             method,
@@ -559,17 +573,41 @@ pub(super) enum StreamPayload {
     },
 }
 
+/// The key of an object request. An empty key would address the bucket itself (a PUT would be
+/// CreateBucket, a DELETE DeleteBucket), so it is refused.
+fn object_key(key: Option<&str>) -> Result<&str, Error> {
+    match key {
+        None => Ok(""),
+        Some("") => Err(Error::invalid_config(
+            "an object key cannot be empty (it would address the bucket itself)",
+        )),
+        Some(k) => Ok(k),
+    }
+}
+
 /// `base` + encoded path + `?` + canonical query.
+///
+/// # Errors
+/// The URL cannot be parsed, or parsing would change its path: URL parsers remove `.` and `..`
+/// segments, so a key like `a/../b` would be sent to another key than the one signed.
 fn build_url(base: &str, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
-    let mut url = String::with_capacity(base.len() + path.len() + 64);
+    let encoded_path = sign::encode_path(path);
+    let mut url = String::with_capacity(base.len() + encoded_path.len() + 64);
     url.push_str(base);
-    url.push_str(&sign::encode_path(path));
+    url.push_str(&encoded_path);
     if !query.is_empty() {
         url.push('?');
         url.push_str(&sign::encode_query(query));
     }
-    reqwest::Url::parse(&url)
-        .map_err(|e| Error::invalid_config(format!("cannot build a request URL: {e}")))
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| Error::invalid_config(format!("cannot build a request URL: {e}")))?;
+    if parsed.path() != encoded_path {
+        return Err(Error::invalid_config(
+            "object keys with '.' or '..' path segments (like `a/../b`) cannot be sent: HTTP \
+             clients rewrite them to another key",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Largest error body read into memory.
@@ -615,13 +653,27 @@ pub(super) fn service_error(
     Error::service(err)
 }
 
+/// A failure while reading a response body. reqwest reports a broken or truncated body as a
+/// "decode" error, which [`Error`]'s `From<reqwest::Error>` would treat as undecodable content
+/// (not retryable); here it is what it is, a transport failure mid-response (retryable by
+/// whoever can repeat the request), or a timeout.
+pub(super) fn body_error(mut e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        return Error::from(e);
+    }
+    if let Some(url) = e.url_mut() {
+        url.set_query(None);
+    }
+    Error::transport(TransportErrorKind::Io, e)
+}
+
 /// Reads at most `limit` bytes of the body.
 pub(super) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
+    while let Some(chunk) = response.chunk().await.map_err(body_error)? {
         let room = limit.saturating_sub(out.len());
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if out.len() >= limit {
@@ -629,4 +681,35 @@ pub(super) async fn read_limited(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_must_not_be_empty() {
+        assert_eq!(object_key(None).unwrap(), "");
+        assert_eq!(object_key(Some("k")).unwrap(), "k");
+        let e = object_key(Some("")).unwrap_err();
+        assert!(e.to_string().contains("cannot be empty"), "{e}");
+    }
+
+    #[test]
+    fn urls_keep_the_signed_path() {
+        let u = build_url(
+            "http://h:9000",
+            "/b/a b/+/ü/..x/.../x.",
+            &[("uploadId", "1")],
+        )
+        .unwrap();
+        assert_eq!(u.path(), "/b/a%20b/%2B/%C3%BC/..x/.../x.");
+        assert_eq!(u.query(), Some("uploadId=1"));
+        let u = build_url("http://h", "/b//lead", &[]).unwrap();
+        assert_eq!(u.path(), "/b//lead");
+        for path in ["/b/a/../c", "/b/./c", "/b/c/..", "/b/c/.", "/b/.."] {
+            let e = build_url("http://h", path, &[]).unwrap_err();
+            assert!(e.to_string().contains("'..'"), "{path}: {e}");
+        }
+    }
 }

@@ -332,14 +332,14 @@ pub(crate) fn validate_access_key_id(akid: &str) -> Result<(), SignError> {
             reason: "the access key id is empty",
         });
     }
-    if akid.bytes().any(|b| {
-        // '/' would split the SigV4 credential scope and ',' the Authorization parameters.
-        // ':' is allowed: OpenStack Swift's keys are `account:user`, and SigV2 servers split
-        // `AWS key:signature` at the last ':'.
-        b.is_ascii_control() || b.is_ascii_whitespace() || matches!(b, b'/' | b',')
-    }) {
+    // ':' is allowed: OpenStack Swift's s3api (tempauth/keystone) uses `account:user` access
+    // keys; SigV2 servers split `AWS <akid>:<signature>` at the last ':'.
+    if akid
+        .bytes()
+        .any(|b| b.is_ascii_control() || b.is_ascii_whitespace() || matches!(b, b'/' | b',' | b'='))
+    {
         return Err(SignError::InvalidCredentials {
-            reason: "the access key id contains '/', ',', whitespace or control characters",
+            reason: "the access key id contains '/', ',', '=', whitespace or control characters",
         });
     }
     Ok(())
@@ -360,6 +360,18 @@ pub(crate) fn validate_session_token(token: Option<&str>) -> Result<(), SignErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_key_id_validation() {
+        assert!(validate_access_key_id("AKIDEXAMPLE").is_ok());
+        assert!(
+            validate_access_key_id("test:tester").is_ok(),
+            "Swift tempauth keys"
+        );
+        for bad in ["", "a/b", "a,b", "a=b", "a b", "a\nb"] {
+            assert!(validate_access_key_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn credentials_debug_is_redacted() {

@@ -368,6 +368,56 @@ impl ResolvedEndpoint {
         ))
     }
 
+    /// The same endpoint with the addressing style forced to `style`, overriding the automatic
+    /// choice (e.g. virtual-hosted requests to a `localhost` endpoint whose `BUCKET.localhost`
+    /// name the HTTP client resolves through an override).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidConfig`](super::ErrorKind::InvalidConfig) for virtual-hosted style with
+    /// an IP-literal endpoint or a bucket name that is not DNS-compatible (or contains dots over
+    /// HTTPS), and for path style with S3 Transfer Acceleration.
+    pub fn with_style(self, style: AddressingStyle) -> Result<Self, Error> {
+        if style == self.style {
+            return Ok(self);
+        }
+        match style {
+            AddressingStyle::VirtualHosted => {
+                let (host, _) = split_host_port(&self.endpoint_host).unwrap_or(("", None));
+                if host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok() {
+                    return Err(Error::invalid_config(format!(
+                        "virtual-hosted addressing needs a host name, but the endpoint is the IP \
+                         address {host}; use path style or a host name that resolves to it"
+                    )));
+                }
+                if !host_compatible_bucket(&self.bucket, self.scheme) {
+                    return Err(Error::invalid_config(format!(
+                        "bucket {:?} cannot be addressed virtual-hosted: the name must be \
+                         DNS-compatible (and contain no dots over HTTPS); use path style",
+                        self.bucket
+                    )));
+                }
+            }
+            AddressingStyle::Path => {
+                if self.endpoint_host.starts_with("s3-accelerate.") {
+                    return Err(Error::invalid_config(
+                        "`accelerate` needs virtual-hosted addressing; turn off `accelerate` or \
+                         do not force path style",
+                    ));
+                }
+            }
+        }
+        Ok(Self::build(
+            self.scheme,
+            self.endpoint_host,
+            self.path_prefix,
+            &self.bucket,
+            style,
+            self.signing_region,
+            self.aws,
+        ))
+    }
+
     fn build(
         scheme: Scheme,
         endpoint_host: String,

@@ -433,3 +433,53 @@ fn user_agent() {
     cfg.user_agent_suffix = Some(String::new());
     assert_eq!(cfg.user_agent(), USER_AGENT);
 }
+
+#[test]
+fn with_style_overrides_the_automatic_choice() {
+    let r = custom("http://localhost:9000").resolve("bkt").unwrap();
+    assert_eq!(r.style(), AddressingStyle::Path);
+    let v = r
+        .clone()
+        .with_style(AddressingStyle::VirtualHosted)
+        .unwrap();
+    assert_eq!(v.style(), AddressingStyle::VirtualHosted);
+    assert_eq!(v.host(), "bkt.localhost:9000");
+    assert_eq!(
+        v.url_for("a/b"),
+        RequestTarget {
+            host: "bkt.localhost:9000".into(),
+            path: "/a/b".into(),
+            base_url: "http://bkt.localhost:9000".into(),
+        }
+    );
+    // Back to path style, and a no-op when the style is already the requested one.
+    let p = v.with_style(AddressingStyle::Path).unwrap();
+    assert_eq!(p, r);
+    assert_eq!(r.clone().with_style(AddressingStyle::Path).unwrap(), r);
+    // Impossible combinations are configuration errors.
+    for ep in ["http://127.0.0.1:9000", "http://[::1]:9000"] {
+        let e = custom(ep)
+            .resolve("bkt")
+            .unwrap()
+            .with_style(AddressingStyle::VirtualHosted)
+            .unwrap_err();
+        assert!(e.to_string().contains("IP address"), "{ep}: {e}");
+    }
+    let e = custom("http://localhost:9000")
+        .resolve("Bad_Bucket")
+        .unwrap()
+        .with_style(AddressingStyle::VirtualHosted)
+        .unwrap_err();
+    assert!(e.to_string().contains("DNS-compatible"), "{e}");
+    let acc = EndpointConfig {
+        region: "us-east-1".into(),
+        accelerate: true,
+        ..EndpointConfig::default()
+    };
+    let e = acc
+        .resolve("bkt")
+        .unwrap()
+        .with_style(AddressingStyle::Path)
+        .unwrap_err();
+    assert!(e.to_string().contains("accelerate"), "{e}");
+}
