@@ -139,7 +139,8 @@ pub(crate) fn apply(root: &mut Node, env: &[(String, String)]) -> Result<Vec<Str
         })?;
         let mut path = Vec::new();
         match overwrite(root, &mut path, &parts, payload, name)? {
-            Applied::Yes => {}
+            // `REGISTRY_STORAGE=s3` is the short form `storage: s3`.
+            Applied::Yes => super::parse::normalize(root),
             Applied::Ignored => {
                 warnings.push(format!("ignoring unrecognized environment variable {name}"));
             }
