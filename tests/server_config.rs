@@ -202,7 +202,8 @@ fn registry_environment_overrides() {
 
 #[test]
 fn errors_name_the_key_and_the_allowed_values() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("version: 0.2\nstorage: inmemory\n", &[], "unsupported version \"0.2\""),
         ("storage: inmemory\n", &[], "version is missing"),
         ("version: 0.1\n", &[], "storage is missing"),
