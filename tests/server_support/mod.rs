@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -278,6 +278,8 @@ pub struct TestDriver {
     pub root_stat_not_found: AtomicBool,
     pub redirect_base: Option<String>,
     pub list_delay: std::time::Duration,
+    /// Number of `reader` calls.
+    pub readers: AtomicUsize,
 }
 
 impl TestDriver {
@@ -288,6 +290,7 @@ impl TestDriver {
             root_stat_not_found: AtomicBool::new(false),
             redirect_base: None,
             list_delay: std::time::Duration::ZERO,
+            readers: AtomicUsize::new(0),
         }
     }
 }
@@ -304,6 +307,7 @@ impl StorageDriver for TestDriver {
         self.inner.put_content(path, content).await
     }
     async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+        self.readers.fetch_add(1, Ordering::SeqCst);
         self.inner.reader(path, offset).await
     }
     async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError> {
