@@ -365,6 +365,18 @@ async fn catalog_with_pagination() {
             resp.json_value().await["repositories"],
             serde_json::json!(["c/d/e"])
         );
+        // A `last` that is no repository name still filters.
+        let resp = r
+            .client
+            .get(r.url("/v2/_catalog?last=B%2F..%2F%2F"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.json_value().await["repositories"],
+            serde_json::json!(["a", "a/sub", "a-b"])
+        );
         r.stop().await;
     }
 }

@@ -13,6 +13,7 @@ use super::blobs::parse_digest;
 use super::digest::Digest;
 use super::error::{ApiError, ApiErrors, ErrorCode};
 use super::manifests::{stored_media_type, OCI_INDEX, OCI_MANIFEST};
+use super::names::is_valid_name;
 use super::reply::Reply;
 use super::router::{encode_query_value, first, query_pairs};
 use super::{paths, store, Ctx, HandlerResult};
@@ -101,10 +102,12 @@ pub(super) async fn catalog(ctx: &Ctx<'_>, req: &Request<Incoming>) -> HandlerRe
     let root = paths::repositories_root();
     let mut repos: Vec<String> = Vec::new();
     if n > 0 {
-        let opts = if last.is_empty() {
-            WalkOptions::default()
-        } else {
+        // The hint is only an optimisation; a `last` that is not a repository
+        // name would not be a valid storage path, so it only filters.
+        let opts = if is_valid_name(&last) {
             WalkOptions::start_after(format!("{root}/{last}"))
+        } else {
+            WalkOptions::default()
         };
         // Collect one more than asked for, to know whether a next page exists.
         let want = n + 1;
