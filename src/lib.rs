@@ -18,7 +18,11 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod client;
+#[cfg(feature = "server")]
+pub mod config;
 pub mod driver;
 pub mod middleware;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sign;
 pub mod xml;

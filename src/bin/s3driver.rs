@@ -1,0 +1,263 @@
+//! `s3driver`: a container registry (OCI Distribution API v2) serving from S3,
+//! the local file system or memory, configured like `registry:2`.
+//!
+//! ```text
+//! s3driver serve [--config FILE | FILE]   run the registry
+//! s3driver check [--config FILE | FILE]   validate the configuration and exit
+//! s3driver version                        print the version
+//! ```
+//!
+//! Without a file (and without `REGISTRY_CONFIGURATION_PATH`) the registry
+//! listens on `:5000` and stores data under `./data`. `REGISTRY_*` environment
+//! variables override configuration keys (`REGISTRY_HTTP_ADDR=:6000`,
+//! `REGISTRY_STORAGE_DELETE_ENABLED=true`, ...).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use s3driver::config::{Config, LogFormat, LogLevel};
+use s3driver::server::{serve, App};
+use tokio::net::TcpListener;
+
+const USAGE: &str = "\
+usage: s3driver <command> [options]
+
+commands:
+  serve [--config FILE | FILE]   run the registry
+  check [--config FILE | FILE]   validate the configuration and exit
+  version                        print the version
+  help                           print this help
+
+Without a configuration file (and without REGISTRY_CONFIGURATION_PATH) the
+registry listens on :5000 and stores data under ./data. REGISTRY_* environment
+variables override configuration keys, e.g. REGISTRY_HTTP_ADDR=:6000 or
+REGISTRY_STORAGE_DELETE_ENABLED=true.
+";
+
+enum Command {
+    Serve(Option<PathBuf>),
+    Check(Option<PathBuf>),
+    Version,
+    Help,
+}
+
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let Some((cmd, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let config_path = |rest: &[String]| -> Result<Option<PathBuf>, String> {
+        match rest {
+            [] => Ok(std::env::var_os("REGISTRY_CONFIGURATION_PATH").map(PathBuf::from)),
+            [flag, path] if flag == "--config" || flag == "-c" => Ok(Some(PathBuf::from(path))),
+            [arg] if arg.starts_with("--config=") => {
+                Ok(Some(PathBuf::from(&arg["--config=".len()..])))
+            }
+            [path] if !path.starts_with('-') => Ok(Some(PathBuf::from(path))),
+            _ => Err(format!("unexpected arguments: {}", rest.join(" "))),
+        }
+    };
+    match cmd.as_str() {
+        "serve" => config_path(rest).map(Command::Serve),
+        "check" => config_path(rest).map(Command::Check),
+        "version" | "--version" | "-v" if rest.is_empty() => Ok(Command::Version),
+        "help" | "--help" | "-h" => Ok(Command::Help),
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("s3driver: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("s3driver {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Check(path) => match load(path.as_deref()) {
+            Ok(config) => {
+                for w in &config.warnings {
+                    eprintln!("s3driver: warning: {w}");
+                }
+                match App::from_config(&config) {
+                    Ok(_) => {
+                        println!(
+                            "configuration OK: storage {}, listening on {}",
+                            config.storage.describe(),
+                            config.http.addr
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("s3driver: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("s3driver: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(path) => {
+            let config = match load(path.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("s3driver: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging(&config);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("s3driver: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("s3driver: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, s3driver::config::ConfigError> {
+    Config::load(path)
+}
+
+fn init_logging(config: &Config) {
+    let level = match config.log.level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Trace => tracing::Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr);
+    let result = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("s3driver: cannot set up logging: {e}");
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let app = App::from_config(&config).map_err(|e| e.to_string())?;
+    let listener = bind(&config.http.addr).await?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    tracing::info!(
+        addr = %local,
+        tls = app.is_tls(),
+        storage = %config.storage.describe(),
+        version = env!("CARGO_PKG_VERSION"),
+        "listening"
+    );
+    serve(listener, app, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds `http.addr` the way Go's `net.Listen("tcp", addr)` reads it: `:5000`
+/// is every interface (IPv6 and IPv4 where available).
+async fn bind(addr: &str) -> Result<TcpListener, String> {
+    let err = |e: std::io::Error| format!("http.addr: cannot listen on {addr:?}: {e}");
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| {
+            format!("http.addr: {addr:?} is not a valid address; use :5000 or host:port")
+        })?;
+        let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+        return match TcpListener::bind(v6).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)))
+                .await
+                .map_err(err),
+        };
+    }
+    TcpListener::bind(addr).await.map_err(err)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the registry");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C received");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_the_command_line() {
+        assert!(
+            matches!(parse_args(&args("serve --config /etc/r.yml")), Ok(Command::Serve(Some(p))) if p.as_os_str() == "/etc/r.yml")
+        );
+        assert!(matches!(
+            parse_args(&args("serve /etc/r.yml")),
+            Ok(Command::Serve(Some(_)))
+        ));
+        assert!(
+            matches!(parse_args(&args("serve --config=/x")), Ok(Command::Serve(Some(p))) if p.as_os_str() == "/x")
+        );
+        assert!(matches!(
+            parse_args(&args("check x.yml")),
+            Ok(Command::Check(Some(_)))
+        ));
+        assert!(matches!(parse_args(&args("version")), Ok(Command::Version)));
+        assert!(matches!(parse_args(&[]), Ok(Command::Help)));
+        assert!(parse_args(&args("serve --nope")).is_err());
+        assert!(parse_args(&args("frobnicate")).is_err());
+    }
+}

@@ -1,0 +1,366 @@
+//! The registry configuration: `registry:2`'s YAML file plus `REGISTRY_*`
+//! environment overrides (feature `server`).
+//!
+//! [`Config::load`] reads a file (or, without one, starts from the defaults:
+//! `http.addr: ":5000"`, filesystem storage under `./data`), applies the
+//! environment overrides, and checks every supported key. [`build_driver`]
+//! turns the `storage` section (with `middleware.storage`) into a driver.
+//!
+//! # Supported keys
+//!
+//! | key | notes |
+//! |---|---|
+//! | `version` | must be `0.1` |
+//! | `log.level` | `error`, `warn`, `info` (default), `debug` (also `trace`, `warning`, `panic`, `fatal`) |
+//! | `log.formatter` | `text` (default), `json`, `logstash` (= json) |
+//! | `log.accesslog.disabled` | no per-request log lines |
+//! | `storage.<driver>` | `filesystem`, `inmemory`, `s3`; the parameters are handed to the driver as strings (Go's `fmt.Sprint`) |
+//! | `storage.delete.enabled` | allow DELETE of blobs and manifests (default false) |
+//! | `storage.redirect.disable` | serve blobs directly instead of redirecting to the driver's URL |
+//! | `storage.maintenance.uploadpurging` | `enabled` (true), `age` (168h), `interval` (24h), `dryrun` (false) |
+//! | `storage.maintenance.readonly.enabled` | refuse every write with `UNSUPPORTED` |
+//! | `storage.cache.blobdescriptor` | accepted; `redis` is warned about and not used |
+//! | `middleware.storage` | list of `{name, options, disabled}`; see [`build_driver`] |
+//! | `http.addr` | listen address (default `:5000`) |
+//! | `http.prefix` | path prefix in front of `/v2/` |
+//! | `http.headers` | headers added to every response |
+//! | `http.draintimeout` | how long shutdown waits for in-flight requests (default 10s) |
+//! | `http.tls.certificate`, `http.tls.key`, `http.tls.minimumtls` | HTTPS with rustls |
+//! | `auth.htpasswd.realm`, `auth.htpasswd.path` | HTTP basic auth against bcrypt entries |
+//! | `health.storagedriver` | `enabled` (false), `interval` (10s), `threshold` (3) |
+//! | `catalog.maxentries` | largest `n` of `/v2/_catalog` (default 1000) |
+//!
+//! `notifications`, `redis`, `validation`, `policy`, `http.secret`,
+//! `http.host`, `http.relativeurls` and `http.debug` are accepted and ignored,
+//! with a warning where they would change behaviour. `proxy`, `auth.token`,
+//! `auth.silly`, `http.net: unix`, `http.tls.clientcas` and
+//! `http.tls.letsencrypt` are refused with an error.
+//!
+//! Values of keys that hold secrets (`secretkey`, `sessiontoken`, passwords,
+//! ...) never appear in errors, warnings or `Debug` output.
+
+mod duration;
+mod env;
+mod factory;
+mod parse;
+pub(crate) mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::driver::Parameters;
+
+pub use factory::{apply_middleware, build_driver, MIDDLEWARES, STORAGE_DRIVERS};
+
+/// A configuration problem. The message names the key and says what is
+/// allowed; it never contains the value of a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    key: String,
+    message: String,
+}
+
+impl ConfigError {
+    /// An error about `key` (a dotted path such as `storage.s3.chunksize`, or an
+    /// environment variable name).
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The key the error is about.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The parsed configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `log.*`.
+    pub log: LogConfig,
+    /// `storage.*` and `middleware.storage`.
+    pub storage: StorageConfig,
+    /// `http.*`.
+    pub http: HttpConfig,
+    /// `auth.*`.
+    pub auth: Option<AuthConfig>,
+    /// `health.storagedriver`, if enabled.
+    pub health: Option<HealthCheckConfig>,
+    /// `catalog.maxentries`.
+    pub catalog_max_entries: usize,
+    /// Things that were accepted but ignored or changed; the binary logs them
+    /// once logging is set up.
+    pub warnings: Vec<String>,
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The default.
+    Info,
+    /// Everything the registry logs.
+    Debug,
+    /// Everything, including dependencies' traces.
+    Trace,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (`json` and `logstash`).
+    Json,
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `log.level`.
+    pub level: LogLevel,
+    /// `log.formatter`.
+    pub format: LogFormat,
+    /// `log.accesslog.disabled`.
+    pub access_log_disabled: bool,
+}
+
+/// The storage driver and its settings.
+#[derive(Clone, PartialEq)]
+pub struct StorageConfig {
+    /// The driver name as written (`filesystem`, `inmemory`, `s3`, ...).
+    pub driver: String,
+    /// The driver's parameters, values rendered as Go's `fmt.Sprint` would
+    /// (null values are left out). Use [`StorageConfig::parameters`].
+    pub params: Vec<(String, String)>,
+    /// `storage.delete.enabled`.
+    pub delete_enabled: bool,
+    /// `storage.redirect.disable`.
+    pub redirect_disabled: bool,
+    /// `storage.maintenance.readonly.enabled`.
+    pub read_only: bool,
+    /// `storage.maintenance.uploadpurging`.
+    pub upload_purging: UploadPurging,
+    /// `middleware.storage`, in order.
+    pub middleware: Vec<MiddlewareConfig>,
+}
+
+impl StorageConfig {
+    /// The driver parameters as a [`Parameters`] map.
+    pub fn parameters(&self) -> Parameters {
+        self.params.iter().cloned().collect()
+    }
+
+    /// `driver (key=value ...)` for log lines, secret values redacted.
+    pub fn describe(&self) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(k, v)| {
+                if is_secret_key(k) {
+                    format!("{k}=<redacted>")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        format!("{} ({})", self.driver, params.join(" "))
+    }
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("driver", &self.driver)
+            .field("params", &Redacted(&self.params))
+            .field("delete_enabled", &self.delete_enabled)
+            .field("redirect_disabled", &self.redirect_disabled)
+            .field("read_only", &self.read_only)
+            .field("upload_purging", &self.upload_purging)
+            .field("middleware", &self.middleware)
+            .finish()
+    }
+}
+
+/// `storage.maintenance.uploadpurging`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadPurging {
+    /// Whether the purger runs.
+    pub enabled: bool,
+    /// Uploads started longer ago than this are removed.
+    pub age: Duration,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Only log what would be removed.
+    pub dry_run: bool,
+}
+
+impl Default for UploadPurging {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            age: Duration::from_secs(168 * 3600),
+            interval: Duration::from_secs(24 * 3600),
+            dry_run: false,
+        }
+    }
+}
+
+/// One `middleware.storage` entry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MiddlewareConfig {
+    /// `name` (e.g. `cloudfront`).
+    pub name: String,
+    /// `options`, rendered like driver parameters.
+    pub options: Vec<(String, String)>,
+}
+
+impl MiddlewareConfig {
+    /// The options as a [`Parameters`] map.
+    pub fn parameters(&self) -> Parameters {
+        self.options.iter().cloned().collect()
+    }
+}
+
+impl fmt::Debug for MiddlewareConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MiddlewareConfig")
+            .field("name", &self.name)
+            .field("options", &Redacted(&self.options))
+            .finish()
+    }
+}
+
+/// `http.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// `http.addr` as written (`:5000`, `127.0.0.1:5000`, `[::]:5000`, `host:port`).
+    pub addr: String,
+    /// `http.prefix`, normalised to `""` or `/segment[/segment]` without a trailing slash.
+    pub prefix: String,
+    /// `http.headers`: name and values, added to every response.
+    pub headers: Vec<(String, Vec<String>)>,
+    /// `http.draintimeout` (default 10s).
+    pub drain_timeout: Duration,
+    /// `http.tls`, if a certificate is configured.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `http.tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM certificate chain file.
+    pub certificate: PathBuf,
+    /// PEM private key file.
+    pub key: PathBuf,
+    /// `minimumtls`: `tls1.2` (default) or `tls1.3`.
+    pub minimum_tls13: bool,
+}
+
+/// `auth.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    /// `auth.htpasswd`.
+    Htpasswd {
+        /// The realm announced in `WWW-Authenticate`.
+        realm: String,
+        /// The htpasswd file (bcrypt entries).
+        path: PathBuf,
+    },
+}
+
+/// `health.storagedriver` when enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    /// Time between checks (default 10s).
+    pub interval: Duration,
+    /// Consecutive failures before the registry reports itself unhealthy
+    /// (default 3; 0 behaves like 1).
+    pub threshold: u32,
+}
+
+/// The configuration used when no file is given: `version: 0.1`, filesystem
+/// storage under `./data`, `http.addr: :5000`.
+pub const DEFAULT_CONFIG: &str =
+    "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ./data\nhttp:\n  addr: :5000\n";
+
+impl Config {
+    /// Parses `text` (a registry:2 YAML file) with the overrides in `env`
+    /// (`REGISTRY_*` pairs; others are ignored).
+    ///
+    /// # Errors
+    /// Invalid YAML, an unsupported version, or a key with an unusable value.
+    pub fn from_yaml(text: &str, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut root = yaml::parse(text).map_err(|e| {
+            ConfigError::new("", format!("the configuration is not valid YAML: {}", e.0))
+        })?;
+        parse::normalize(&mut root);
+        let warnings = env::apply(&mut root, env)?;
+        let mut config = parse::config(&root)?;
+        config.warnings.splice(0..0, warnings);
+        Ok(config)
+    }
+
+    /// Loads the file at `path`, or [`DEFAULT_CONFIG`] when `path` is `None`, and
+    /// applies the process's `REGISTRY_*` environment variables.
+    ///
+    /// # Errors
+    /// The file cannot be read, or [`Config::from_yaml`] fails.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        match path {
+            None => Self::from_yaml(DEFAULT_CONFIG, &env),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError::new(
+                        "",
+                        format!("cannot read configuration file {}: {e}", p.display()),
+                    )
+                })?;
+                Self::from_yaml(&text, &env)
+            }
+        }
+    }
+}
+
+/// True for parameter names whose values must never be shown.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "password", "token", "accesskey", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// `Debug` of a parameter list with secret values replaced.
+struct Redacted<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in self.0 {
+            if is_secret_key(k) {
+                m.entry(k, &"<redacted>");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        m.finish()
+    }
+}

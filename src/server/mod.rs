@@ -1,0 +1,494 @@
+//! An OCI Distribution (Docker Registry HTTP API v2) server on a
+//! [`StorageDriver`] (feature `server`).
+//!
+//! The storage layout is byte-for-byte Distribution's (see [`paths`]), so a
+//! bucket or directory written by `registry:2` is served as is, and the other
+//! way round.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use s3driver::config::Config;
+//! use s3driver::server::{serve, App};
+//!
+//! let config = Config::from_yaml("version: 0.1\nstorage: inmemory\n", &[])?;
+//! let app = App::from_config(&config)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! serve(listener, app, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Endpoints
+//!
+//! | endpoint | methods |
+//! |---|---|
+//! | `/v2/` | GET, HEAD |
+//! | `/v2/_catalog?n=&last=` | GET |
+//! | `/v2/<name>/tags/list?n=&last=` | GET |
+//! | `/v2/<name>/manifests/<tag or digest>` | GET, HEAD, PUT, DELETE |
+//! | `/v2/<name>/blobs/<digest>` | GET, HEAD, DELETE |
+//! | `/v2/<name>/blobs/uploads/` | POST (`?digest=` monolithic, `?mount=&from=`) |
+//! | `/v2/<name>/blobs/uploads/<id>` | GET, PATCH, PUT `?digest=`, DELETE |
+//! | `/v2/<name>/referrers/<digest>?artifactType=` | GET |
+//! | `/debug/health` | GET |
+//!
+//! # Upload digests
+//!
+//! Distribution stores the hash state of each upload in storage
+//! (`_uploads/<id>/hashstates/...`, Go's binary-marshalled sha256 state). This
+//! server instead keeps the sha256 state of an upload in memory between its
+//! requests, keyed by upload and offset. When the state is there (the upload
+//! was written through this process, the usual case) completing the upload
+//! costs nothing extra; otherwise (another instance, a restart, an upload
+//! started by `registry:2`, or a sha384/sha512 digest) the data is read back
+//! once from storage and hashed, as Distribution does when it has no usable
+//! hash state. The result is always verified; only the cost differs.
+//!
+//! # Layout
+//!
+//! | file | what |
+//! |---|---|
+//! | `router.rs` | paths to routes, query strings |
+//! | `error.rs` | error codes and the JSON envelope |
+//! | `digest.rs`, `names.rs` | digests, repository names, tags, upload ids |
+//! | `paths.rs`, `store.rs` | storage layout, link files |
+//! | `blobs.rs`, `uploads.rs`, `manifests.rs`, `listing.rs` | the endpoints |
+//! | `auth.rs`, `health.rs`, `purge.rs`, `tls.rs` | htpasswd, health checks, upload purging, HTTPS |
+//! | `body.rs`, `reply.rs`, `time.rs` | response plumbing, RFC 3339 |
+
+mod auth;
+mod blobs;
+pub mod body;
+pub mod digest;
+pub mod error;
+mod health;
+mod listing;
+mod manifests;
+pub mod names;
+pub mod paths;
+pub mod purge;
+mod reply;
+pub mod router;
+mod store;
+pub mod time;
+mod tls;
+mod uploads;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, ALLOW, WWW_AUTHENTICATE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::config::{
+    build_driver, AuthConfig, Config, ConfigError, HealthCheckConfig, UploadPurging,
+};
+use crate::driver::StorageDriver;
+use body::Body;
+use error::{ApiErrors, ErrorCode};
+use reply::Reply;
+use router::Route;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A configured registry, ready to [`serve`]. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("driver", &self.state.driver.name())
+            .field("settings", &self.state.settings)
+            .field("auth", &self.state.auth.is_some())
+            .field("tls", &self.state.tls.is_some())
+            .finish()
+    }
+}
+
+/// Everything a request handler needs.
+struct State {
+    driver: Arc<dyn StorageDriver>,
+    settings: Settings,
+    auth: Option<auth::Htpasswd>,
+    health: health::Health,
+    hashes: uploads::HashCache,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The behaviour switches taken from the configuration.
+#[derive(Debug, Clone)]
+struct Settings {
+    delete_enabled: bool,
+    redirect_disabled: bool,
+    read_only: bool,
+    prefix: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    catalog_max_entries: usize,
+    access_log: bool,
+    drain_timeout: Duration,
+    health_check: Option<HealthCheckConfig>,
+    upload_purging: UploadPurging,
+}
+
+impl App {
+    /// Builds the storage driver from `config` ([`build_driver`]) and the
+    /// registry around it.
+    ///
+    /// # Errors
+    /// See [`build_driver`] and [`App::with_driver`].
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let driver = build_driver(&config.storage)?;
+        Self::with_driver(config, driver)
+    }
+
+    /// A registry over `driver` with every other setting from `config` (tests
+    /// use this to share or instrument a driver).
+    ///
+    /// # Errors
+    /// The htpasswd file or the TLS certificate/key cannot be read, or an
+    /// `http.headers` entry is not a valid header.
+    pub fn with_driver(
+        config: &Config,
+        driver: Arc<dyn StorageDriver>,
+    ) -> Result<Self, ConfigError> {
+        let auth = match &config.auth {
+            None => None,
+            Some(AuthConfig::Htpasswd { realm, path }) => Some(auth::Htpasswd::load(realm, path)?),
+        };
+        let tls = match &config.http.tls {
+            None => None,
+            Some(t) => Some(tls::acceptor(t)?),
+        };
+        let mut headers = Vec::new();
+        for (name, values) in &config.http.headers {
+            let key = format!("http.headers.{name}");
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ConfigError::new(&key, format!("{key}: not a valid header name")))?;
+            for v in values {
+                let v = HeaderValue::from_str(v).map_err(|_| {
+                    ConfigError::new(&key, format!("{key}: not a valid header value"))
+                })?;
+                headers.push((n.clone(), v));
+            }
+        }
+        let check_name = format!("storagedriver_{}", config.storage.driver);
+        Ok(Self {
+            state: Arc::new(State {
+                driver,
+                settings: Settings {
+                    delete_enabled: config.storage.delete_enabled,
+                    redirect_disabled: config.storage.redirect_disabled,
+                    read_only: config.storage.read_only,
+                    prefix: config.http.prefix.clone(),
+                    headers,
+                    catalog_max_entries: config.catalog_max_entries,
+                    access_log: !config.log.access_log_disabled,
+                    drain_timeout: config.http.drain_timeout,
+                    health_check: config.health,
+                    upload_purging: config.storage.upload_purging,
+                },
+                auth,
+                health: health::Health::new(check_name),
+                hashes: uploads::HashCache::default(),
+                tls,
+            }),
+        })
+    }
+
+    /// The storage driver the registry serves from.
+    pub fn driver(&self) -> &Arc<dyn StorageDriver> {
+        &self.state.driver
+    }
+
+    /// The failing health checks, by name (empty when healthy); what
+    /// `/debug/health` reports.
+    pub fn health_status(&self) -> BTreeMap<String, String> {
+        self.state.health.status()
+    }
+
+    /// True when the registry serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.state.tls.is_some()
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting
+/// connections, waits up to `http.draintimeout` for in-flight requests and
+/// returns. Also runs the storage health check and the upload purger when they
+/// are configured.
+///
+/// # Errors
+/// None at present (accept errors are logged and retried); the `Result` leaves
+/// room for listener failures that cannot be recovered from.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let state = app.state;
+    let mut background = Vec::new();
+    if let Some(hc) = state.settings.health_check {
+        background.push(tokio::spawn(health::run(
+            Arc::clone(&state.driver),
+            state.health.clone(),
+            hc,
+        )));
+    }
+    if state.settings.upload_purging.enabled && !state.settings.read_only {
+        background.push(tokio::spawn(purge::run(
+            Arc::clone(&state.driver),
+            state.settings.upload_purging,
+        )));
+    }
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Typically EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let st = Arc::clone(&state);
+                let svc = service_fn(move |req| {
+                    let st = Arc::clone(&st);
+                    async move { Ok::<_, Infallible>(handle(&st, req, remote).await) }
+                });
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
+                let acceptor = state.tls.clone();
+                tokio::spawn(async move {
+                    let result = match acceptor {
+                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => watcher.watch(builder.serve_connection(TokioIo::new(tls), svc)).await,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%remote, "TLS handshake timed out");
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(%remote, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    for task in &background {
+        task.abort();
+    }
+    let drain = state.settings.drain_timeout;
+    tracing::info!(timeout = ?drain, "shutting down: waiting for in-flight requests");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(timeout = ?drain, "drain timeout reached; closing the remaining connections");
+    }
+    Ok(())
+}
+
+async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut resp = dispatch(state, req, remote).await;
+    for (n, v) in &state.settings.headers {
+        resp.headers_mut().append(n.clone(), v.clone());
+    }
+    if state.settings.access_log {
+        tracing::info!(
+            target: "s3driver::access",
+            %remote,
+            %method,
+            path,
+            status = resp.status().as_u16(),
+            duration_ms = start.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+    resp
+}
+
+fn not_found() -> Response<Body> {
+    let text = "404 page not found\n";
+    Reply::new(StatusCode::NOT_FOUND)
+        .header(hyper::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(hyper::header::CONTENT_LENGTH, text.len().to_string())
+        .with_body(body::full(text))
+}
+
+async fn dispatch(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let path = req.uri().path();
+    let Some(rest) = strip_prefix(path, &state.settings.prefix) else {
+        return not_found();
+    };
+    if rest == "/debug/health" {
+        return health::response(&state.health, req.method());
+    }
+    if rest != "/v2" && !rest.starts_with("/v2/") {
+        return not_found();
+    }
+    let rest = rest.to_owned();
+    let mut resp = v2(state, req, &rest, remote).await;
+    resp.headers_mut().insert(
+        HeaderName::from_static("docker-distribution-api-version"),
+        HeaderValue::from_static("registry/2.0"),
+    );
+    resp
+}
+
+fn strip_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+async fn v2(
+    state: &State,
+    req: Request<Incoming>,
+    path: &str,
+    remote: SocketAddr,
+) -> Response<Body> {
+    if !state.health.is_healthy() {
+        return ApiErrors::from(
+            ErrorCode::Unavailable.with_detail("health check failed: please see /debug/health"),
+        )
+        .into_response();
+    }
+    if let Some(auth) = &state.auth {
+        if let Err(challenge) = auth.authenticate(req.headers()).await {
+            let mut r = ApiErrors::from(ErrorCode::Unauthorized).into_response();
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                r.headers_mut().insert(WWW_AUTHENTICATE, v);
+            }
+            return r;
+        }
+    }
+    let route = match router::parse(path) {
+        Ok(r) => r,
+        Err(router::RouteError::NotFound) => return not_found(),
+        Err(router::RouteError::Api(e)) => return e.into_response(),
+    };
+    let method = req.method().clone();
+    let allowed = allowed_methods(&route);
+    if !allowed.contains(&method) {
+        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        let mut r = ApiErrors::from(ErrorCode::Unsupported).into_response();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            r.headers_mut().insert(ALLOW, v);
+        }
+        return r;
+    }
+    let writes = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if writes && state.settings.read_only {
+        return ApiErrors::from(
+            ErrorCode::Unsupported.with_detail("the registry is in read-only mode"),
+        )
+        .into_response();
+    }
+    let ctx = Ctx {
+        state,
+        prefix: &state.settings.prefix,
+        remote,
+    };
+    let result = match route {
+        Route::Base => Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({}))),
+        Route::Catalog => listing::catalog(&ctx, &req).await,
+        Route::Tags { name } => listing::tags(&ctx, &req, &name).await,
+        Route::Referrers { name, digest } => listing::referrers(&ctx, &req, &name, &digest).await,
+        Route::Manifest { name, reference } => match method {
+            Method::PUT => manifests::put(&ctx, req, &name, &reference).await,
+            Method::DELETE => manifests::delete(&ctx, &name, &reference).await,
+            _ => manifests::get(&ctx, &req, &name, &reference).await,
+        },
+        Route::Blob { name, digest } => match method {
+            Method::DELETE => blobs::delete(&ctx, &name, &digest).await,
+            _ => blobs::get(&ctx, &req, &name, &digest).await,
+        },
+        Route::UploadStart { name } => uploads::start(&ctx, req, &name).await,
+        Route::Upload { name, id } => match method {
+            Method::PATCH => uploads::patch(&ctx, req, &name, &id).await,
+            Method::PUT => uploads::put(&ctx, req, &name, &id).await,
+            Method::DELETE => uploads::cancel(&ctx, &name, &id).await,
+            _ => uploads::status(&ctx, &name, &id).await,
+        },
+    };
+    result.unwrap_or_else(ApiErrors::into_response)
+}
+
+fn allowed_methods(route: &Route) -> &'static [Method] {
+    match route {
+        Route::Base => &[Method::GET, Method::HEAD],
+        Route::Catalog | Route::Tags { .. } | Route::Referrers { .. } => &[Method::GET],
+        Route::Manifest { .. } => &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
+        Route::Blob { .. } => &[Method::GET, Method::HEAD, Method::DELETE],
+        Route::UploadStart { .. } => &[Method::POST],
+        Route::Upload { .. } => &[
+            Method::GET,
+            Method::HEAD,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ],
+    }
+}
+
+/// Per-request context for the handlers.
+struct Ctx<'a> {
+    state: &'a State,
+    prefix: &'a str,
+    remote: SocketAddr,
+}
+
+impl Ctx<'_> {
+    fn driver(&self) -> &dyn StorageDriver {
+        self.state.driver.as_ref()
+    }
+
+    /// An absolute path below the prefix, e.g. `url("/v2/a/blobs/x")`.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+}
+
+type HandlerResult = Result<Response<Body>, ApiErrors>;

@@ -1,0 +1,359 @@
+//! End to end with a real client: `skopeo` pushes a multi-layer OCI image made
+//! on disk by this test to the registry (filesystem storage, htpasswd auth,
+//! deletes on), pulls it back, converts it to Docker schema 2, lists tags and
+//! deletes it. The digests must survive the round trip unchanged.
+//!
+//! Needs `skopeo` (Debian package `skopeo`). Without it the test prints a skip
+//! line and passes, unless `S3DRIVER_REQUIRE_SKOPEO=1`, which makes it fail.
+#![cfg(feature = "server")]
+
+mod server_support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use server_support::*;
+
+/// A ustar archive of regular files (what an uncompressed image layer is).
+fn tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let mut field = |off: usize, len: usize, value: u64| {
+            let s = format!("{value:0width$o}\0", width = len - 1);
+            h[off..off + len].copy_from_slice(s.as_bytes());
+        };
+        field(100, 8, 0o644);
+        field(108, 8, 0);
+        field(116, 8, 0);
+        field(124, 12, data.len() as u64);
+        field(136, 12, 1_700_000_000);
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+/// CRC-32 (IEEE), for the gzip trailer.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A valid gzip stream of `data` using stored (uncompressed) deflate blocks:
+/// a real `+gzip` layer without a compression library.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![&[]]
+    } else {
+        data.chunks(65_535).collect()
+    };
+    for (i, c) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        let len = c.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+fn write_blob(layout: &Path, data: &[u8]) -> String {
+    let d = sha256(data);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&d["sha256:".len()..]), data).unwrap();
+    d
+}
+
+/// Writes an OCI image layout with one image of three gzip layers tagged `v1`;
+/// returns the manifest bytes.
+fn make_layout(layout: &Path) -> Vec<u8> {
+    let big: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let layers = [
+        tar(&[("etc/hello.txt", b"hello from layer one\n".to_vec())]),
+        tar(&[("usr/share/big.bin", big)]),
+        tar(&[
+            ("etc/hello.txt", b"overwritten in layer three\n".to_vec()),
+            ("tmp/x", vec![]),
+        ]),
+    ];
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for l in &layers {
+        diff_ids.push(sha256(l));
+        let gz = gzip_stored(l);
+        let d = write_blob(layout, &gz);
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": gz.len()}));
+    }
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["/bin/true"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string()
+    .into_bytes();
+    let cd = write_blob(layout, &config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": descs,
+    })
+    .to_string()
+    .into_bytes();
+    let md = write_blob(layout, &manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": OCI_MANIFEST, "digest": md, "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    manifest
+}
+
+async fn skopeo(args: &[&str]) -> String {
+    let out = tokio::process::Command::new("skopeo")
+        .arg("--insecure-policy")
+        .args(args)
+        .output()
+        .await
+        .expect("run skopeo");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "skopeo {} failed: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        stdout
+    );
+    stdout
+}
+
+fn skopeo_available() -> bool {
+    match std::process::Command::new("skopeo")
+        .arg("--version")
+        .output()
+    {
+        Ok(o) if o.status.success() => true,
+        _ => {
+            if std::env::var("S3DRIVER_REQUIRE_SKOPEO").as_deref() == Ok("1") {
+                panic!("S3DRIVER_REQUIRE_SKOPEO=1 but skopeo is not installed (apt-get install -y skopeo)");
+            }
+            println!("skipping the skopeo end-to-end test: skopeo is not installed (apt-get install -y skopeo)");
+            false
+        }
+    }
+}
+
+#[tokio::test]
+async fn skopeo_push_pull_convert_delete() {
+    if !skopeo_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let manifest = make_layout(&src);
+    let manifest_digest = sha256(&manifest);
+
+    let htpasswd = work.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("pusher:{}\n", bcrypt::hash("pw", 4).unwrap()),
+    )
+    .unwrap();
+    let (driver, dir) = driver_for(Backend::Filesystem);
+    let cfg = config_with_storage(
+        "  delete:\n    enabled: true\n",
+        &format!(
+            "auth:\n  htpasswd:\n    realm: e2e\n    path: {}\n",
+            htpasswd.display()
+        ),
+    );
+    let mut r = start_with(&cfg, Arc::clone(&driver)).await;
+    r.dir = dir;
+    let host = r.base.trim_start_matches("http://").to_owned();
+    let creds = "pusher:pw";
+
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        &format!("oci:{}:v1", src.display()),
+        &format!("docker://{host}/e2e/app:v1"),
+    ])
+    .await;
+    // Stored in the registry:2 layout.
+    let root = r
+        .dir
+        .as_ref()
+        .unwrap()
+        .path()
+        .join("registry/docker/registry/v2");
+    let current =
+        std::fs::read_to_string(root.join("repositories/e2e/app/_manifests/tags/v1/current/link"))
+            .unwrap();
+    assert_eq!(current, manifest_digest);
+
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        creds,
+        &format!("docker://{host}/e2e/app:v1"),
+    ])
+    .await;
+    assert_eq!(
+        raw.as_bytes(),
+        &manifest[..],
+        "the manifest is served byte for byte"
+    );
+
+    let dst = work.path().join("dst");
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--src-creds",
+        creds,
+        &format!("docker://{host}/e2e/app:v1"),
+        &format!("oci:{}:v1", dst.display()),
+    ])
+    .await;
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dst.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], manifest_digest.as_str());
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    for layer in m["layers"].as_array().unwrap().iter().chain([&m["config"]]) {
+        let d = layer["digest"].as_str().unwrap();
+        let a = std::fs::read(src.join("blobs/sha256").join(&d[7..])).unwrap();
+        let b = std::fs::read(dst.join("blobs/sha256").join(&d[7..])).unwrap();
+        assert_eq!(a, b, "blob {d} round-trips");
+    }
+
+    // Docker schema 2 conversion, a second tag and repository.
+    skopeo(&[
+        "copy",
+        "--format",
+        "v2s2",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        &format!("oci:{}:v1", src.display()),
+        &format!("docker://{host}/e2e/docker:v2"),
+    ])
+    .await;
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        creds,
+        &format!("docker://{host}/e2e/docker:v2"),
+    ])
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(v["mediaType"], DOCKER_MANIFEST);
+    let back = work.path().join("back");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        creds,
+        &format!("docker://{host}/e2e/docker:v2"),
+        &format!("dir:{}", back.display()),
+    ])
+    .await;
+    assert_eq!(
+        std::fs::read(back.join("manifest.json")).unwrap(),
+        raw.as_bytes()
+    );
+
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        "--creds",
+        creds,
+        &format!("docker://{host}/e2e/app"),
+    ])
+    .await;
+    let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
+    assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
+    let catalog = r
+        .client
+        .get(r.url("/v2/_catalog"))
+        .basic_auth("pusher", Some("pw"))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    assert_eq!(
+        catalog["repositories"],
+        serde_json::json!(["e2e/app", "e2e/docker"])
+    );
+
+    // Wrong credentials are refused.
+    let out = tokio::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            "pusher:nope",
+            &format!("docker://{host}/e2e/app:v1"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+
+    skopeo(&[
+        "delete",
+        "--tls-verify=false",
+        "--creds",
+        creds,
+        &format!("docker://{host}/e2e/app:v1"),
+    ])
+    .await;
+    let resp = r
+        .client
+        .get(r.url(&format!("/v2/e2e/app/manifests/{manifest_digest}")))
+        .basic_auth("pusher", Some("pw"))
+        .header("Accept", ACCEPT_ALL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    r.stop().await;
+}
