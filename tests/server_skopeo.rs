@@ -3,10 +3,15 @@
 //! deletes on), pulls it back, converts it to Docker schema 2, lists tags and
 //! deletes it. The digests must survive the round trip unchanged.
 //!
+//! The same push and pull also runs on the S3 driver over signature-verifying S3 servers
+//! (in-process s3s-fs, and Swift's s3api when running), configured by a registry:2 YAML file.
+//!
 //! Needs `skopeo` (Debian package `skopeo`). Without it the test prints a skip
 //! line and passes, unless `S3DRIVER_REQUIRE_SKOPEO=1`, which makes it fail.
 #![cfg(feature = "server")]
 
+#[allow(dead_code, unused_imports)]
+mod common;
 mod server_support;
 
 use std::path::Path;
@@ -356,4 +361,118 @@ async fn skopeo_push_pull_convert_delete() {
         .unwrap();
     assert_eq!(resp.status(), 404);
     r.stop().await;
+}
+
+/// Push and pull through a registry whose storage is the S3 driver, configured by the
+/// registry:2 YAML a user would write; returns the blobs the bucket holds afterwards.
+async fn push_pull_on_s3(target: common::S3Target, bucket: &str) -> Vec<String> {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let manifest = make_layout(&src);
+    let manifest_digest = sha256(&manifest);
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /s3root\n    chunksize: 5242880\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
+        target.access_key, target.secret_key, target.region, target.endpoint
+    );
+    let cfg = s3driver::config::Config::from_yaml(&yaml, &[]).expect("registry:2 config");
+    let app = s3driver::server::App::from_config(&cfg).expect("app on the s3 driver");
+    let r = start_app(app).await;
+    assert_eq!(r.driver().name(), "s3aws");
+    let host = r.base.trim_start_matches("http://").to_owned();
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", src.display()),
+        &format!("docker://{host}/s3/app:v1"),
+    ])
+    .await;
+    let current = r
+        .driver()
+        .get_content("/docker/registry/v2/repositories/s3/app/_manifests/tags/v1/current/link")
+        .await
+        .unwrap();
+    assert_eq!(current.as_ref(), manifest_digest.as_bytes());
+
+    // A blob GET is redirected to a presigned URL on the S3 server, which serves the blob.
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let layer = m["layers"][1]["digest"].as_str().unwrap().to_owned();
+    let resp = r
+        .client
+        .get(r.url(&format!("/v2/s3/app/blobs/{layer}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 307);
+    let location = header(&resp, "location");
+    assert!(location.starts_with(&target.endpoint), "{location}");
+    let blob = common::http_client().get(&location).send().await.unwrap();
+    assert_eq!(blob.status(), 200);
+    let blob = blob.bytes().await.unwrap();
+    assert_eq!(sha256(&blob), layer);
+
+    let dst = work.path().join("dst");
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        &format!("docker://{host}/s3/app:v1"),
+        &format!("oci:{}:v1", dst.display()),
+    ])
+    .await;
+    for d in m["layers"].as_array().unwrap().iter().chain([&m["config"]]) {
+        let d = d["digest"].as_str().unwrap();
+        let a = std::fs::read(src.join("blobs/sha256").join(&d[7..])).unwrap();
+        let b = std::fs::read(dst.join("blobs/sha256").join(&d[7..])).unwrap();
+        assert_eq!(a, b, "blob {d} round-trips through S3");
+    }
+    let mut blobs = Vec::new();
+    r.driver()
+        .walk(
+            "/docker/registry/v2/blobs",
+            &mut |fi: &s3driver::driver::FileInfo| {
+                if !fi.is_dir {
+                    blobs.push(fi.path.clone());
+                }
+                Ok(s3driver::driver::WalkControl::Continue)
+            },
+            s3driver::driver::WalkOptions::default(),
+        )
+        .await
+        .unwrap();
+    r.stop().await;
+    blobs.sort();
+    blobs
+}
+
+#[tokio::test]
+async fn skopeo_push_pull_on_s3_driver_over_s3s_fs() {
+    if !skopeo_available() {
+        return;
+    }
+    let server = common::S3sServer::start().await;
+    server.create_bucket("registry");
+    let blobs = push_pull_on_s3(server.target(), "registry").await;
+    // Three layers, the config and the manifest, in registry:2's layout under the root.
+    assert_eq!(blobs.len(), 5, "{blobs:?}");
+    assert!(blobs
+        .iter()
+        .all(|b| b.starts_with("/docker/registry/v2/blobs/sha256/") && b.ends_with("/data")));
+    assert!(server
+        .object_path("registry", "s3root/docker/registry/v2/blobs")
+        .exists());
+}
+
+#[tokio::test]
+async fn skopeo_push_pull_on_s3_driver_over_swift() {
+    if !skopeo_available() {
+        return;
+    }
+    let Some(swift) = common::swift_or_skip() else {
+        return;
+    };
+    let bucket = common::unique_bucket_name("e2e");
+    swift.create_bucket(&bucket).await;
+    let blobs = push_pull_on_s3(swift.target(), &bucket).await;
+    assert_eq!(blobs.len(), 5, "{blobs:?}");
 }

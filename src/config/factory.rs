@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use super::{ConfigError, MiddlewareConfig, StorageConfig};
-use crate::driver::{FilesystemDriver, InMemoryDriver, ParameterError, StorageDriver};
+use crate::driver::{
+    FilesystemDriver, InMemoryDriver, ParameterError, S3Driver, S3Parameters, StorageDriver,
+};
 
 /// The storage driver names `storage:` accepts.
 pub const STORAGE_DRIVERS: &[&str] = &["filesystem", "inmemory", "s3"];
@@ -38,10 +40,12 @@ pub fn build_driver(cfg: &StorageConfig) -> Result<Arc<dyn StorageDriver>, Confi
         }
         "inmemory" => Arc::new(InMemoryDriver::new()),
         "s3" | "s3aws" => {
-            return Err(ConfigError::new(
-                format!("storage.{}", cfg.driver),
-                "the s3 storage driver is not available in this build",
-            ))
+            let name = cfg.driver.as_str();
+            let params = S3Parameters::from_parameters(&params).map_err(param_error(name))?;
+            let driver = S3Driver::new(params).map_err(|e| {
+                ConfigError::new(format!("storage.{name}"), format!("storage.{name}: {e}"))
+            })?;
+            Arc::new(driver)
         }
         other => {
             return Err(ConfigError::new(
@@ -80,10 +84,7 @@ fn wrap(
     let key = format!("middleware.storage[{index}].name");
     tracing::debug!(driver = driver.name(), middleware = %mw.name, "applying storage middleware");
     match mw.name.as_str() {
-        "cloudfront" => Err(ConfigError::new(
-            key,
-            "the cloudfront storage middleware is not available in this build",
-        )),
+        "cloudfront" => cloudfront(driver, index, mw),
         other => Err(ConfigError::new(
             key.clone(),
             format!(
@@ -92,6 +93,66 @@ fn wrap(
             ),
         )),
     }
+}
+
+/// Wraps `driver` in the CloudFront middleware. The AWS IP ranges (with `ipfilteredby`) are
+/// fetched in the background when a Tokio runtime is running; until they arrive every client
+/// is sent to CloudFront, as in Distribution when the first fetch fails.
+#[cfg(feature = "cloudfront")]
+fn cloudfront(
+    driver: Arc<dyn StorageDriver>,
+    index: usize,
+    mw: &MiddlewareConfig,
+) -> Result<Arc<dyn StorageDriver>, ConfigError> {
+    use crate::middleware::cloudfront::{
+        CloudFrontMiddleware, CloudFrontRedirector, IpRanges, Options, Signer,
+    };
+    let prefix = format!("middleware.storage[{index}].options");
+    let err = |e: crate::middleware::cloudfront::Error| {
+        ConfigError::new(prefix.clone(), format!("{prefix}: {e}"))
+    };
+    let (options, warnings) = Options::from_params(mw.options.iter().cloned()).map_err(err)?;
+    for w in warnings {
+        tracing::warn!("{prefix}: {w}");
+    }
+    let signer = Signer::from_pem_file(&options.private_key, &options.key_pair_id).map_err(err)?;
+    let ranges = if options.ip_filter.is_enabled() {
+        Some(Arc::new(
+            IpRanges::new(&options.ip_ranges_url, options.ip_filter.clone()).map_err(err)?,
+        ))
+    } else {
+        None
+    };
+    let mut redirector = CloudFrontRedirector::new(&options, signer, ranges.clone());
+    if let (Some(ranges), Ok(handle)) = (ranges, tokio::runtime::Handle::try_current()) {
+        let first = Arc::clone(&ranges);
+        handle.spawn(async move {
+            if let Err(e) = first.try_update().await {
+                tracing::warn!("cloudfront: cannot load the AWS IP ranges yet: {e}");
+            }
+        });
+        let _guard = handle.enter();
+        redirector =
+            redirector.with_refresher(ranges.spawn_refresher(options.update_frequency, |result| {
+                if let Err(e) = result {
+                    tracing::warn!("cloudfront: refreshing the AWS IP ranges failed: {e}");
+                }
+            }));
+    }
+    Ok(Arc::new(CloudFrontMiddleware::new(driver, redirector)))
+}
+
+#[cfg(not(feature = "cloudfront"))]
+fn cloudfront(
+    _driver: Arc<dyn StorageDriver>,
+    index: usize,
+    _mw: &MiddlewareConfig,
+) -> Result<Arc<dyn StorageDriver>, ConfigError> {
+    Err(ConfigError::new(
+        format!("middleware.storage[{index}].name"),
+        "the cloudfront storage middleware is not part of this build: rebuild with \
+         `--features server,cloudfront`",
+    ))
 }
 
 #[cfg(test)]

@@ -118,6 +118,13 @@ impl CloudFrontRedirector {
         }
     }
 
+    /// Keeps `refresher` (the IP-range refresh task) alive as long as the redirector.
+    #[must_use]
+    pub fn with_refresher(mut self, refresher: Refresher) -> Self {
+        self.refresher = Some(refresher);
+        self
+    }
+
     /// The IP ranges in use, when filtering is on.
     pub fn ip_ranges(&self) -> Option<&Arc<IpRanges>> {
         self.ip_ranges.as_ref()
