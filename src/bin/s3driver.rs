@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! s3driver serve [--config FILE | FILE]   run the registry
-//! s3driver check [--config FILE | FILE]   validate the configuration and exit
+//! s3driver check [--config FILE | FILE]   validate the configuration; for S3 storage, check
+//!                                         the bucket's permissions against the documented policy
 //! s3driver version                        print the version
 //! ```
 //!
@@ -25,7 +26,9 @@ usage: s3driver <command> [options]
 
 commands:
   serve [--config FILE | FILE]   run the registry
-  check [--config FILE | FILE]   validate the configuration and exit
+  check [--config FILE | FILE]   validate the configuration; with S3 storage, also try
+                                 every S3 action the driver needs and print what is
+                                 missing with the IAM policy that grants it
   version                        print the version
   help                           print this help
 
@@ -96,7 +99,11 @@ fn main() -> ExitCode {
                             config.storage.describe(),
                             config.http.addr
                         );
-                        ExitCode::SUCCESS
+                        if matches!(config.storage.driver.as_str(), "s3" | "s3aws") {
+                            check_bucket(&config)
+                        } else {
+                            ExitCode::SUCCESS
+                        }
                     }
                     Err(e) => {
                         eprintln!("s3driver: {e}");
@@ -136,6 +143,48 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The S3 bucket permission check: probes every action the driver needs and prints the
+/// table, plus the policy JSON that grants what is missing. Exit status 1 if anything is
+/// missing or failed.
+fn check_bucket(config: &Config) -> ExitCode {
+    let params = match s3driver::driver::S3Parameters::from_parameters(&config.storage.parameters())
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("s3driver: storage.s3.{}: {e}", e.key);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("s3driver: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(async {
+        let driver = s3driver::driver::S3Driver::new(params)?;
+        Ok::<_, s3driver::driver::DriverError>(driver.inner().check_permissions().await)
+    });
+    match report {
+        Ok(report) => {
+            println!("\n{report}");
+            if report.all_granted() && !report.region_mismatch() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("s3driver: {e}");
+            ExitCode::FAILURE
         }
     }
 }
