@@ -2,7 +2,6 @@
 //! registry:2 file, then probes the bucket's permissions on a signature-verifying server.
 #![cfg(feature = "server")]
 
-#[allow(dead_code, unused_imports)]
 mod common;
 
 fn config(target: &common::S3Target, bucket: &str, secret: &str) -> String {

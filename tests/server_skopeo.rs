@@ -10,7 +10,6 @@
 //! line and passes, unless `S3DRIVER_REQUIRE_SKOPEO=1`, which makes it fail.
 #![cfg(feature = "server")]
 
-#[allow(dead_code, unused_imports)]
 mod common;
 mod server_support;
 
