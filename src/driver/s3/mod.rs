@@ -11,7 +11,7 @@
 //! | `delete` | ListObjectsV2 of the prefix + DeleteObjects in batches of 1000 |
 //! | `redirect_url` | presigned GET/HEAD URL valid 20 minutes, host optionally swapped (`redirectendpoint`) |
 //! | `walk` | one ListObjectsV2 pass without delimiter, directories inferred |
-//! | `writer` | multipart upload of `chunksize` parts, resumable (see [`writer`]) |
+//! | `writer` | multipart upload of `chunksize` parts, resumable (see `writer.rs`) |
 //!
 //! Better than Distribution where its users hit problems: `stat` never reports `/a` as a
 //! directory because `/ab` exists; a failed multipart copy aborts its upload; SigV2 signs
