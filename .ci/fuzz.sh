@@ -8,6 +8,10 @@
 # xml; params starts empty); nothing is written into the repository except the build in
 # fuzz/target (or $CARGO_TARGET_DIR).
 #
+# Sanitizer: S3DRIVER_FUZZ_SANITIZER (default none: the crate forbids `unsafe`, so
+# AddressSanitizer would only slow the build and the runs down; panics, overflow checks and
+# debug assertions are what find bugs here; `address` brings ASan back).
+#
 # Needs a nightly toolchain (libFuzzer's sanitizer flags). Without one it prints
 # "skipped: no nightly toolchain" and exits 0. cargo-fuzz is installed from crates.io
 # (cargo install cargo-fuzz --locked) when missing. Exit status 1 on any crash, with the
@@ -20,6 +24,7 @@ ROOT=$PWD
 [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
 SECONDS_EACH=${S3DRIVER_FUZZ_SECONDS:-30}
 case "$SECONDS_EACH" in ''|*[!0-9]*) echo "S3DRIVER_FUZZ_SECONDS must be a number of seconds" >&2; exit 2;; esac
+SANITIZER=${S3DRIVER_FUZZ_SANITIZER:-none}
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(sign xml params)
 
@@ -61,13 +66,13 @@ seed() { # seed TARGET: fills $WORK/corpus/TARGET
   esac
 }
 
-step "building fuzz targets: ${TARGETS[*]} (cargo +nightly fuzz build, release with debug assertions)"
+step "building fuzz targets: ${TARGETS[*]} (release with debug assertions, sanitizer $SANITIZER)"
 for target in "${TARGETS[@]}"; do
   [ -f "fuzz/fuzz_targets/$target.rs" ] || { echo "fuzz: no target $target in fuzz/fuzz_targets/" >&2; exit 2; }
 done
 # `cargo fuzz build` takes one target or all: build each one that is asked for.
 for target in "${TARGETS[@]}"; do
-  (cd fuzz && cargo +nightly fuzz build "$target")
+  (cd fuzz && cargo +nightly fuzz build --sanitizer "$SANITIZER" "$target")
 done
 
 summary=()
@@ -76,7 +81,7 @@ for target in "${TARGETS[@]}"; do
   mkdir -p "$ARTIFACTS/$target"
   step "running $target for ${SECONDS_EACH}s (seeds: $(find "$WORK/corpus/$target" -type f | wc -l))"
   log=$WORK/$target.log
-  if (cd fuzz && cargo +nightly fuzz run "$target" "$WORK/corpus/$target" -- \
+  if (cd fuzz && cargo +nightly fuzz run --sanitizer "$SANITIZER" "$target" "$WORK/corpus/$target" -- \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$ARTIFACTS/$target/") >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
