@@ -75,9 +75,7 @@ fn args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let size = || parse_size(&value).ok_or_else(|| format!("{flag}: not a size: {value:?}"));
         match flag.as_str() {
             "--size" => out.size = size()?,
@@ -112,7 +110,10 @@ async fn main() -> ExitCode {
     };
     let endpoint = match &args.endpoint {
         Some(e) => e.clone(),
-        None => server.as_ref().map(s3s_fs::S3sFs::endpoint).unwrap_or_default(),
+        None => server
+            .as_ref()
+            .map(s3s_fs::S3sFs::endpoint)
+            .unwrap_or_default(),
     };
     let chunk = args.chunk.to_string();
     let params = Parameters::from_iter([
@@ -170,7 +171,11 @@ async fn main() -> ExitCode {
     let mib = |b: u64| b as f64 / MIB as f64;
     println!(
         "server: {}",
-        if server.is_some() { "in-process s3s-fs (its memory counts)" } else { endpoint.as_str() }
+        if server.is_some() {
+            "in-process s3s-fs (its memory counts)"
+        } else {
+            endpoint.as_str()
+        }
     );
     println!(
         "uploaded {:.0} MiB in {} B writes, chunksize {:.0} MiB, in {:.1} s ({:.0} MiB/s)",

@@ -76,8 +76,14 @@ fuzz_target!(|input: Input| {
             assert!(!e.key.is_empty(), "an error naming no parameter");
         }
         Ok(p) => {
-            let chunk = |v: u64| (MIN_CHUNK_SIZE.unsigned_abs()..=MAX_CHUNK_SIZE.unsigned_abs()).contains(&v);
-            assert!(chunk(p.chunk_size), "chunksize out of range: {}", p.chunk_size);
+            let chunk = |v: u64| {
+                (MIN_CHUNK_SIZE.unsigned_abs()..=MAX_CHUNK_SIZE.unsigned_abs()).contains(&v)
+            };
+            assert!(
+                chunk(p.chunk_size),
+                "chunksize out of range: {}",
+                p.chunk_size
+            );
             assert!(chunk(p.multipart_copy_chunk_size));
             assert!(p.multipart_copy_max_concurrency >= 1);
             assert!(p.multipart_copy_threshold_size <= MAX_CHUNK_SIZE.unsigned_abs());
