@@ -75,7 +75,11 @@ fuzz_target!(|input: Input| {
         region: &input.region,
         service: &input.service,
         time: UNIX_EPOCH + Duration::from_secs(input.unix % 400_000_000_000),
-        uri_mode: if input.normalized { UriMode::Normalized } else { UriMode::S3 },
+        uri_mode: if input.normalized {
+            UriMode::Normalized
+        } else {
+            UriMode::S3
+        },
         payload,
     };
     let opts = SignOptions {
@@ -84,7 +88,11 @@ fuzz_target!(|input: Input| {
             1 => ContentSha256Header::Always,
             _ => ContentSha256Header::Never,
         },
-        session_token: if input.token_after { SessionTokenMode::AfterSigning } else { SessionTokenMode::Signed },
+        session_token: if input.token_after {
+            SessionTokenMode::AfterSigning
+        } else {
+            SessionTokenMode::Signed
+        },
         key_cache: None,
     };
 
@@ -106,7 +114,11 @@ fuzz_target!(|input: Input| {
         match signer.clone().final_chunk_with_trailer(&trailers) {
             Ok(tail) => assert_eq!(
                 framed + tail.len() as u64,
-                chunked::encoded_length_with_trailer(input.body.len() as u64, size as u64, &trailers)
+                chunked::encoded_length_with_trailer(
+                    input.body.len() as u64,
+                    size as u64,
+                    &trailers
+                )
             ),
             Err(_) => {
                 let tail = signer.final_chunk();
@@ -128,7 +140,14 @@ fuzz_target!(|input: Input| {
         None => BucketAddressing::None,
     };
     let _ = v2::sign_header(&req, &credentials, bucket, "", "", &input.date);
-    let _ = v2::sign_header_encoded(&req, &credentials, bucket, &input.date, &input.region, &input.date);
+    let _ = v2::sign_header_encoded(
+        &req,
+        &credentials,
+        bucket,
+        &input.date,
+        &input.region,
+        &input.date,
+    );
     let _ = v2::presign(&req, &credentials, bucket, input.expires);
     let _ = v2_allowed(&input.region, input.endpoint.as_deref());
     let _ = AmzTime::parse_iso8601(&input.date);

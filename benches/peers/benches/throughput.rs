@@ -1,0 +1,134 @@
+//! PUT/GET throughput, s3driver (client and driver) against object_store (feature `aws`), in
+//! one run, against the same in-process s3s-fs server: 1 MiB and 64 MiB objects (1 GiB too
+//! with `S3DRIVER_BENCH_BIG=1`).
+//!
+//! ```text
+//! cd benches/peers && cargo bench --bench throughput -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! Contenders (all path-style, HTTP/1.1, same credentials):
+//! - `s3driver client`: `put_object` (SHA-256 signed payload + Content-MD5) / `get_object`.
+//! - `s3driver client unsigned stream`: `put_object_stream` (`UNSIGNED-PAYLOAD`).
+//! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, multipart above that) / `reader`.
+//! - `object_store`: `put` (one PutObject, SHA-256 signed payload) / `get`.
+//! - `object_store unsigned`: `put` with `with_unsigned_payload(true)`.
+//! - `object_store BufWriter`: `BufWriter` of 10 MiB capacity (1 MiB `write_all`s, multipart
+//!   above that, up to 8 parts in flight).
+
+#[path = "../../support/ours.rs"]
+mod ours;
+#[path = "../../support/s3s_fs.rs"]
+mod s3s_fs;
+#[path = "../../support/throughput.rs"]
+mod throughput;
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::io::AsyncWriteExt;
+
+use throughput::Contender;
+
+fn store(endpoint: &str, bucket: &str, unsigned: bool) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_region(s3s_fs::REGION)
+            .with_bucket_name(bucket)
+            .with_access_key_id(s3s_fs::ACCESS_KEY)
+            .with_secret_access_key(s3s_fs::SECRET_KEY)
+            .with_unsigned_payload(unsigned)
+            .build()
+            .expect("object_store: S3 builder"),
+    )
+}
+
+fn object_store_contenders(endpoint: &str, bucket: &str) -> Vec<Contender> {
+    let signed = store(endpoint, bucket, false);
+    let unsigned = store(endpoint, bucket, true);
+    let (s1, s2, s3) = (Arc::clone(&signed), Arc::clone(&signed), signed);
+    vec![
+        Contender {
+            name: "object_store",
+            put: Box::new(move |key, body| {
+                let s = Arc::clone(&s1);
+                Box::pin(async move {
+                    let n = body.len() as u64;
+                    s.put(&Path::from(key), PutPayload::from_bytes(body))
+                        .await
+                        .expect("object_store put");
+                    n
+                })
+            }),
+            get: Some(Box::new(move |key| {
+                let s = Arc::clone(&s2);
+                Box::pin(async move {
+                    let mut stream = s
+                        .get(&Path::from(key))
+                        .await
+                        .expect("object_store get")
+                        .into_stream();
+                    let mut n = 0u64;
+                    while let Some(chunk) = stream.next().await {
+                        n += chunk.expect("object_store get body").len() as u64;
+                    }
+                    n
+                })
+            })),
+        },
+        Contender {
+            name: "object_store unsigned",
+            put: Box::new(move |key, body| {
+                let s = Arc::clone(&unsigned);
+                Box::pin(async move {
+                    let n = body.len() as u64;
+                    s.put(&Path::from(key), PutPayload::from_bytes(body))
+                        .await
+                        .expect("object_store put (unsigned)");
+                    n
+                })
+            }),
+            get: None,
+        },
+        Contender {
+            name: "object_store BufWriter",
+            put: Box::new(move |key, body| {
+                let s = Arc::clone(&s3);
+                Box::pin(async move {
+                    let mut w = BufWriter::with_capacity(s, Path::from(key), 10 << 20);
+                    for piece in body.chunks(1 << 20) {
+                        w.write_all(piece).await.expect("BufWriter write");
+                    }
+                    w.shutdown().await.expect("BufWriter shutdown");
+                    body.len() as u64
+                })
+            }),
+            get: None,
+        },
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = throughput::runtime();
+    let server = rt.block_on(s3s_fs::S3sFs::start(0));
+    server.create_bucket("bench");
+    let endpoint = server.endpoint();
+    let mut contenders = {
+        let _guard = rt.enter();
+        let driver = ours::driver(&endpoint, "bench", s3s_fs::ACCESS_KEY, s3s_fs::SECRET_KEY);
+        ours::contenders(&driver)
+    };
+    contenders.extend(object_store_contenders(&endpoint, "bench"));
+    throughput::bench(c, &rt, &contenders);
+    drop(server);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
