@@ -71,6 +71,8 @@ impl S3sServer {
                             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                             continue;
                         };
+                        // Without it, small responses wait ~40 ms for delayed ACKs.
+                        let _ = socket.set_nodelay(true);
                         let service = service.clone();
                         conns.spawn(async move {
                             let io = hyper_util::rt::TokioIo::new(socket);

@@ -1,7 +1,8 @@
 //! The S3 driver's resumable writer: a multipart upload of fixed `chunksize` parts.
 //!
-//! * `write` buffers up to `chunksize` bytes and uploads each full buffer as the next part, so
-//!   a writer holds at most one part in memory plus the one being sent.
+//! * `write` buffers up to `chunksize` bytes and uploads each full buffer as the next part in
+//!   the background while the next one fills, so a writer holds at most one part in memory plus
+//!   the one being sent.
 //! * `close` uploads whatever is buffered (possibly a part shorter than 5 MiB) so that
 //!   `writer(path, append = true)` can resume the upload later, from this process or another.
 //! * Resuming finds the upload (this process's record of it, else ListMultipartUploads by
@@ -79,6 +80,9 @@ pub(super) struct S3Writer {
     /// Bytes written, including resumed parts and the buffer.
     size: u64,
     buf: BytesMut,
+    /// The part being uploaded while the next one fills `buf` (at most one: memory stays
+    /// within two parts).
+    inflight: Option<tokio::task::JoinHandle<Result<UploadedPart, DriverError>>>,
     state: State,
 }
 
@@ -90,6 +94,7 @@ impl fmt::Debug for S3Writer {
             .field("parts", &self.parts.len())
             .field("size", &self.size)
             .field("buffered", &self.buf.len())
+            .field("part_in_flight", &self.inflight.is_some())
             .field("state", &self.state)
             .finish()
     }
@@ -198,6 +203,7 @@ impl S3Writer {
             parts,
             size,
             buf: BytesMut::with_capacity(chunk.min(16 << 20)),
+            inflight: None,
             state: State::Open,
         }
     }
@@ -248,24 +254,40 @@ impl S3Writer {
         Ok(id)
     }
 
-    /// Uploads up to `chunksize` buffered bytes as the next part.
+    /// Starts uploading up to `chunksize` buffered bytes as the next part, in the background
+    /// (after the previous part has finished), so that the caller can fill the next part
+    /// meanwhile.
     async fn flush_part(&mut self) -> Result<(), DriverError> {
+        self.wait_inflight().await?;
         let upload_id = self.ensure_upload().await?;
         let n = self.buf.len().min(self.chunk_size());
         let data: Bytes = self.buf.split_to(n).freeze();
         let number = u32::try_from(self.parts.len() + 1).unwrap_or(u32::MAX);
-        let etag = self
-            .driver
-            .client()
-            .upload_part(&self.key, &upload_id, number, data)
-            .await
-            .map_err(client_err)?;
-        self.parts.push(UploadedPart {
-            number,
-            etag,
-            size: n as u64,
-        });
-        self.record();
+        let client = self.driver.client().clone();
+        let key = self.key.clone();
+        self.inflight = Some(tokio::spawn(async move {
+            let etag = client
+                .upload_part(&key, &upload_id, number, data)
+                .await
+                .map_err(client_err)?;
+            Ok(UploadedPart {
+                number,
+                etag,
+                size: n as u64,
+            })
+        }));
+        Ok(())
+    }
+
+    /// Waits for the part in flight, if any, and records it.
+    async fn wait_inflight(&mut self) -> Result<(), DriverError> {
+        if let Some(task) = self.inflight.take() {
+            let part = task
+                .await
+                .map_err(|e| DriverError::msg(format!("the part upload task failed: {e}")))??;
+            self.parts.push(part);
+            self.record();
+        }
         Ok(())
     }
 
@@ -307,6 +329,7 @@ impl S3Writer {
     /// The last part is shorter than S3's minimum, so no part can follow it: complete the
     /// upload and start a new one that begins with the completed object.
     async fn restart_after_short_part(&mut self) -> Result<(), DriverError> {
+        self.wait_inflight().await?;
         let Some(old_id) = self.upload_id.take() else {
             return Ok(());
         };
@@ -382,6 +405,7 @@ impl FileWriter for S3Writer {
         if !self.buf.is_empty() {
             self.flush_part().await?;
         }
+        self.wait_inflight().await?;
         self.record();
         self.buf = BytesMut::new();
         Ok(())
@@ -391,6 +415,9 @@ impl FileWriter for S3Writer {
         self.check_open()?;
         self.state = State::Cancelled;
         self.buf = BytesMut::new();
+        if let Some(task) = self.inflight.take() {
+            task.abort();
+        }
         if let Some(id) = self.upload_id.take() {
             self.driver.forget_upload(&self.key);
             self.driver
@@ -418,6 +445,7 @@ impl FileWriter for S3Writer {
         while !self.buf.is_empty() {
             self.flush_part().await?;
         }
+        self.wait_inflight().await?;
         if self.parts.is_empty() {
             // An upload cannot be completed without parts: send an empty one.
             let etag = self
