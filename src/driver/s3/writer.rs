@@ -23,6 +23,9 @@ use super::{client_err, S3Driver, MIN_CHUNK_SIZE};
 use crate::driver::{DriverError, FileWriter};
 use crate::xml::{CompletedPart, ETag};
 
+/// The largest buffer allocated up front; larger `chunksize`s grow the buffer as data comes.
+const MAX_PREALLOC: usize = 64 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Open,
@@ -202,7 +205,7 @@ impl S3Writer {
             upload_id,
             parts,
             size,
-            buf: BytesMut::with_capacity(chunk.min(16 << 20)),
+            buf: BytesMut::with_capacity(chunk.min(MAX_PREALLOC)),
             inflight: None,
             state: State::Open,
         }
@@ -260,8 +263,20 @@ impl S3Writer {
     async fn flush_part(&mut self) -> Result<(), DriverError> {
         self.wait_inflight().await?;
         let upload_id = self.ensure_upload().await?;
-        let n = self.buf.len().min(self.chunk_size());
-        let data: Bytes = self.buf.split_to(n).freeze();
+        let chunk = self.chunk_size();
+        let n = self.buf.len().min(chunk);
+        // Hand the whole buffer to the upload and start a fresh one of exactly one part:
+        // growing a buffer by doubling while the old one is still being sent would hold
+        // several parts at once.
+        let data: Bytes = if n == self.buf.len() {
+            std::mem::replace(
+                &mut self.buf,
+                BytesMut::with_capacity(chunk.min(MAX_PREALLOC)),
+            )
+            .freeze()
+        } else {
+            self.buf.split_to(n).freeze()
+        };
         let number = u32::try_from(self.parts.len() + 1).unwrap_or(u32::MAX);
         let client = self.driver.client().clone();
         let key = self.key.clone();
