@@ -386,11 +386,7 @@ impl S3Client {
             headers.push(("content-length", encoded));
             headers.push(("x-amz-decoded-content-length", decoded));
         }
-        let sign_creds = sign::Credentials {
-            access_key_id: creds.access_key_id(),
-            secret_access_key: creds.secret(),
-            session_token: creds.session_token(),
-        };
+        let sign_creds = signing_credentials(creds);
         let added: Vec<(&'static str, String)>;
         let date_header;
         match self.inner.signature {
@@ -442,12 +438,7 @@ impl S3Client {
                         .find(|(k, _)| k == name)
                         .map_or("", |(_, v)| v.as_str())
                 };
-                let bucket = match self.inner.endpoint.style() {
-                    AddressingStyle::VirtualHosted => {
-                        v2::BucketAddressing::VirtualHosted(self.bucket())
-                    }
-                    AddressingStyle::Path => v2::BucketAddressing::PathStyle,
-                };
+                let bucket = self.v2_addressing();
                 let signable = SignableRequest {
                     method: req.method.as_str(),
                     path: &target.path,
@@ -485,6 +476,14 @@ impl S3Client {
         Ok((url, map))
     }
 
+    /// Where SigV2 finds the bucket: in the host (virtual-hosted) or in the path.
+    fn v2_addressing(&self) -> v2::BucketAddressing<'_> {
+        match self.inner.endpoint.style() {
+            AddressingStyle::VirtualHosted => v2::BucketAddressing::VirtualHosted(self.bucket()),
+            AddressingStyle::Path => v2::BucketAddressing::PathStyle,
+        }
+    }
+
     /// A presigned URL for `method` on `key`, valid for `expires_in` (SigV4: 1 s to 7 days;
     /// SigV2: an absolute expiry `now + expires_in`). Nothing is sent.
     ///
@@ -508,11 +507,7 @@ impl S3Client {
             query: &[],
             headers: &headers,
         };
-        let sign_creds = sign::Credentials {
-            access_key_id: creds.access_key_id(),
-            secret_access_key: creds.secret(),
-            session_token: creds.session_token(),
-        };
+        let sign_creds = signing_credentials(&creds);
         let query = match self.inner.signature {
             SignatureVersion::V4 => {
                 let params = v4::SigningParams {
@@ -532,12 +527,7 @@ impl S3Client {
                     .query
             }
             SignatureVersion::V2 => {
-                let bucket = match self.inner.endpoint.style() {
-                    AddressingStyle::VirtualHosted => {
-                        v2::BucketAddressing::VirtualHosted(self.bucket())
-                    }
-                    AddressingStyle::Path => v2::BucketAddressing::PathStyle,
-                };
+                let bucket = self.v2_addressing();
                 let expires = now
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default()
@@ -554,6 +544,15 @@ impl S3Client {
             sign::encode_path(&target.path),
             query
         ))
+    }
+}
+
+/// The signer's borrowed view of `creds`.
+fn signing_credentials(creds: &Credentials) -> sign::Credentials<'_> {
+    sign::Credentials {
+        access_key_id: creds.access_key_id(),
+        secret_access_key: creds.secret(),
+        session_token: creds.session_token(),
     }
 }
 
