@@ -2,7 +2,8 @@
 //! (`YYYYMMDD`) and RFC 1123 (`Sun, 30 Aug 2015 12:36:00 GMT`, SigV2 `Date`).
 //!
 //! Pure conversions from a given instant; nothing here reads a clock. The civil-date
-//! arithmetic is Howard Hinnant's `civil_from_days` / `days_from_civil`.
+//! arithmetic ([`days_from_civil`], [`civil_from_days`], [`days_in_month`]) is Howard
+//! Hinnant's, on signed day counts, and is the one copy the other layers use too.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -81,12 +82,13 @@ impl AmzTime {
     pub fn civil(self) -> Civil {
         let days = self.unix / SECS_PER_DAY;
         let rem = self.unix % SECS_PER_DAY;
-        let (year, month, day) = civil_from_days(days);
-        // Casts: every value below is bounded (< 86_400 or < 7).
+        // `days` is bounded by the year-9999 limit, so it fits an i64.
+        let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX));
+        // Casts: every value below is bounded (year <= 9999, < 86_400 or < 7).
         Civil {
-            year,
-            month,
-            day,
+            year: year as u32,
+            month: month as u32,
+            day: day as u32,
             hour: (rem / 3600) as u32,
             minute: (rem % 3600 / 60) as u32,
             second: (rem % 60) as u32,
@@ -165,14 +167,16 @@ impl AmzTime {
         if year < 1970
             || !(1..=12).contains(&month)
             || day < 1
-            || day > days_in_month(year, month)
+            || i64::from(day) > days_in_month(i64::from(year), i64::from(month))
             || hour > 23
             || minute > 59
             || second > 59
         {
             return Err(SignError::InvalidTimestamp);
         }
-        let days = days_from_civil(year, month, day);
+        // Non-negative: the year is at least 1970.
+        let days =
+            days_from_civil(i64::from(year), i64::from(month), i64::from(day)).unsigned_abs();
         Self::from_unix(
             days * SECS_PER_DAY
                 + u64::from(hour) * 3600
@@ -195,44 +199,47 @@ impl TryFrom<SystemTime> for AmzTime {
     }
 }
 
-fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+// Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms), shared by every
+// layer that reads or writes dates: the XML codec, credential expiry, the registry server.
+
+/// Whether `year` is a Gregorian leap year.
+pub fn is_leap_year(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
+/// The number of days in `month` (1..=12) of `year`.
+pub fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
-        2 if is_leap(year) => 29,
+        2 if is_leap_year(year) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), for non-negative day counts.
-fn civil_from_days(days: u64) -> (u32, u32, u32) {
+/// Days since 1970-01-01 of a proleptic Gregorian date (negative before 1970).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400; // [0, 399]
+    let mp = (month + 9) % 12; // [0, 11], March = 0
+    let doy = (153 * mp + 2) / 5 + day - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian `(year, month, day)` of a day count since 1970-01-01 (the
+/// inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
-    let era = z / 146_097;
+    let era = z.div_euclid(146_097);
     let doe = z - era * 146_097; // [0, 146096]
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
     let mp = (5 * doy + 2) / 153; // [0, 11]
     let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
     let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    // Casts: year <= 9999 because callers bound the instant; month/day are tiny.
-    (year as u32, month as u32, day as u32)
-}
-
-/// (year >= 1970, month, day) to days since 1970-01-01.
-fn days_from_civil(year: u32, month: u32, day: u32) -> u64 {
-    let y = u64::from(if month <= 2 { year - 1 } else { year });
-    let era = y / 400;
-    let yoe = y - era * 400; // [0, 399]
-    let m = u64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11]
-    let doy = (153 * mp + 2) / 5 + u64::from(day) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
@@ -283,7 +290,7 @@ mod tests {
 
     #[test]
     fn civil_round_trips_day_by_day_across_four_centuries() {
-        let mut days = 0u64;
+        let mut days = 0i64;
         while days < 146_097 * 2 {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);

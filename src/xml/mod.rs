@@ -2,7 +2,7 @@
 //!
 //! Hand-written over `quick-xml` (no serde): one struct per S3 shape, each with
 //! `parse(&[u8]) -> Result<Self, XmlError>` (responses) or `to_xml(&self)` (requests).
-//! This module imports nothing else from the crate.
+//! From the rest of the crate this module uses only the calendar arithmetic of [`crate::sign::time`].
 //!
 //! | shape | operation |
 //! |---|---|
