@@ -10,6 +10,7 @@
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
+pub(crate) mod json;
 pub mod retry;
 
 pub use credentials::{

@@ -1,286 +1,34 @@
-//! A tiny JSON reader for the flat credential documents of IMDS and container endpoints, and an
-//! RFC 3339 timestamp parser for their `Expiration` field.
+//! The flat credential documents of IMDS and container endpoints (read with the client's one
+//! JSON reader, [`crate::client::json`]), and an RFC 3339 timestamp parser for their
+//! `Expiration` field.
 //!
 //! Only top-level string fields are kept; numbers, booleans, `null`, nested objects and arrays
-//! are validated and skipped. That is all the credential documents need, so serde_json is not
-//! pulled into the library. Errors report a byte offset and what was expected, never the input
-//! (which holds secrets).
+//! are validated and skipped. Errors report a byte offset and what was expected, never the
+//! input (which holds secrets).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::client::json::{self, JsonError, Value};
 use crate::sign::time::{days_from_civil, days_in_month};
 
-/// Why a document is not valid JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct JsonError {
-    offset: usize,
-    expected: &'static str,
-}
-
-impl fmt::Display for JsonError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "expected {} at byte {}", self.expected, self.offset)
-    }
-}
-
-impl std::error::Error for JsonError {}
-
-/// Nesting limit for skipped values (keeps recursion bounded on hostile input).
-const MAX_DEPTH: usize = 32;
-
-struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn err(&self, expected: &'static str) -> JsonError {
-        JsonError {
-            offset: self.pos,
-            expected,
-        }
-    }
-
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
-            self.pos += 1;
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
-    }
-
-    fn eat(&mut self, b: u8, expected: &'static str) -> Result<(), JsonError> {
-        if self.peek() == Some(b) {
-            self.pos += 1;
-            Ok(())
-        } else {
-            Err(self.err(expected))
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, JsonError> {
-        let digits = self
-            .s
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.err("4 hex digits"))?;
-        let mut v = 0u32;
-        for &d in digits {
-            let n = (d as char)
-                .to_digit(16)
-                .ok_or_else(|| self.err("4 hex digits"))?;
-            v = v * 16 + n;
-        }
-        self.pos += 4;
-        Ok(v)
-    }
-
-    fn string(&mut self) -> Result<String, JsonError> {
-        self.eat(b'"', "'\"'")?;
-        let mut out = String::new();
-        loop {
-            let start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            // The input is a &str and we stopped at an ASCII byte, so this is a char boundary.
-            out.push_str(
-                std::str::from_utf8(&self.s[start..self.pos]).map_err(|_| self.err("UTF-8"))?,
-            );
-            match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    let esc = self.peek().ok_or_else(|| self.err("an escape"))?;
-                    self.pos += 1;
-                    match esc {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let c = if (0xD800..0xDC00).contains(&hi) {
-                                if self.s.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                    return Err(self.err("a low surrogate"));
-                                }
-                                self.pos += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(self.err("a low surrogate"));
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            out.push(
-                                char::from_u32(c).ok_or_else(|| self.err("a valid code point"))?,
-                            );
-                        }
-                        _ => return Err(self.err("a valid escape")),
-                    }
-                }
-                _ => return Err(self.err("a closing '\"'")),
-            }
-        }
-    }
-
-    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
-        if self.s.get(self.pos..self.pos + word.len()) == Some(word) {
-            self.pos += word.len();
-            Ok(())
-        } else {
-            Err(self.err("a value"))
-        }
-    }
-
-    fn number(&mut self) -> Result<(), JsonError> {
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        let digits = |p: &mut Self| {
-            let start = p.pos;
-            while p.peek().is_some_and(|b| b.is_ascii_digit()) {
-                p.pos += 1;
-            }
-            p.pos > start
-        };
-        if !digits(self) {
-            return Err(self.err("a digit"));
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !digits(self) {
-                return Err(self.err("a digit"));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if !digits(self) {
-                return Err(self.err("a digit"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Parses any value; returns it only if it is a string.
-    fn value(&mut self, depth: usize) -> Result<Option<String>, JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("less nesting"));
-        }
-        self.ws();
-        match self.peek() {
-            Some(b'"') => self.string().map(Some),
-            Some(b'{') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(None);
-                }
-                loop {
-                    self.ws();
-                    self.string()?;
-                    self.ws();
-                    self.eat(b':', "':'")?;
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            return Ok(None);
-                        }
-                        _ => return Err(self.err("',' or '}'")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(None);
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(None);
-                        }
-                        _ => return Err(self.err("',' or ']'")),
-                    }
-                }
-            }
-            Some(b't') => self.literal(b"true").map(|()| None),
-            Some(b'f') => self.literal(b"false").map(|()| None),
-            Some(b'n') => self.literal(b"null").map(|()| None),
-            Some(b'-' | b'0'..=b'9') => self.number().map(|()| None),
-            _ => Err(self.err("a value")),
-        }
-    }
-}
-
-/// Parses a JSON object and returns its top-level string fields (later duplicates win).
+/// Parses a JSON object and returns its top-level string fields (later duplicates win;
+/// members of other types are skipped). A UTF-8 byte-order mark is tolerated.
 pub(crate) fn parse_flat_object(input: &str) -> Result<HashMap<String, String>, JsonError> {
-    let mut p = Parser {
-        s: input.as_bytes(),
-        pos: 0,
-    };
-    // Tolerate a UTF-8 byte-order mark.
-    if input.starts_with('\u{feff}') {
-        p.pos = 3;
+    let body = input.strip_prefix('\u{feff}').unwrap_or(input);
+    match json::parse(body.as_bytes())? {
+        Value::Object(members) => Ok(members
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                _ => None,
+            })
+            .collect()),
+        _ => Err(JsonError {
+            offset: 0,
+            expected: "an object",
+        }),
     }
-    let mut out = HashMap::new();
-    p.ws();
-    p.eat(b'{', "'{'")?;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.pos += 1;
-    } else {
-        loop {
-            p.ws();
-            let key = p.string()?;
-            p.ws();
-            p.eat(b':', "':'")?;
-            if let Some(v) = p.value(1)? {
-                out.insert(key, v);
-            }
-            p.ws();
-            match p.peek() {
-                Some(b',') => p.pos += 1,
-                Some(b'}') => {
-                    p.pos += 1;
-                    break;
-                }
-                _ => return Err(p.err("',' or '}'")),
-            }
-        }
-    }
-    p.ws();
-    if p.pos != p.s.len() {
-        return Err(p.err("end of input"));
-    }
-    Ok(out)
 }
 
 /// Parses an RFC 3339 timestamp (`2024-05-01T16:00:00Z`, optional fraction, `Z` or `±hh:mm`).

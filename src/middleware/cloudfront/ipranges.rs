@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use super::cidr::{Cidr, RangeTable};
 use super::error::Error;
-use super::json::{self, Value};
 use super::options::IpFilter;
+use crate::client::json::{self, Value};
 
 /// Time limit for one download of the IP ranges (connect + body).
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);

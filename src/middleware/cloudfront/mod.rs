@@ -30,7 +30,6 @@ mod client_ip;
 mod duration;
 mod error;
 mod ipranges;
-mod json;
 mod middleware;
 mod options;
 mod policy;

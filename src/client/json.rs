@@ -1,11 +1,14 @@
-//! A small JSON reader for the AWS `ip-ranges.json` document (so serde is not pulled into the
-//! library). It builds a full value tree with a nesting limit; numbers are validated and kept as
-//! text. Errors give the byte offset and what was expected.
+//! The crate's one small JSON reader (so serde is not pulled into the library): credential
+//! documents from IMDS and container endpoints, and AWS's `ip-ranges.json` for the CloudFront
+//! middleware. It builds a full value tree with a nesting limit; numbers are validated and kept
+//! as text. Errors give the byte offset and what was expected, never the input.
 
 use std::fmt;
 
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
+// Only the CloudFront middleware looks at the non-string variants and the accessors.
+#[cfg_attr(not(feature = "cloudfront"), allow(dead_code))]
 pub(crate) enum Value {
     Null,
     Bool(bool),
@@ -17,6 +20,7 @@ pub(crate) enum Value {
     Object(Vec<(String, Value)>),
 }
 
+#[cfg_attr(not(feature = "cloudfront"), allow(dead_code))]
 impl Value {
     /// The member `key` of an object (the last one when repeated).
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
