@@ -61,6 +61,8 @@ const HTTP: &[&str] = &[
     "secret",
     "relativeurls",
     "draintimeout",
+    "bodyidletimeout",
+    "maxconnections",
     "tls",
     "headers",
     "debug",

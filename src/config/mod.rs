@@ -25,6 +25,8 @@
 //! | `http.prefix` | path prefix in front of `/v2/` |
 //! | `http.headers` | headers added to every response |
 //! | `http.draintimeout` | how long shutdown waits for in-flight requests (default 10s) |
+//! | `http.bodyidletimeout` | a request body that sends nothing for this long is abandoned (default 60s; not in registry:2) |
+//! | `http.maxconnections` | most client connections served at once; more wait to be accepted (default 1024; not in registry:2) |
 //! | `http.tls.certificate`, `http.tls.key`, `http.tls.minimumtls` | HTTPS with rustls |
 //! | `auth.htpasswd.realm`, `auth.htpasswd.path` | HTTP basic auth against bcrypt entries |
 //! | `health.storagedriver` | `enabled` (false), `interval` (10s), `threshold` (3) |
@@ -257,6 +259,12 @@ pub struct HttpConfig {
     pub headers: Vec<(String, Vec<String>)>,
     /// `http.draintimeout` (default 10s).
     pub drain_timeout: Duration,
+    /// `http.bodyidletimeout` (default 60s): a request body that sends nothing
+    /// for this long is abandoned.
+    pub body_idle_timeout: Duration,
+    /// `http.maxconnections` (default 1024): most client connections served at
+    /// once; further ones wait in the listen backlog.
+    pub max_connections: usize,
     /// `http.tls`, if a certificate is configured.
     pub tls: Option<TlsConfig>,
 }

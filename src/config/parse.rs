@@ -540,6 +540,27 @@ fn http(http: Option<&Node>, ctx: &mut Ctx) -> Result<HttpConfig, ConfigError> {
         "http.draintimeout",
         Duration::from_secs(10),
     )?;
+    let body_idle_timeout = duration(
+        child(http, "bodyidletimeout"),
+        "http.bodyidletimeout",
+        Duration::from_secs(60),
+    )?;
+    if body_idle_timeout.is_zero() {
+        return Err(ConfigError::new(
+            "http.bodyidletimeout",
+            "http.bodyidletimeout must be longer than 0s",
+        ));
+    }
+    let max_connections = integer(child(http, "maxconnections"), "http.maxconnections", 1024)?;
+    let max_connections = usize::try_from(max_connections)
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "http.maxconnections",
+                format!("http.maxconnections must be between 1 and 1000000, not {max_connections}"),
+            )
+        })?;
     let tls_node = section(child(http, "tls"), "http.tls")?;
     let tls = tls(tls_node, ctx)?;
     for (key, what) in [
@@ -568,6 +589,8 @@ fn http(http: Option<&Node>, ctx: &mut Ctx) -> Result<HttpConfig, ConfigError> {
         prefix,
         headers,
         drain_timeout,
+        body_idle_timeout,
+        max_connections,
         tls,
     })
 }

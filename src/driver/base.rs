@@ -199,6 +199,10 @@ impl FileWriter for BaseWriter {
             .await
             .map_err(|e| e.with_driver(&self.driver))
     }
+
+    fn version(&self) -> Option<String> {
+        self.inner.version()
+    }
 }
 
 #[cfg(test)]

@@ -174,7 +174,42 @@ impl DriverError {
     pub fn is_path_not_found(&self) -> bool {
         matches!(self, Self::PathNotFound { .. })
     }
+
+    /// `Other` caused by [`Busy`]: the driver is at a resource limit and nothing was changed
+    /// by the failed call beyond what its documentation says; retry after `retry_after`.
+    pub fn busy(reason: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self::other(Busy {
+            reason: reason.into(),
+            retry_after,
+        })
+    }
+
+    /// The [`Busy`] cause of this error, if it is one.
+    pub fn as_busy(&self) -> Option<&Busy> {
+        match self {
+            Self::Other { source, .. } => source.downcast_ref::<Busy>(),
+            _ => None,
+        }
+    }
 }
+
+/// The cause of a [`DriverError::busy`] error: a resource limit of the driver (such as the S3
+/// driver's write-buffer budget) was reached; the caller may retry later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// What limit was reached.
+    pub reason: String,
+    /// How long the caller should wait before trying again.
+    pub retry_after: std::time::Duration,
+}
+
+impl fmt::Display for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl StdError for Busy {}
 
 impl fmt::Display for DriverError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -261,5 +296,14 @@ mod tests {
         assert!(e.source().is_some());
         assert!(!e.is_path_not_found());
         assert!(DriverError::path_not_found("/x").is_path_not_found());
+    }
+
+    #[test]
+    fn busy_is_recognised_after_stamping() {
+        let e = DriverError::busy("write buffers full", std::time::Duration::from_secs(3))
+            .with_driver("s3aws");
+        assert_eq!(e.to_string(), "s3aws: write buffers full");
+        assert_eq!(e.as_busy().unwrap().retry_after.as_secs(), 3);
+        assert!(DriverError::msg("x").as_busy().is_none());
     }
 }

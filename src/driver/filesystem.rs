@@ -19,6 +19,7 @@
 
 use std::io::{ErrorKind, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -188,6 +189,11 @@ impl StorageDriver for FilesystemDriver {
             file.set_len(0).await?;
             0
         };
+        let version = if append {
+            Some(version_of(&file.metadata().await?))
+        } else {
+            None
+        };
         Ok(Box::new(FsWriter {
             path: full,
             file: Some(BufWriter::new(file)),
@@ -195,6 +201,7 @@ impl StorageDriver for FilesystemDriver {
             closed: false,
             committed: false,
             cancelled: false,
+            version,
         }))
     }
 
@@ -283,6 +290,38 @@ struct FsWriter {
     closed: bool,
     committed: bool,
     cancelled: bool,
+    /// See [`FileWriter::version`]: the file's identity, size and modification time, as found
+    /// when opened for appending or as left by `close`.
+    version: Option<String>,
+}
+
+/// A file's version: inode, size and modification time (nanoseconds).
+fn version_of(meta: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let ino = 0u64;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{ino}:{}:{mtime}", meta.len())
+}
+
+/// Now, with random nanoseconds: file systems update modification times from a coarse clock
+/// (milliseconds apart), so two closes of a file within one tick, by this process or another,
+/// would otherwise leave equal times.
+fn stamp_time() -> SystemTime {
+    use crate::client::retry::RandomSource as _;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut rng = crate::client::XorShift64::new(
+        crate::client::XorShift64::from_time().next_u64() ^ u64::from(std::process::id()),
+    );
+    let nanos = u32::try_from(rng.next_u64() % 1_000_000_000).unwrap_or(0);
+    SystemTime::UNIX_EPOCH + std::time::Duration::new(now.as_secs(), nanos)
 }
 
 impl FsWriter {
@@ -316,9 +355,19 @@ impl FsWriter {
 impl FileWriter for FsWriter {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError> {
         self.check_open()?;
+        if !buf.is_empty() {
+            self.version = None;
+        }
         self.file()?.write_all(buf).await?;
         self.size += buf.len() as i64;
         Ok(buf.len())
+    }
+
+    fn version(&self) -> Option<String> {
+        if self.committed || self.cancelled {
+            return None;
+        }
+        self.version.clone()
     }
 
     fn size(&self) -> i64 {
@@ -329,11 +378,22 @@ impl FileWriter for FsWriter {
         if self.closed {
             return Err(DriverError::msg("already closed"));
         }
+        self.closed = true;
         if self.file.is_some() {
             self.flush_and_sync().await?;
         }
-        self.file = None;
-        self.closed = true;
+        if let Some(file) = self.file.take() {
+            if !self.committed && !self.cancelled {
+                let file = file.into_inner().into_std().await;
+                let meta = tokio::task::spawn_blocking(move || {
+                    file.set_modified(stamp_time())?;
+                    file.metadata()
+                })
+                .await
+                .map_err(|e| DriverError::msg(format!("stamping the file failed: {e}")))??;
+                self.version = Some(version_of(&meta));
+            }
+        }
         Ok(())
     }
 

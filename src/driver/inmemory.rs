@@ -7,7 +7,8 @@
 //! * `close` without `commit` keeps the content as a pending upload for the
 //!   path, which `writer(path, append = true)` resumes (one pending upload per
 //!   path; a later `close` replaces it, `commit` or `cancel` drops it);
-//! * appending to committed content works only if that content is empty;
+//! * appending to committed content starts from that content (the S3 driver
+//!   continues a multipart upload from the committed object the same way);
 //! * `cancel` drops the writer's content and leaves committed content alone.
 //!
 //! Directories are real tree nodes: they are created by writes and stay (empty)
@@ -48,6 +49,7 @@ impl InMemoryDriver {
             state: Arc::new(Mutex::new(State {
                 root: Node::Dir(Dir::new(SystemTime::now())),
                 uploads: HashMap::new(),
+                generation: 0,
             })),
         })
     }
@@ -87,8 +89,11 @@ impl Dir {
 #[derive(Debug)]
 struct State {
     root: Node,
-    /// Content of writers closed without commit, by path.
-    uploads: HashMap<String, Vec<u8>>,
+    /// Content of writers closed without commit, by path, with the generation of the close
+    /// that stored it (a writer's [`version`](FileWriter::version)).
+    uploads: HashMap<String, (Vec<u8>, u64)>,
+    /// The last generation handed out.
+    generation: u64,
 }
 
 fn components(path: &str) -> impl Iterator<Item = &str> {
@@ -236,17 +241,16 @@ impl StorageDriver for InMemoryDriver {
 
     async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError> {
         let state = self.lock();
+        let mut version = None;
         let resumed = match state.find(path) {
             Some(Node::Dir(_)) => return Err(DriverError::msg(format!("{path} is a directory"))),
             _ if !append => Vec::new(),
-            _ if state.uploads.contains_key(path) => state.uploads[path].clone(),
-            Some(Node::File { data, .. }) if data.is_empty() => Vec::new(),
-            Some(Node::File { data, .. }) => {
-                return Err(DriverError::msg(format!(
-                    "cannot append to {path}: it holds {} committed bytes; only uncommitted or empty content can be appended to",
-                    data.len()
-                )))
+            _ if state.uploads.contains_key(path) => {
+                let (content, generation) = &state.uploads[path];
+                version = Some(*generation);
+                content.clone()
             }
+            Some(Node::File { data, .. }) => data.to_vec(),
             None => return Err(DriverError::path_not_found(path)),
         };
         drop(state);
@@ -258,6 +262,7 @@ impl StorageDriver for InMemoryDriver {
             closed: false,
             committed: false,
             cancelled: false,
+            version,
         }))
     }
 
@@ -338,6 +343,8 @@ struct MemWriter {
     closed: bool,
     committed: bool,
     cancelled: bool,
+    /// The generation of the stored upload this writer resumed or last closed.
+    version: Option<u64>,
 }
 
 impl fmt::Debug for MemWriter {
@@ -372,7 +379,17 @@ impl FileWriter for MemWriter {
         self.check_open()?;
         self.buf.extend_from_slice(buf);
         self.size += buf.len() as i64;
+        if !buf.is_empty() {
+            self.version = None;
+        }
         Ok(buf.len())
+    }
+
+    fn version(&self) -> Option<String> {
+        if self.committed || self.cancelled {
+            return None;
+        }
+        self.version.map(|g| format!("generation {g}"))
     }
 
     fn size(&self) -> i64 {
@@ -386,7 +403,13 @@ impl FileWriter for MemWriter {
         self.closed = true;
         if !self.committed && !self.cancelled {
             let content = std::mem::take(&mut self.buf);
-            lock(&self.state).uploads.insert(self.path.clone(), content);
+            let mut state = lock(&self.state);
+            state.generation += 1;
+            let generation = state.generation;
+            state
+                .uploads
+                .insert(self.path.clone(), (content, generation));
+            self.version = Some(generation);
         }
         Ok(())
     }
@@ -455,12 +478,13 @@ mod tests {
         w.write(b"def").await.unwrap();
         w.commit().await.unwrap();
         assert_eq!(d.get_content("/up").await.unwrap(), "abcdef");
-        // The pending upload was consumed by the commit.
-        let e = d.writer("/up", true).await.unwrap_err();
-        assert!(
-            e.to_string().contains("only uncommitted or empty content"),
-            "{e}"
-        );
+        // The pending upload was consumed by the commit; appending again starts from the
+        // committed content.
+        let mut w = d.writer("/up", true).await.unwrap();
+        assert_eq!(w.size(), 6);
+        w.write(b"g").await.unwrap();
+        w.commit().await.unwrap();
+        assert_eq!(d.get_content("/up").await.unwrap(), "abcdefg");
     }
 
     #[tokio::test]

@@ -63,7 +63,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 pub use base::Base;
-pub use error::{BoxError, DriverError};
+pub use error::{BoxError, Busy, DriverError};
 pub use fileinfo::FileInfo;
 pub use filesystem::FilesystemDriver;
 pub use inmemory::InMemoryDriver;
@@ -205,6 +205,17 @@ pub trait FileWriter: Send + std::fmt::Debug {
 
     /// Flushes everything and makes it readable at the writer's path.
     async fn commit(&mut self) -> Result<(), DriverError>;
+
+    /// An identifier of the stored, uncommitted content as this writer found it when it was
+    /// opened for appending, or as it left it after [`close`](Self::close): two equal values
+    /// mean the same stored bytes, whichever writer or process stored them. The registry
+    /// uses it to prove that a hash state it kept belongs to exactly the bytes in storage.
+    ///
+    /// `None` when the writer cannot tell (the default; also while data is buffered or after a
+    /// failed call): callers must then re-read the content to learn what it is.
+    fn version(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Copies `reader` to `writer` in 32 KiB pieces (Go's `io.Copy`) and returns the

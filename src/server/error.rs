@@ -2,7 +2,7 @@
 //! codes, their messages and HTTP statuses, and the JSON envelope
 //! `{"errors":[{"code":"BLOB_UNKNOWN","message":"...","detail":...}]}`.
 
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -46,6 +46,8 @@ pub enum ErrorCode {
     Unsupported,
     /// 503: the registry is unhealthy.
     Unavailable,
+    /// 429: a limit was reached; retry later (`Retry-After`).
+    TooManyRequests,
     /// 500: anything else.
     Unknown,
 }
@@ -71,6 +73,7 @@ impl ErrorCode {
             Self::Denied => "DENIED",
             Self::Unsupported => "UNSUPPORTED",
             Self::Unavailable => "UNAVAILABLE",
+            Self::TooManyRequests => "TOOMANYREQUESTS",
             Self::Unknown => "UNKNOWN",
         }
     }
@@ -94,6 +97,7 @@ impl ErrorCode {
             Self::Denied => "requested access to the resource is denied",
             Self::Unsupported => "The operation is unsupported.",
             Self::Unavailable => "service unavailable",
+            Self::TooManyRequests => "too many requests",
             Self::Unknown => "unknown error",
         }
     }
@@ -118,6 +122,7 @@ impl ErrorCode {
             Self::Denied => StatusCode::FORBIDDEN,
             Self::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,18 +130,16 @@ impl ErrorCode {
     /// This code with a detail value.
     pub fn with_detail(self, detail: impl Into<Value>) -> ApiError {
         ApiError {
-            code: self,
-            message: None,
             detail: Some(detail.into()),
+            ..ApiError::from(self)
         }
     }
 
     /// This code with a message replacing the default one.
     pub fn with_message(self, message: impl Into<String>) -> ApiError {
         ApiError {
-            code: self,
             message: Some(message.into()),
-            detail: None,
+            ..ApiError::from(self)
         }
     }
 }
@@ -151,6 +154,50 @@ pub struct ApiError {
     pub message: Option<String>,
     /// Free-form detail (`"detail"` in the JSON).
     pub detail: Option<Value>,
+    /// Replaces the code's HTTP status when set (e.g. 413 for an oversized
+    /// manifest, which Distribution answers with `MANIFEST_INVALID`).
+    pub status: Option<StatusCode>,
+    /// `Retry-After` (seconds) to answer with.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// This error answered with `status` instead of its code's.
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// This error with a `Retry-After` header of `seconds`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// A failure inside the registry (500 `UNKNOWN`): `internal` is logged
+    /// with the request id, and the client is told only the id, never the
+    /// storage paths, object keys or endpoints `internal` may name.
+    pub fn internal(internal: &dyn std::fmt::Display) -> Self {
+        let id = request_id();
+        tracing::error!(request_id = %id, error = %internal, "internal error");
+        ErrorCode::Unknown.with_detail(format!(
+            "internal error; the registry's log has the details under request id {id}"
+        ))
+    }
+}
+
+tokio::task_local! {
+    /// The id of the request being handled (set by the server for each request).
+    pub(super) static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, or `-` outside a request.
+pub(super) fn request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_owned())
 }
 
 impl From<ErrorCode> for ApiError {
@@ -159,16 +206,25 @@ impl From<ErrorCode> for ApiError {
             code,
             message: None,
             detail: None,
+            status: None,
+            retry_after: None,
         }
     }
 }
 
 impl From<DriverError> for ApiError {
-    /// A storage failure the handler did not expect: `UNKNOWN` (500) with the
-    /// driver's message as detail (driver messages name paths, never secrets).
+    /// A storage failure the handler did not expect: `TOOMANYREQUESTS` (429
+    /// with `Retry-After`) when the driver is at a resource limit, else
+    /// `UNKNOWN` (500) whose detail is only the request id (see
+    /// [`ApiError::internal`]).
     fn from(e: DriverError) -> Self {
-        tracing::error!(error = %e, "storage driver error");
-        ErrorCode::Unknown.with_detail(e.to_string())
+        if let Some(busy) = e.as_busy() {
+            tracing::warn!(request_id = %request_id(), error = %e, "storage driver busy");
+            return ErrorCode::TooManyRequests
+                .with_detail(busy.reason.clone())
+                .with_retry_after(busy.retry_after.as_secs().max(1));
+        }
+        Self::internal(&e)
     }
 }
 
@@ -187,7 +243,9 @@ impl ApiErrors {
     pub fn status(&self) -> StatusCode {
         self.0
             .first()
-            .map_or(StatusCode::INTERNAL_SERVER_ERROR, |e| e.code.status())
+            .map_or(StatusCode::INTERNAL_SERVER_ERROR, |e| {
+                e.status.unwrap_or_else(|| e.code.status())
+            })
     }
 
     /// The JSON body.
@@ -221,6 +279,9 @@ impl ApiErrors {
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
         h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+        if let Some(secs) = self.0.iter().find_map(|e| e.retry_after) {
+            h.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
         *resp.body_mut() = body::full(text);
         resp
     }
@@ -249,6 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn overrides_and_storage_errors() {
+        let e = ApiErrors::from(
+            ErrorCode::ManifestInvalid
+                .with_detail("too big")
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+        );
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let busy = DriverError::busy("full", std::time::Duration::from_secs(7));
+        let r = ApiErrors::from(busy).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[RETRY_AFTER], "7");
+        let secret = DriverError::msg("GET http://10.0.0.5:9000/bucket/docker/registry/v2/x: 500");
+        let e = ApiError::from(secret);
+        assert_eq!(e.code, ErrorCode::Unknown);
+        let detail = e.detail.unwrap().to_string();
+        assert!(
+            !detail.contains("10.0.0.5") && !detail.contains("docker/registry"),
+            "{detail}"
+        );
+        assert!(detail.contains("request id -"), "{detail}");
+    }
+
+    #[test]
     fn statuses_follow_distribution() {
         use ErrorCode::*;
         for (c, s) in [
@@ -266,6 +350,7 @@ mod tests {
             (Denied, 403),
             (Unsupported, 405),
             (Unavailable, 503),
+            (TooManyRequests, 429),
             (Unknown, 500),
         ] {
             assert_eq!(c.status().as_u16(), s, "{}", c.value());

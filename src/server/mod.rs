@@ -128,6 +128,7 @@ struct State {
     auth: Option<auth::Htpasswd>,
     health: health::Health,
     hashes: uploads::HashCache,
+    upload_locks: uploads::UploadLocks,
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
@@ -142,6 +143,8 @@ struct Settings {
     catalog_max_entries: usize,
     access_log: bool,
     drain_timeout: Duration,
+    body_idle_timeout: Duration,
+    max_connections: usize,
     health_check: Option<HealthCheckConfig>,
     upload_purging: UploadPurging,
 }
@@ -200,12 +203,15 @@ impl App {
                     catalog_max_entries: config.catalog_max_entries,
                     access_log: !config.log.access_log_disabled,
                     drain_timeout: config.http.drain_timeout,
+                    body_idle_timeout: config.http.body_idle_timeout,
+                    max_connections: config.http.max_connections,
                     health_check: config.health,
                     upload_purging: config.storage.upload_purging,
                 },
                 auth,
                 health: health::Health::new(check_name),
                 hashes: uploads::HashCache::default(),
+                upload_locks: uploads::UploadLocks::default(),
                 tls,
             }),
         })
@@ -261,8 +267,15 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = Arc::new(tokio::sync::Semaphore::new(state.settings.max_connections));
     tokio::pin!(shutdown);
     loop {
+        // At most `http.maxconnections` connections at once: further clients wait in the
+        // listen backlog until one ends.
+        let permit = tokio::select! {
+            p = Arc::clone(&connections).acquire_owned() => p.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, remote) = match accepted {
@@ -283,6 +296,7 @@ pub async fn serve(
                 let builder = builder.clone();
                 let acceptor = state.tls.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let result = match acceptor {
                         None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
                         Some(acceptor) => {
@@ -326,7 +340,10 @@ async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Re
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = dispatch(state, req, remote).await;
+    let request_id = names::new_uuid().unwrap_or_else(|_| "-".to_owned());
+    let mut resp = error::REQUEST_ID
+        .scope(request_id.clone(), dispatch(state, req, remote))
+        .await;
     for (n, v) in &state.settings.headers {
         resp.headers_mut().append(n.clone(), v.clone());
     }
@@ -336,6 +353,7 @@ async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Re
             %remote,
             %method,
             path,
+            request_id,
             status = resp.status().as_u16(),
             duration_ms = start.elapsed().as_millis() as u64,
             "request"
@@ -459,7 +477,8 @@ async fn v2(
 fn allowed_methods(route: &Route) -> &'static [Method] {
     match route {
         Route::Base => &[Method::GET, Method::HEAD],
-        Route::Catalog | Route::Tags { .. } | Route::Referrers { .. } => &[Method::GET],
+        Route::Catalog | Route::Referrers { .. } => &[Method::GET],
+        Route::Tags { .. } => &[Method::GET, Method::HEAD],
         Route::Manifest { .. } => &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
         Route::Blob { .. } => &[Method::GET, Method::HEAD, Method::DELETE],
         Route::UploadStart { .. } => &[Method::POST],

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::digest::Digest;
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use super::paths;
 use crate::driver::{DriverError, StorageDriver};
 
@@ -27,10 +27,10 @@ pub async fn read_link(driver: &dyn StorageDriver, path: &str) -> Result<Option<
     match driver.get_content(path).await {
         Ok(content) => {
             let text = String::from_utf8_lossy(&content);
-            text.trim().parse::<Digest>().map(Some).map_err(|e| {
-                tracing::error!(path, error = %e, "corrupt link file");
-                ErrorCode::Unknown.with_detail(format!("corrupt link file {path}: {e}"))
-            })
+            text.trim()
+                .parse::<Digest>()
+                .map(Some)
+                .map_err(|e| ApiError::internal(&format!("corrupt link file {path}: {e}")))
         }
         Err(e) if e.is_path_not_found() => Ok(None),
         Err(e) => Err(e.into()),
@@ -146,6 +146,7 @@ pub async fn delete_if_exists(driver: &dyn StorageDriver, path: &str) -> Result<
 mod tests {
     use super::*;
     use crate::driver::InMemoryDriver;
+    use crate::server::error::ErrorCode;
 
     #[tokio::test]
     async fn links_resolve_to_blobs() {

@@ -7,22 +7,40 @@
 //!   `?digest=` makes it monolithic (201), `?mount=&from=` links an existing blob
 //!   of another repository (201) and falls back to a new upload;
 //! * `PATCH` appends a chunk (`Content-Range` must start where the upload
-//!   stands: 416 `RANGE_INVALID` otherwise);
+//!   stands: 416 `RANGE_INVALID` otherwise, also for chunked bodies);
 //! * `PUT ?digest=` appends the last bytes, commits, verifies the digest, moves
 //!   `data` to `blobs/<alg>/<xx>/<hex>/data` (unless that blob exists already),
 //!   links it into the repository and removes `_uploads/<id>`;
-//! * `GET` reports the offset (204), `DELETE` cancels (204).
+//! * `GET` reports the offset of what is stored (204), `DELETE` cancels (204).
+//!
+//! # Integrity
+//!
+//! * One request at a time writes to an upload in this process: a `PATCH` or
+//!   `PUT` while another request holds the upload gets 416 `RANGE_INVALID`
+//!   (the client asks where the upload stands and continues from there);
+//!   `DELETE` waits for it.
+//! * The sha256 state kept between requests ([`HashCache`]) is used only when
+//!   the writer's [`version`](crate::driver::FileWriter::version) of the stored
+//!   bytes is the one recorded with it, which proves the state belongs to exactly
+//!   those bytes even when another process wrote to the upload meanwhile;
+//!   otherwise the commit hashes the stored bytes. A blob is never stored under a
+//!   digest its bytes do not have.
+//! * A failed request leaves the upload as stored, resumable at the offset a
+//!   `GET` reports; only a digest mismatch or `DELETE` removes it.
+//! * A request body that sends nothing for `http.bodyidletimeout` is abandoned
+//!   (what arrived is kept, as for a client that disconnects).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, CONTENT_LENGTH, LOCATION, RANGE};
+use hyper::header::{HeaderName, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RANGE};
 use hyper::{Request, StatusCode};
 use tokio::io::AsyncReadExt;
+use tokio::sync::OwnedMutexGuard;
 
 use super::blobs::{parse_digest, DOCKER_CONTENT_DIGEST};
 use super::digest::{Algorithm, Digest, Hasher};
@@ -44,41 +62,134 @@ const SHA256_EMPTY: &str =
 /// upload then completes by re-reading its data).
 const MAX_HASH_STATES: usize = 10_000;
 
-/// sha256 states of uploads in progress, keyed by upload directory, valid at
-/// the recorded offset.
+/// A kept hash state: valid for the stored bytes of `version`, `offset` long.
+#[derive(Debug)]
+struct HashState {
+    offset: i64,
+    version: String,
+    hasher: Hasher,
+    saved: Instant,
+}
+
+/// sha256 states of uploads in progress, keyed by upload directory.
 #[derive(Debug, Default)]
 pub(super) struct HashCache {
-    states: Mutex<HashMap<String, (i64, Hasher, Instant)>>,
+    states: Mutex<HashMap<String, HashState>>,
 }
 
 impl HashCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Hasher, Instant)>> {
-        self.states
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashState>> {
+        self.states.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the state of `key` if it was saved at `offset`.
-    fn take(&self, key: &str, offset: i64) -> Option<Hasher> {
-        match self.lock().remove(key) {
-            Some((o, h, _)) if o == offset => Some(h),
-            _ => None,
-        }
+    /// Takes the state of `key` if it was saved for exactly the stored bytes
+    /// the writer found (`offset` long, of `version`). Any other state is
+    /// dropped.
+    fn take(&self, key: &str, offset: i64, version: Option<&str>) -> Option<Hasher> {
+        let state = self.lock().remove(key)?;
+        (state.offset == offset && Some(state.version.as_str()) == version).then_some(state.hasher)
     }
 
-    fn put(&self, key: String, offset: i64, hasher: Hasher) {
+    /// Saves the state of `key` for the stored bytes the writer left, if it can
+    /// name them.
+    fn put(&self, key: String, writer: &dyn FileWriter, hasher: Hasher) {
+        let Some(version) = writer.version() else {
+            return;
+        };
         let mut m = self.lock();
         if m.len() >= MAX_HASH_STATES && !m.contains_key(&key) {
-            if let Some(oldest) = m.iter().min_by_key(|(_, v)| v.2).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, v)| v.saved)
+                .map(|(k, _)| k.clone())
+            {
                 m.remove(&oldest);
             }
         }
-        m.insert(key, (offset, hasher, Instant::now()));
+        m.insert(
+            key,
+            HashState {
+                offset: writer.size(),
+                version,
+                hasher,
+                saved: Instant::now(),
+            },
+        );
     }
 
     fn forget(&self, key: &str) {
         self.lock().remove(key);
     }
+}
+
+type LockMap = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+
+/// One request at a time per upload (in this process).
+#[derive(Debug, Default)]
+pub(super) struct UploadLocks {
+    locks: LockMap,
+}
+
+/// Holds an upload until dropped.
+pub(super) struct UploadGuard {
+    key: String,
+    locks: LockMap,
+    _held: OwnedMutexGuard<()>,
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        let mut m = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        // Two references: the map's and the one inside `_held`: nobody waits.
+        if m.get(&self.key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            m.remove(&self.key);
+        }
+    }
+}
+
+impl UploadLocks {
+    fn entry(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(m.entry(key.to_owned()).or_default())
+    }
+
+    /// The upload, if no other request holds it.
+    fn try_acquire(&self, key: &str) -> Option<UploadGuard> {
+        let held = self.entry(key).try_lock_owned().ok()?;
+        Some(UploadGuard {
+            key: key.to_owned(),
+            locks: Arc::clone(&self.locks),
+            _held: held,
+        })
+    }
+
+    /// The upload, once the request holding it is done.
+    async fn acquire(&self, key: &str) -> UploadGuard {
+        let held = self.entry(key).lock_owned().await;
+        UploadGuard {
+            key: key.to_owned(),
+            locks: Arc::clone(&self.locks),
+            _held: held,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// `PATCH`/`PUT` on an upload another request is writing to.
+fn upload_busy() -> ApiErrors {
+    ErrorCode::RangeInvalid
+        .with_detail(
+            "another request on this upload is in progress; when it is done, GET the upload for \
+             its offset and continue from there",
+        )
+        .into()
 }
 
 fn location(ctx: &Ctx<'_>, name: &str, id: &str) -> String {
@@ -134,9 +245,8 @@ async fn create(
     driver: &dyn StorageDriver,
     name: &str,
 ) -> Result<(String, Box<dyn FileWriter>), ApiErrors> {
-    let id = new_uuid().map_err(|e| {
-        ErrorCode::Unknown.with_detail(format!("no randomness for an upload id: {e}"))
-    })?;
+    let id = new_uuid()
+        .map_err(|e| ApiError::internal(&format!("no randomness for an upload id: {e}")))?;
     let started = format_rfc3339(SystemTime::now());
     driver
         .put_content(&paths::upload_started_at(name, &id), Bytes::from(started))
@@ -150,32 +260,56 @@ async fn create(
 }
 
 /// What went wrong while copying a request body into storage.
-enum CopyError {
+pub(super) enum CopyError {
+    /// The client's side: the body broke off or was malformed.
     Client(hyper::Error),
+    /// No bytes for the body idle timeout.
+    Idle(Duration),
+    /// The storage driver failed.
     Storage(DriverError),
 }
 
 impl From<CopyError> for ApiErrors {
     fn from(e: CopyError) -> Self {
         match e {
-            CopyError::Client(e) => ErrorCode::Unknown
+            CopyError::Client(e) => ErrorCode::SizeInvalid
                 .with_detail(format!("reading the request body failed: {e}"))
+                .into(),
+            CopyError::Idle(t) => ErrorCode::BlobUploadInvalid
+                .with_detail(format!(
+                    "the request body sent nothing for {t:?} (http.bodyidletimeout); what arrived \
+                     before is kept: GET the upload for its offset"
+                ))
+                .with_status(StatusCode::REQUEST_TIMEOUT)
                 .into(),
             CopyError::Storage(e) => e.into(),
         }
     }
 }
 
-/// Streams `body` into `writer`, feeding `hasher`. Returns the bytes written.
+/// The next frame of `body`, or an error when none comes within `idle`.
+pub(super) async fn next_frame(
+    body: &mut Incoming,
+    idle: Duration,
+) -> Result<Option<hyper::body::Frame<Bytes>>, CopyError> {
+    match tokio::time::timeout(idle, body.frame()).await {
+        Ok(Some(Ok(frame))) => Ok(Some(frame)),
+        Ok(Some(Err(e))) => Err(CopyError::Client(e)),
+        Ok(None) => Ok(None),
+        Err(_) => Err(CopyError::Idle(idle)),
+    }
+}
+
+/// Streams `body` into `writer`, feeding `hasher` with exactly the bytes the
+/// writer accepted. Returns the bytes written.
 async fn copy_body(
-    body: Incoming,
+    mut body: Incoming,
     writer: &mut dyn FileWriter,
     hasher: &mut Option<Hasher>,
+    idle: Duration,
 ) -> Result<u64, CopyError> {
-    let mut body = body;
     let mut written = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(CopyError::Client)?;
+    while let Some(frame) = next_frame(&mut body, idle).await? {
         if let Ok(data) = frame.into_data() {
             if data.is_empty() {
                 continue;
@@ -188,6 +322,31 @@ async fn copy_body(
         }
     }
     Ok(written)
+}
+
+/// After a body broke off (client gone, idle): keep what arrived, with its hash
+/// state, as Distribution keeps a partial chunk. After a storage failure the
+/// writer is left alone: what is stored stays as it is.
+async fn keep_partial(
+    ctx: &Ctx<'_>,
+    key: String,
+    writer: &mut dyn FileWriter,
+    hasher: Option<Hasher>,
+    e: CopyError,
+) -> ApiErrors {
+    if !matches!(e, CopyError::Storage(_)) {
+        match writer.close().await {
+            Ok(()) => {
+                if let Some(h) = hasher {
+                    ctx.state.hashes.put(key, writer, h);
+                }
+            }
+            Err(close) => {
+                tracing::warn!(request_id = %super::error::request_id(), error = %close, "keeping the part of a broken-off upload body failed");
+            }
+        }
+    }
+    e.into()
 }
 
 /// `POST /v2/<name>/blobs/uploads/`.
@@ -204,18 +363,27 @@ pub(super) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>, name: &str) -> 
         let (id, mut writer) = create(driver, name).await?;
         let key = paths::upload(name, &id);
         let mut hasher = Some(Algorithm::Sha256.hasher());
-        if let Err(e) = copy_body(req.into_body(), writer.as_mut(), &mut hasher).await {
+        if let Err(e) = copy_body(
+            req.into_body(),
+            writer.as_mut(),
+            &mut hasher,
+            ctx.state.settings.body_idle_timeout,
+        )
+        .await
+        {
             let _ = writer.cancel().await;
             let _ = store::delete_if_exists(driver, &key).await;
             return Err(e.into());
         }
-        return finish(ctx, name, &id, writer, hasher.map(|h| (0, h)), &digest).await;
+        return finish(ctx, name, &id, writer, hasher, &digest).await;
     }
     let (id, mut writer) = create(driver, name).await?;
     writer.close().await.map_err(ApiError::from)?;
-    ctx.state
-        .hashes
-        .put(paths::upload(name, &id), 0, Algorithm::Sha256.hasher());
+    ctx.state.hashes.put(
+        paths::upload(name, &id),
+        writer.as_ref(),
+        Algorithm::Sha256.hasher(),
+    );
     Ok(progress(ctx, StatusCode::ACCEPTED, name, &id, 0).empty())
 }
 
@@ -239,11 +407,12 @@ async fn try_mount(
     Ok(Some(created(ctx, name, &digest)))
 }
 
-/// `GET` (and `HEAD`) of an upload: where it stands.
+/// `GET` (and `HEAD`) of an upload: where what is stored stands. Takes no lock
+/// and changes nothing (the resumed writer is dropped unclosed).
 pub(super) async fn status(ctx: &Ctx<'_>, name: &str, id: &str) -> HandlerResult {
-    let mut w = resume(ctx.driver(), name, id).await?;
+    let w = resume(ctx.driver(), name, id).await?;
     let size = w.size();
-    w.close().await.map_err(ApiError::from)?;
+    drop(w);
     Ok(progress(ctx, StatusCode::NO_CONTENT, name, id, size).empty())
 }
 
@@ -265,6 +434,62 @@ fn parse_content_range(v: &str) -> Option<(i64, i64)> {
     Some((num(a.trim())?, num(b.trim())?))
 }
 
+/// Checks a PATCH's `Content-Range` (with or without `Content-Length`: a
+/// chunked body must start where the upload stands too).
+fn check_range(req: &Request<Incoming>, size: i64) -> Result<(), ApiErrors> {
+    let header = |h| req.headers().get(h).and_then(|v| v.to_str().ok());
+    let Some(cr) = header(hyper::header::CONTENT_RANGE) else {
+        return Ok(());
+    };
+    let (start, end) = parse_content_range(cr).ok_or_else(|| {
+        ApiErrors::from(
+            ErrorCode::RangeInvalid.with_detail(format!("malformed Content-Range {cr:?}")),
+        )
+    })?;
+    if start > end || start != size {
+        return Err(ErrorCode::RangeInvalid
+            .with_detail(format!(
+                "the chunk starts at {start} but the upload is at {size}"
+            ))
+            .into());
+    }
+    match header(CONTENT_LENGTH) {
+        Some(cl) if cl.trim().parse::<i64>().ok() != Some(end - start + 1) => {
+            Err(ErrorCode::SizeInvalid
+                .with_detail(format!(
+                    "Content-Length {cl} does not match Content-Range {cr}"
+                ))
+                .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A PATCH body must be `application/octet-stream` (or untyped), as in
+/// Distribution.
+fn check_content_type(req: &Request<Incoming>) -> Result<(), ApiErrors> {
+    let Some(ct) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = ct
+        .to_str()
+        .unwrap_or("?")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media.is_empty() || media == "application/octet-stream" {
+        return Ok(());
+    }
+    Err(ErrorCode::BlobUploadInvalid
+        .with_detail(format!(
+            "bad Content-Type {media:?}: upload chunks must be application/octet-stream"
+        ))
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        .into())
+}
+
 /// `PATCH`: append a chunk.
 pub(super) async fn patch(
     ctx: &Ctx<'_>,
@@ -272,59 +497,34 @@ pub(super) async fn patch(
     name: &str,
     id: &str,
 ) -> HandlerResult {
-    let driver = ctx.driver();
-    let mut w = resume(driver, name, id).await?;
-    let size = w.size();
-    let header = |h| {
-        req.headers()
-            .get(h)
-            .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
-    };
-    if let (Some(cr), Some(cl)) = (header(hyper::header::CONTENT_RANGE), header(CONTENT_LENGTH)) {
-        let check = match parse_content_range(cr) {
-            None => Err(ApiErrors::from(
-                ErrorCode::RangeInvalid.with_detail(format!("malformed Content-Range {cr:?}")),
-            )),
-            Some((start, end)) if start > end || start != size => {
-                Err(ApiErrors::from(ErrorCode::RangeInvalid.with_detail(
-                    format!("the chunk starts at {start} but the upload is at {size}"),
-                )))
-            }
-            Some((start, end)) => match cl.trim().parse::<i64>() {
-                Ok(len) if len == end - start + 1 => Ok(()),
-                _ => Err(ApiErrors::from(ErrorCode::SizeInvalid.with_detail(
-                    format!("Content-Length {cl} does not match Content-Range {cr}"),
-                ))),
-            },
-        };
-        if let Err(e) = check {
-            w.close().await.map_err(ApiError::from)?;
-            let mut resp = e.into_response();
-            // Tell the client where the upload stands so it can continue.
-            let p = progress(ctx, StatusCode::OK, name, id, size).empty();
-            for h in [LOCATION, RANGE, DOCKER_UPLOAD_UUID] {
-                if let Some(v) = p.headers().get(&h) {
-                    resp.headers_mut().insert(h, v.clone());
-                }
-            }
-            return Ok(resp);
-        }
-    }
     let key = paths::upload(name, id);
-    let mut hasher = ctx.state.hashes.take(&key, size);
-    let copied = copy_body(req.into_body(), w.as_mut(), &mut hasher).await;
-    let closed = w.close().await;
-    let new_size = w.size();
-    match (copied, closed) {
-        (Ok(_), Ok(())) => {
-            if let Some(h) = hasher {
-                ctx.state.hashes.put(key, new_size, h);
+    let Some(_guard) = ctx.state.upload_locks.try_acquire(&key) else {
+        return Err(upload_busy());
+    };
+    check_content_type(&req)?;
+    let mut w = resume(ctx.driver(), name, id).await?;
+    let size = w.size();
+    if let Err(e) = check_range(&req, size) {
+        let mut resp = e.into_response();
+        // Tell the client where the upload stands so it can continue.
+        let p = progress(ctx, StatusCode::OK, name, id, size).empty();
+        for h in [LOCATION, RANGE, DOCKER_UPLOAD_UUID] {
+            if let Some(v) = p.headers().get(&h) {
+                resp.headers_mut().insert(h, v.clone());
             }
-            Ok(progress(ctx, StatusCode::ACCEPTED, name, id, new_size).empty())
         }
-        (Err(e), _) => Err(e.into()),
-        (_, Err(e)) => Err(ApiError::from(e).into()),
+        return Ok(resp);
     }
+    let mut hasher = ctx.state.hashes.take(&key, size, w.version().as_deref());
+    let idle = ctx.state.settings.body_idle_timeout;
+    if let Err(e) = copy_body(req.into_body(), w.as_mut(), &mut hasher, idle).await {
+        return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
+    }
+    w.close().await.map_err(ApiError::from)?;
+    if let Some(h) = hasher {
+        ctx.state.hashes.put(key, w.as_ref(), h);
+    }
+    Ok(progress(ctx, StatusCode::ACCEPTED, name, id, w.size()).empty())
 }
 
 /// `PUT ?digest=`: the last bytes, then commit and verification.
@@ -334,45 +534,46 @@ pub(super) async fn put(
     name: &str,
     id: &str,
 ) -> HandlerResult {
-    let driver = ctx.driver();
-    let mut w = resume(driver, name, id).await?;
+    let key = paths::upload(name, id);
+    let Some(_guard) = ctx.state.upload_locks.try_acquire(&key) else {
+        return Err(upload_busy());
+    };
     let q = query_pairs(req.uri().query());
     let digest = match first(&q, "digest") {
         None | Some("") => {
-            w.close().await.map_err(ApiError::from)?;
             return Err(ErrorCode::DigestInvalid
                 .with_detail("digest missing")
                 .into());
         }
-        Some(d) => match d.parse::<Digest>() {
-            Ok(d) => d,
-            Err(_) => {
-                w.close().await.map_err(ApiError::from)?;
-                return Err(ErrorCode::DigestInvalid
-                    .with_detail("digest parsing failed")
-                    .into());
-            }
-        },
+        Some(d) => d.parse::<Digest>().map_err(|_| {
+            ApiErrors::from(ErrorCode::DigestInvalid.with_detail("digest parsing failed"))
+        })?,
     };
-    let key = paths::upload(name, id);
-    let start = w.size();
-    let mut hasher = ctx.state.hashes.take(&key, start);
-    if let Err(e) = copy_body(req.into_body(), w.as_mut(), &mut hasher).await {
-        let _ = w.close().await;
-        return Err(e.into());
+    let mut w = resume(ctx.driver(), name, id).await?;
+    let mut hasher = ctx
+        .state
+        .hashes
+        .take(&key, w.size(), w.version().as_deref());
+    let idle = ctx.state.settings.body_idle_timeout;
+    if let Err(e) = copy_body(req.into_body(), w.as_mut(), &mut hasher, idle).await {
+        return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
     }
-    finish(ctx, name, id, w, hasher.map(|h| (start, h)), &digest).await
+    finish(ctx, name, id, w, hasher, &digest).await
 }
 
 /// Commits the upload, verifies `provided`, moves the data into the blob store,
 /// links it and removes the upload. On a digest mismatch the upload is
-/// cancelled, as Distribution does.
+/// removed, as Distribution does; on any other failure it stays, resumable.
+///
+/// `hasher` is the sha256 state of everything `writer` holds, proven by the
+/// writer's version when it was resumed; without it (or for another algorithm)
+/// the committed bytes are read back and hashed.
 async fn finish(
     ctx: &Ctx<'_>,
     name: &str,
     id: &str,
     mut writer: Box<dyn FileWriter>,
-    hasher: Option<(i64, Hasher)>,
+    hasher: Option<Hasher>,
     provided: &Digest,
 ) -> HandlerResult {
     let driver = ctx.driver();
@@ -385,19 +586,20 @@ async fn finish(
     let data = paths::upload_data(name, id);
     let size = match driver.stat(&data).await {
         Ok(fi) if fi.is_dir => {
-            return Err(ErrorCode::Unknown
-                .with_detail(format!("unexpected directory at upload location {data}"))
-                .into())
+            return Err(ApiError::internal(&format!(
+                "unexpected directory at upload location {data}"
+            ))
+            .into())
         }
         Ok(fi) => Some(fi.size),
         Err(e) if e.is_path_not_found() => None,
         Err(e) => return Err(ApiError::from(e).into()),
     };
-    // The in-memory state is usable when it covers exactly what was stored.
+    // The kept state is usable when it covers exactly what was stored.
     let fast = hasher
-        .filter(|(_, _)| provided.algorithm() == Algorithm::Sha256 && size.unwrap_or(0) == written);
+        .filter(|_| provided.algorithm() == Algorithm::Sha256 && size.unwrap_or(0) == written);
     let (canonical, check) = match fast {
-        Some((_, h)) => {
+        Some(h) => {
             let d = h.finish();
             (d.clone(), d)
         }
@@ -463,11 +665,13 @@ async fn rehash(
     Ok((c, check))
 }
 
-/// `DELETE`: cancel the upload and remove everything it stored.
+/// `DELETE`: cancel the upload and remove everything it stored (after a
+/// request writing to it is done).
 pub(super) async fn cancel(ctx: &Ctx<'_>, name: &str, id: &str) -> HandlerResult {
     let driver = ctx.driver();
-    let mut w = resume(driver, name, id).await?;
     let key = paths::upload(name, id);
+    let _guard = ctx.state.upload_locks.acquire(&key).await;
+    let mut w = resume(driver, name, id).await?;
     ctx.state.hashes.forget(&key);
     if let Err(e) = w.cancel().await {
         tracing::warn!(upload = id, error = %e, "cancelling the upload's writer failed");
@@ -493,21 +697,82 @@ mod tests {
         assert_eq!(parse_content_range("-5-6"), None);
     }
 
+    /// A writer at rest: `size` bytes of `version`.
+    #[derive(Debug)]
+    struct AtRest(i64, Option<&'static str>);
+
+    #[async_trait::async_trait]
+    impl FileWriter for AtRest {
+        async fn write(&mut self, _: &[u8]) -> Result<usize, DriverError> {
+            unreachable!()
+        }
+        fn size(&self) -> i64 {
+            self.0
+        }
+        async fn close(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn cancel(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn commit(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        fn version(&self) -> Option<String> {
+            self.1.map(str::to_owned)
+        }
+    }
+
     #[test]
-    fn hash_cache_is_offset_keyed_and_bounded() {
+    fn hash_cache_needs_offset_and_version_and_is_bounded() {
         let c = HashCache::default();
-        c.put("a".into(), 5, Algorithm::Sha256.hasher());
-        assert!(c.take("a", 4).is_none());
+        let h = || Algorithm::Sha256.hasher();
+        c.put("a".into(), &AtRest(5, Some("v1")), h());
+        assert!(c.take("a", 4, Some("v1")).is_none());
         assert!(
-            c.take("a", 5).is_none(),
+            c.take("a", 5, Some("v1")).is_none(),
             "a mismatched take drops the state"
         );
-        c.put("a".into(), 5, Algorithm::Sha256.hasher());
-        assert!(c.take("a", 5).is_some());
+        c.put("a".into(), &AtRest(5, Some("v1")), h());
+        assert!(
+            c.take("a", 5, Some("v2")).is_none(),
+            "other bytes, same length"
+        );
+        c.put("a".into(), &AtRest(5, Some("v1")), h());
+        assert!(c.take("a", 5, None).is_none(), "unknown bytes");
+        c.put("a".into(), &AtRest(5, Some("v1")), h());
+        assert!(c.take("a", 5, Some("v1")).is_some());
+        c.put("b".into(), &AtRest(5, None), h());
+        assert!(
+            c.lock().is_empty(),
+            "nothing kept for bytes that cannot be named"
+        );
         for i in 0..=MAX_HASH_STATES {
-            c.put(format!("k{i}"), 0, Algorithm::Sha256.hasher());
+            c.put(format!("k{i}"), &AtRest(0, Some("v")), h());
         }
         assert_eq!(c.lock().len(), MAX_HASH_STATES);
-        assert!(c.take("k0", 0).is_none(), "the oldest state was evicted");
+        assert!(
+            c.take("k0", 0, Some("v")).is_none(),
+            "the oldest state was evicted"
+        );
+    }
+
+    #[tokio::test]
+    async fn upload_locks_are_exclusive_and_cleaned_up() {
+        let l = UploadLocks::default();
+        let g = l.try_acquire("u").unwrap();
+        assert!(l.try_acquire("u").is_none());
+        assert!(l.try_acquire("v").is_some());
+        drop(g);
+        assert_eq!(l.len(), 0);
+        let g = l.try_acquire("u").unwrap();
+        let waiter = l.acquire("u");
+        tokio::pin!(waiter);
+        assert!(futures_util::FutureExt::now_or_never(&mut waiter).is_none());
+        drop(g);
+        let g2 = waiter.await;
+        assert!(l.try_acquire("u").is_none());
+        drop(g2);
+        assert_eq!(l.len(), 0);
     }
 }

@@ -19,6 +19,7 @@
 //! writer that was never closed are stored with one PutObject (no multipart, issue 4122);
 //! resuming a writer in the same process skips ListMultipartUploads.
 
+mod budget;
 pub mod check;
 mod params;
 mod writer;
@@ -59,6 +60,17 @@ pub const REDIRECT_EXPIRY: Duration = Duration::from_secs(20 * 60);
 /// Page size of listings.
 const LIST_MAX: u32 = 1000;
 
+/// Write-buffer memory of an S3 driver; see [`S3Driver::buffer_memory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferMemory {
+    /// Bytes reserved by writers now.
+    pub in_use: u64,
+    /// The most bytes reserved at once since the driver was built.
+    pub peak: u64,
+    /// `maxbuffermemory`.
+    pub budget: u64,
+}
+
 /// The S3 storage driver. Build it with [`S3Driver::new`] (or
 /// [`S3Driver::from_parameters`]); it is handed out inside [`Base`].
 #[derive(Clone)]
@@ -76,6 +88,8 @@ struct Inner {
     /// ListMultipartUploads (the part list is still read from S3; the recorded ETags fill in
     /// for servers whose ListParts omits them).
     open_uploads: Mutex<HashMap<String, writer::OpenUpload>>,
+    /// `maxbuffermemory`: what all writers together may hold in part buffers.
+    budget: budget::Budget,
 }
 
 impl fmt::Debug for S3Driver {
@@ -170,10 +184,11 @@ impl S3Driver {
         Ok(Base::new(S3Driver {
             inner: Arc::new(Inner {
                 client,
-                params,
                 write_opts,
                 root_prefix,
                 open_uploads: Mutex::new(HashMap::new()),
+                budget: budget::Budget::new(params.max_buffer_memory, params.buffer_wait),
+                params,
             }),
         }))
     }
@@ -181,6 +196,17 @@ impl S3Driver {
     /// The client the driver uses.
     pub fn client(&self) -> &S3Client {
         &self.inner.client
+    }
+
+    /// Write-buffer memory (`maxbuffermemory`): bytes reserved by writers now, the most ever
+    /// reserved at once, and the budget.
+    pub fn buffer_memory(&self) -> BufferMemory {
+        let b = &self.inner.budget;
+        BufferMemory {
+            in_use: b.in_use(),
+            peak: b.peak(),
+            budget: b.total(),
+        }
     }
 
     /// The S3 key of a driver path: root directory + path, no leading `/`.
@@ -363,6 +389,9 @@ impl StorageDriver for S3Driver {
 
     async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
         if path == "/" {
+            // The root always exists, but ask S3 anyway (one bounded listing): the registry's
+            // storage health check is a stat of "/", and it must notice an unreachable bucket.
+            self.is_dir("/").await?;
             return Ok(FileInfo::dir("/", None));
         }
         let head_err = match self.inner.client.head_object(&self.key(path)).await {

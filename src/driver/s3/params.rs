@@ -20,6 +20,12 @@ pub const DEFAULT_MULTIPART_COPY_MAX_CONCURRENCY: i64 = 100;
 /// Default `multipartcopythresholdsize`: 32 MiB.
 pub const DEFAULT_MULTIPART_COPY_THRESHOLD_SIZE: i64 = 32 << 20;
 
+/// Default `maxbuffermemory`: 512 MiB (raised to twice `chunksize` when that is larger).
+pub const DEFAULT_MAX_BUFFER_MEMORY: i64 = 512 << 20;
+/// How long a writer waits for room in the write-buffer budget before it gives up with a
+/// [`Busy`](crate::driver::Busy) error.
+pub const DEFAULT_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Storage classes accepted by `storageclass` (`NONE` omits the header).
 pub const STORAGE_CLASSES: [&str; 9] = [
     "NONE",
@@ -80,6 +86,13 @@ pub struct S3Parameters {
     pub object_acl: String,
     /// `redirectendpoint`: `scheme://host[:port]` that replaces the presigned URL's.
     pub redirect_endpoint: Option<String>,
+    /// `maxbuffermemory`: the most memory all writers of this driver together hold in part
+    /// buffers (each buffering writer reserves one `chunksize`, two while a part is in flight).
+    /// At least twice `chunksize`.
+    pub max_buffer_memory: u64,
+    /// How long a writer waits for room in that budget before failing with a
+    /// [`Busy`](crate::driver::Busy) error (default 30 s; not a configuration key).
+    pub buffer_wait: std::time::Duration,
 }
 
 impl fmt::Debug for S3Parameters {
@@ -93,6 +106,7 @@ impl fmt::Debug for S3Parameters {
             .field("encrypt", &self.encrypt)
             .field("v4_auth", &self.v4_auth)
             .field("chunk_size", &self.chunk_size)
+            .field("max_buffer_memory", &self.max_buffer_memory)
             .field("root_directory", &self.root_directory)
             .field("storage_class", &self.storage_class)
             .finish_non_exhaustive()
@@ -158,6 +172,10 @@ impl S3Parameters {
             0,
             MAX_CHUNK_SIZE,
         )?;
+        let max_buffer_memory = match p.get("maxbuffermemory").map(str::trim) {
+            None | Some("") => DEFAULT_MAX_BUFFER_MEMORY.max(2 * chunk_size),
+            Some(_) => p.int("maxbuffermemory", 0, 2 * chunk_size, i64::MAX)?,
+        };
         let storage_class = match p.get("storageclass").map(str::trim) {
             None | Some("") => Some("STANDARD".to_owned()),
             Some(v) => {
@@ -223,6 +241,8 @@ impl S3Parameters {
             storage_class,
             object_acl,
             redirect_endpoint,
+            max_buffer_memory: max_buffer_memory.unsigned_abs(),
+            buffer_wait: DEFAULT_BUFFER_WAIT,
         })
     }
 }
@@ -268,6 +288,19 @@ mod tests {
         assert_eq!(p.storage_class.as_deref(), Some("STANDARD"));
         assert_eq!(p.object_acl, "private");
         assert!(p.redirect_endpoint.is_none() && p.session_token.is_none());
+        assert_eq!(p.max_buffer_memory, 512 << 20);
+        let big = S3Parameters::from_parameters(&base().with("chunksize", "1073741824")).unwrap();
+        assert_eq!(big.max_buffer_memory, 2 << 30, "at least two chunks");
+    }
+
+    #[test]
+    fn buffer_budget_holds_two_chunks() {
+        let p = S3Parameters::from_parameters(&base().with("maxbuffermemory", "20971520")).unwrap();
+        assert_eq!(p.max_buffer_memory, 20 << 20);
+        let e =
+            S3Parameters::from_parameters(&base().with("maxbuffermemory", "20971519")).unwrap_err();
+        assert_eq!(e.key, "maxbuffermemory");
+        assert!(e.to_string().contains("between 20971520 and"), "{e}");
     }
 
     #[test]

@@ -2,22 +2,32 @@
 //!
 //! * `write` buffers up to `chunksize` bytes and uploads each full buffer as the next part in
 //!   the background while the next one fills, so a writer holds at most one part in memory plus
-//!   the one being sent.
+//!   the one being sent. Buffers are reserved from the driver's budget (`budget.rs`).
 //! * `close` uploads whatever is buffered (possibly a part shorter than 5 MiB) so that
 //!   `writer(path, append = true)` can resume the upload later, from this process or another.
 //! * Resuming finds the upload (this process's record of it, else ListMultipartUploads by
 //!   exact key) and its parts (ListParts, all pages). S3 only accepts a short part as the
-//!   last one, so the first `write` after resuming behind a short part completes the upload,
-//!   starts a new one and re-uses the object as its first part (UploadPartCopy, or a GET into
-//!   the buffer when it is under 5 MiB), as Distribution does.
-//! * `commit` uploads the rest and completes the upload; if it fails the upload is aborted.
-//!   A writer that never needed a part (small content, never closed) commits with a single
-//!   PutObject instead of a multipart upload.
+//!   last one, so the first `write` after resuming behind a short part completes the upload
+//!   and continues with the completed object as the *base* of the content: the next
+//!   multipart upload starts with it (UploadPartCopy, or a GET into the buffer when it is
+//!   under 5 MiB), as Distribution does.
+//! * A committed object with no multipart upload is resumed the same way (its bytes are the
+//!   base), so every state this writer can leave behind, whatever failed in between, resumes
+//!   at exactly the bytes that are stored.
+//! * `commit` uploads the rest and completes the upload. A writer that never needed a part
+//!   (small content, never closed) commits with a single PutObject instead.
+//!
+//! Failures never destroy what is stored: a failed request marks the writer failed (later
+//! calls other than `cancel` are refused, and `close` uploads nothing more), a failed
+//! CompleteMultipartUpload leaves the upload in place, and a resume finds the stored state
+//! again. Only `cancel` aborts.
 
 use std::fmt;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{client_err, S3Driver, MIN_CHUNK_SIZE};
 use crate::driver::{DriverError, FileWriter};
@@ -32,6 +42,9 @@ enum State {
     Closed,
     Committed,
     Cancelled,
+    /// A request failed: what is stored is intact but this writer no longer knows exactly
+    /// what; only `cancel` is allowed.
+    Failed,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +59,14 @@ pub(super) struct UploadedPart {
 pub(super) struct OpenUpload {
     upload_id: String,
     etags: Vec<(u32, ETag)>,
+}
+
+/// A committed object at the writer's key whose bytes begin the content but are not part of
+/// the multipart upload yet.
+#[derive(Debug, Clone)]
+struct BaseObject {
+    size: u64,
+    etag: Option<ETag>,
 }
 
 /// The parts S3 lists for an upload, with ETags from `known` where the server omits them.
@@ -80,12 +101,21 @@ pub(super) struct S3Writer {
     key: String,
     upload_id: Option<String>,
     parts: Vec<UploadedPart>,
-    /// Bytes written, including resumed parts and the buffer.
+    base: Option<BaseObject>,
+    /// Bytes written, including resumed parts, the base and the buffer.
     size: u64,
     buf: BytesMut,
+    /// The budget reservation backing `buf` (taken when a buffer starts to fill).
+    buf_permit: Option<OwnedSemaphorePermit>,
     /// The part being uploaded while the next one fills `buf` (at most one: memory stays
     /// within two parts).
     inflight: Option<tokio::task::JoinHandle<Result<UploadedPart, DriverError>>>,
+    /// The content begins with a committed object at the key that no uploaded part holds
+    /// yet (it is `base`, or in the buffer): until the first part is stored, that object alone
+    /// is the resumable state, so a multipart upload without parts is aborted on failure.
+    continues_base: bool,
+    /// The content began with a committed object at the key (dropped too by `cancel`).
+    began_with_object: bool,
     state: State,
 }
 
@@ -95,6 +125,7 @@ impl fmt::Debug for S3Writer {
             .field("key", &self.key)
             .field("upload_id", &self.upload_id)
             .field("parts", &self.parts.len())
+            .field("base", &self.base.as_ref().map(|b| b.size))
             .field("size", &self.size)
             .field("buffered", &self.buf.len())
             .field("part_in_flight", &self.inflight.is_some())
@@ -111,43 +142,64 @@ pub(super) async fn resume(
 ) -> Result<Box<dyn FileWriter>, DriverError> {
     let client = driver.client();
     let cached = driver.uploads().get(&key).cloned();
+    let mut found = None;
     if let Some(open) = cached {
         match client.list_all_parts(&key, &open.upload_id).await {
-            Ok(listed) => {
-                let parts = merge_parts(listed, &open.etags)?;
-                return Ok(Box::new(S3Writer::new(
-                    driver.clone(),
-                    key,
-                    Some(open.upload_id),
-                    parts,
-                )));
-            }
+            Ok(listed) => found = Some((open.upload_id, merge_parts(listed, &open.etags)?)),
             // Completed or aborted elsewhere: look it up again.
             Err(e) if e.is_not_found() => driver.forget_upload(&key),
             Err(e) => return Err(client_err(e)),
         }
     }
-    if let Some(upload_id) = find_upload(driver, &key).await? {
-        let listed = client
-            .list_all_parts(&key, &upload_id)
-            .await
-            .map_err(client_err)?;
-        let parts = merge_parts(listed, &[])?;
-        return Ok(Box::new(S3Writer::new(
-            driver.clone(),
-            key,
-            Some(upload_id),
-            parts,
-        )));
+    if found.is_none() {
+        if let Some(upload_id) = find_upload(driver, &key).await? {
+            let listed = client
+                .list_all_parts(&key, &upload_id)
+                .await
+                .map_err(client_err)?;
+            found = Some((upload_id, merge_parts(listed, &[])?));
+        }
+    }
+    if let Some((upload_id, parts)) = found {
+        let mut w = S3Writer::new(driver.clone(), key, Some(upload_id), parts);
+        if w.parts.is_empty() {
+            // An upload without parts continues a committed object when there is one (the
+            // writer failed between starting the upload and sending its first part).
+            w.base = base_object(driver, &w.key).await?;
+            w.size = w.base.as_ref().map_or(0, |b| b.size);
+            w.continues_base = w.base.is_some();
+            w.began_with_object = w.continues_base;
+        }
+        return Ok(Box::new(w));
     }
     match client.head_object(&key).await {
-        Ok(meta) if meta.size == 0 => Ok(Box::new(S3Writer::new(driver.clone(), key, None, Vec::new()))),
-        Ok(meta) => Err(DriverError::msg(format!(
-            "cannot append to {path}: it is committed with {} bytes, and S3 can only resume uncommitted \
-             uploads or append to empty content",
-            meta.size
-        ))),
+        Ok(meta) => {
+            let mut w = S3Writer::new(driver.clone(), key, None, Vec::new());
+            if meta.size > 0 {
+                w.size = meta.size;
+                w.base = Some(BaseObject {
+                    size: meta.size,
+                    etag: meta.etag,
+                });
+                w.continues_base = true;
+                w.began_with_object = true;
+            }
+            Ok(Box::new(w))
+        }
         Err(e) if e.is_not_found() => Err(DriverError::path_not_found(path)),
+        Err(e) => Err(client_err(e)),
+    }
+}
+
+/// The committed, non-empty object at `key`, if any.
+async fn base_object(driver: &S3Driver, key: &str) -> Result<Option<BaseObject>, DriverError> {
+    match driver.client().head_object(key).await {
+        Ok(meta) if meta.size > 0 => Ok(Some(BaseObject {
+            size: meta.size,
+            etag: meta.etag,
+        })),
+        Ok(_) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(client_err(e)),
     }
 }
@@ -198,15 +250,18 @@ impl S3Writer {
     ) -> Self {
         parts.sort_by_key(|p| p.number);
         let size = parts.iter().map(|p| p.size).sum();
-        let chunk = usize::try_from(driver.inner.params.chunk_size).unwrap_or(usize::MAX);
         Self {
             driver,
             key,
             upload_id,
             parts,
+            base: None,
             size,
-            buf: BytesMut::with_capacity(chunk.min(MAX_PREALLOC)),
+            buf: BytesMut::new(),
+            buf_permit: None,
             inflight: None,
+            continues_base: false,
+            began_with_object: false,
             state: State::Open,
         }
     }
@@ -239,7 +294,21 @@ impl S3Writer {
             State::Closed => Err(DriverError::msg("already closed")),
             State::Committed => Err(DriverError::msg("already committed")),
             State::Cancelled => Err(DriverError::msg("already cancelled")),
+            State::Failed => Err(DriverError::msg(
+                "an earlier request of this writer failed; what is stored is intact: open a new \
+                 writer to resume it",
+            )),
         }
+    }
+
+    /// Marks the writer failed when `r` is an error (see the [module docs](self)).
+    fn failing<T>(&mut self, r: Result<T, DriverError>) -> Result<T, DriverError> {
+        if r.is_err() {
+            self.state = State::Failed;
+            self.buf = BytesMut::new();
+            self.buf_permit = None;
+        }
+        r
     }
 
     async fn ensure_upload(&mut self) -> Result<String, DriverError> {
@@ -257,26 +326,103 @@ impl S3Writer {
         Ok(id)
     }
 
+    /// Makes sure `buf` is backed by a budget reservation before it fills.
+    async fn reserve_buffer(&mut self) -> Result<(), DriverError> {
+        if self.buf_permit.is_none() {
+            let chunk = self.driver.inner.params.chunk_size;
+            self.buf_permit = Some(self.driver.inner.budget.reserve(chunk).await?);
+            if self.buf.capacity() == 0 {
+                self.buf = BytesMut::with_capacity(self.chunk_size().min(MAX_PREALLOC));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the base object into the content being uploaded: as part 1 by UploadPartCopy,
+    /// or, when it is too small to be a part, into the front of the buffer.
+    async fn take_base(&mut self) -> Result<(), DriverError> {
+        let Some(base) = self.base.clone() else {
+            return Ok(());
+        };
+        let client = self.driver.client().clone();
+        if base.size < MIN_CHUNK_SIZE.unsigned_abs() {
+            self.reserve_buffer().await?;
+            let content = client
+                .get_object(&self.key, None)
+                .await
+                .map_err(client_err)?
+                .bytes()
+                .await
+                .map_err(client_err)?;
+            if content.len() as u64 != base.size {
+                return Err(DriverError::msg(format!(
+                    "the stored object changed while resuming it ({} bytes, expected {})",
+                    content.len(),
+                    base.size
+                )));
+            }
+            let mut buf = BytesMut::with_capacity(
+                (content.len() + self.buf.len()).max(self.chunk_size().min(MAX_PREALLOC)),
+            );
+            buf.extend_from_slice(&content);
+            buf.extend_from_slice(&self.buf);
+            self.buf = buf;
+            self.base = None;
+            return Ok(());
+        }
+        let upload_id = self.ensure_upload().await?;
+        match client
+            .upload_part_copy(&self.key, &upload_id, 1, &self.key, None)
+            .await
+        {
+            Ok(copied) => {
+                self.parts.push(UploadedPart {
+                    number: 1,
+                    etag: copied.etag,
+                    size: base.size,
+                });
+                self.base = None;
+                self.continues_base = false;
+                self.record();
+                Ok(())
+            }
+            Err(e) => {
+                self.abort_base_upload().await;
+                Err(client_err(e))
+            }
+        }
+    }
+
+    /// Aborts an upload that only continues the base object and has no part yet, so that the
+    /// object alone stays the resumable state.
+    async fn abort_base_upload(&mut self) {
+        if !(self.continues_base && self.parts.is_empty()) {
+            return;
+        }
+        if let Some(id) = self.upload_id.take() {
+            self.driver.forget_upload(&self.key);
+            // Best effort: the caller reports the failure that led here, and an upload left
+            // behind is removed by the registry's upload purger (it holds no data).
+            let _ = self
+                .driver
+                .client()
+                .abort_multipart_upload(&self.key, &id)
+                .await;
+        }
+    }
+
     /// Starts uploading up to `chunksize` buffered bytes as the next part, in the background
     /// (after the previous part has finished), so that the caller can fill the next part
     /// meanwhile.
     async fn flush_part(&mut self) -> Result<(), DriverError> {
         self.wait_inflight().await?;
         let upload_id = self.ensure_upload().await?;
-        let chunk = self.chunk_size();
-        let n = self.buf.len().min(chunk);
-        // Hand the whole buffer to the upload and start a fresh one of exactly one part:
-        // growing a buffer by doubling while the old one is still being sent would hold
-        // several parts at once.
-        let data: Bytes = if n == self.buf.len() {
-            std::mem::replace(
-                &mut self.buf,
-                BytesMut::with_capacity(chunk.min(MAX_PREALLOC)),
-            )
-            .freeze()
-        } else {
-            self.buf.split_to(n).freeze()
-        };
+        // The buffer never holds more than one part (`write` flushes at `chunksize`; a small
+        // base taken into it is under 5 MiB): hand it over whole, with its reservation. The next
+        // buffer is allocated and reserved when data comes.
+        let data = std::mem::take(&mut self.buf).freeze();
+        let n = data.len();
+        let permit = self.buf_permit.take();
         let number = u32::try_from(self.parts.len() + 1).unwrap_or(u32::MAX);
         let client = self.driver.client().clone();
         let key = self.key.clone();
@@ -284,10 +430,11 @@ impl S3Writer {
             let etag = client
                 .upload_part(&key, &upload_id, number, data)
                 .await
-                .map_err(client_err)?;
+                .map_err(client_err);
+            drop(permit);
             Ok(UploadedPart {
                 number,
-                etag,
+                etag: etag?,
                 size: n as u64,
             })
         }));
@@ -297,10 +444,21 @@ impl S3Writer {
     /// Waits for the part in flight, if any, and records it.
     async fn wait_inflight(&mut self) -> Result<(), DriverError> {
         if let Some(task) = self.inflight.take() {
-            let part = task
-                .await
-                .map_err(|e| DriverError::msg(format!("the part upload task failed: {e}")))??;
+            let part = match task.await {
+                Ok(Ok(part)) => part,
+                Ok(Err(e)) => {
+                    self.abort_base_upload().await;
+                    return Err(e);
+                }
+                Err(e) => {
+                    self.abort_base_upload().await;
+                    return Err(DriverError::msg(format!(
+                        "the part upload task failed: {e}"
+                    )));
+                }
+            };
             self.parts.push(part);
+            self.continues_base = false;
             self.record();
         }
         Ok(())
@@ -319,71 +477,44 @@ impl S3Writer {
         parts
     }
 
-    /// Completes the upload, aborting it if completion fails.
+    /// Completes the upload. A failure leaves it in place (and recorded), so that it can be
+    /// resumed and completed again.
     async fn complete(&mut self, upload_id: &str) -> Result<(), DriverError> {
-        let client = self.driver.client();
         let parts = self.completed_parts();
-        if let Err(e) = client
+        self.driver
+            .client()
             .complete_multipart_upload(&self.key, upload_id, &parts)
             .await
-        {
-            self.driver.forget_upload(&self.key);
-            return Err(
-                match client.abort_multipart_upload(&self.key, upload_id).await {
-                    Ok(()) => client_err(e),
-                    Err(a) => DriverError::msg(format!(
-                        "completing the upload failed: {e}; aborting it failed too: {a}"
-                    )),
-                },
-            );
-        }
+            .map_err(|e| {
+                DriverError::msg(format!(
+                    "completing the multipart upload failed; it is kept and can be resumed: {e}"
+                ))
+            })?;
         self.driver.forget_upload(&self.key);
         Ok(())
     }
 
     /// The last part is shorter than S3's minimum, so no part can follow it: complete the
-    /// upload and start a new one that begins with the completed object.
+    /// upload; the completed object becomes the base of what follows.
     async fn restart_after_short_part(&mut self) -> Result<(), DriverError> {
         self.wait_inflight().await?;
-        let Some(old_id) = self.upload_id.take() else {
+        let Some(old_id) = self.upload_id.clone() else {
             return Ok(());
         };
         self.complete(&old_id).await?;
         let total = self.parts.iter().map(|p| p.size).sum::<u64>();
+        self.upload_id = None;
         self.parts.clear();
-        let new_id = self.ensure_upload().await?;
-        let client = self.driver.client();
-        if total < MIN_CHUNK_SIZE.unsigned_abs() {
-            let content = client
-                .get_object(&self.key, None)
-                .await
-                .map_err(client_err)?
-                .bytes()
-                .await
-                .map_err(client_err)?;
-            let mut buf = BytesMut::with_capacity(content.len() + self.buf.len());
-            buf.extend_from_slice(&content);
-            buf.extend_from_slice(&self.buf);
-            self.buf = buf;
-        } else {
-            let copied = client
-                .upload_part_copy(&self.key, &new_id, 1, &self.key, None)
-                .await
-                .map_err(client_err)?;
-            self.parts.push(UploadedPart {
-                number: 1,
-                etag: copied.etag,
-                size: total,
-            });
-        }
+        self.base = Some(BaseObject {
+            size: total,
+            etag: None,
+        });
+        self.continues_base = true;
+        self.began_with_object = true;
         Ok(())
     }
-}
 
-#[async_trait]
-impl FileWriter for S3Writer {
-    async fn write(&mut self, p: &[u8]) -> Result<usize, DriverError> {
-        self.check_open()?;
+    async fn write_inner(&mut self, p: &[u8]) -> Result<(), DriverError> {
         if self
             .parts
             .last()
@@ -391,9 +522,13 @@ impl FileWriter for S3Writer {
         {
             self.restart_after_short_part().await?;
         }
+        if self.base.is_some() {
+            self.take_base().await?;
+        }
         let chunk = self.chunk_size();
         let mut rest = p;
         while !rest.is_empty() {
+            self.reserve_buffer().await?;
             let n = (chunk - self.buf.len().min(chunk)).min(rest.len());
             self.buf.extend_from_slice(&rest[..n]);
             rest = &rest[n..];
@@ -402,20 +537,14 @@ impl FileWriter for S3Writer {
                 self.flush_part().await?;
             }
         }
-        Ok(p.len())
+        Ok(())
     }
 
-    fn size(&self) -> i64 {
-        i64::try_from(self.size).unwrap_or(i64::MAX)
-    }
-
-    async fn close(&mut self) -> Result<(), DriverError> {
-        match self.state {
-            State::Committed => return Ok(()),
-            State::Open => {}
-            _ => self.check_open()?,
+    async fn close_inner(&mut self) -> Result<(), DriverError> {
+        if self.base.is_some() {
+            // Nothing was written since resuming: the object is still the whole content.
+            return Ok(());
         }
-        self.state = State::Closed;
         self.ensure_upload().await?;
         if !self.buf.is_empty() {
             self.flush_part().await?;
@@ -423,30 +552,17 @@ impl FileWriter for S3Writer {
         self.wait_inflight().await?;
         self.record();
         self.buf = BytesMut::new();
+        self.buf_permit = None;
         Ok(())
     }
 
-    async fn cancel(&mut self) -> Result<(), DriverError> {
-        self.check_open()?;
-        self.state = State::Cancelled;
-        self.buf = BytesMut::new();
-        if let Some(task) = self.inflight.take() {
-            task.abort();
+    async fn commit_inner(&mut self) -> Result<(), DriverError> {
+        if self.base.is_some() {
+            // Nothing was written since resuming a committed object: it is the content. An
+            // upload without parts next to it is dropped.
+            self.abort_base_upload().await;
+            return Ok(());
         }
-        if let Some(id) = self.upload_id.take() {
-            self.driver.forget_upload(&self.key);
-            self.driver
-                .client()
-                .abort_multipart_upload(&self.key, &id)
-                .await
-                .map_err(client_err)?;
-        }
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> Result<(), DriverError> {
-        self.check_open()?;
-        self.state = State::Committed;
         let Some(upload_id) = self.upload_id.clone() else {
             // Nothing was ever uploaded: one PutObject, no multipart upload.
             let body = std::mem::take(&mut self.buf).freeze();
@@ -455,6 +571,7 @@ impl FileWriter for S3Writer {
                 .put_object(&self.key, body, &self.driver.inner.write_opts)
                 .await
                 .map_err(client_err)?;
+            self.buf_permit = None;
             return Ok(());
         };
         while !self.buf.is_empty() {
@@ -477,6 +594,97 @@ impl FileWriter for S3Writer {
         }
         self.complete(&upload_id).await?;
         self.buf = BytesMut::new();
+        self.buf_permit = None;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl FileWriter for S3Writer {
+    async fn write(&mut self, p: &[u8]) -> Result<usize, DriverError> {
+        self.check_open()?;
+        let r = self.write_inner(p).await;
+        self.failing(r)?;
+        Ok(p.len())
+    }
+
+    fn size(&self) -> i64 {
+        i64::try_from(self.size).unwrap_or(i64::MAX)
+    }
+
+    async fn close(&mut self) -> Result<(), DriverError> {
+        match self.state {
+            State::Committed => return Ok(()),
+            State::Open => {}
+            _ => self.check_open()?,
+        }
+        self.state = State::Closed;
+        let r = self.close_inner().await;
+        self.failing(r)
+    }
+
+    async fn cancel(&mut self) -> Result<(), DriverError> {
+        if self.state != State::Failed {
+            self.check_open()?;
+        }
+        self.state = State::Cancelled;
+        self.buf = BytesMut::new();
+        self.buf_permit = None;
+        if let Some(task) = self.inflight.take() {
+            task.abort();
+        }
+        if let Some(id) = self.upload_id.take() {
+            self.driver.forget_upload(&self.key);
+            self.driver
+                .client()
+                .abort_multipart_upload(&self.key, &id)
+                .await
+                .map_err(client_err)?;
+        }
+        if self.began_with_object {
+            // The committed object the content began with is part of what is dropped.
+            match self.driver.client().delete_object(&self.key).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(client_err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), DriverError> {
+        self.check_open()?;
+        self.state = State::Committed;
+        let r = self.commit_inner().await;
+        self.failing(r)
+    }
+
+    fn version(&self) -> Option<String> {
+        if !matches!(self.state, State::Open | State::Closed)
+            || !self.buf.is_empty()
+            || self.inflight.is_some()
+        {
+            return None;
+        }
+        let mut h = Sha256::new();
+        if let Some(id) = &self.upload_id {
+            h.update(b"upload\0");
+            h.update(id.as_bytes());
+            for p in &self.parts {
+                h.update(format!("\0{}:{}:{}", p.number, p.etag.unquoted(), p.size).as_bytes());
+            }
+        }
+        if let Some(b) = &self.base {
+            h.update(b"\0object\0");
+            // A base found by this writer's own completion has no ETag yet: it cannot be
+            // compared with anything, so there is no version.
+            h.update(b.etag.as_ref()?.unquoted().as_bytes());
+            h.update(format!(":{}", b.size).as_bytes());
+        }
+        if self.upload_id.is_none() && self.base.is_none() {
+            h.update(b"empty");
+        }
+        let d = h.finalize();
+        Some(d[..16].iter().map(|b| format!("{b:02x}")).collect())
     }
 }
