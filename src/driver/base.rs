@@ -157,6 +157,19 @@ impl<D: StorageDriver> StorageDriver for Base<D> {
     fn s3_bucket_key(&self, path: &str) -> Option<String> {
         self.inner.s3_bucket_key(path)
     }
+
+    async fn purge_incomplete_writes(
+        &self,
+        path: &str,
+        older_than: std::time::SystemTime,
+        dry_run: bool,
+    ) -> Result<crate::driver::IncompleteWrites, DriverError> {
+        self.check_or_root(path)?;
+        self.inner
+            .purge_incomplete_writes(path, older_than, dry_run)
+            .await
+            .map_err(|e| self.stamp(e))
+    }
 }
 
 /// A driver's writer whose errors carry the driver's name.

@@ -177,6 +177,38 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
         let _ = path;
         None
     }
+
+    /// Removes what interrupted writes below `path` left in the backend outside
+    /// the driver's paths, if started before `older_than`: for S3, the
+    /// multipart uploads that no writer completed or cancelled (a crashed
+    /// process, a failed copy), which hold data and cost money but no listing
+    /// shows. With `dry_run` only reports them. Other drivers have none. This
+    /// is what the registry's upload purger calls besides removing
+    /// `_uploads/` directories.
+    ///
+    /// # Errors
+    /// The backend cannot list them; failures to remove single ones are
+    /// reported in [`IncompleteWrites::errors`].
+    async fn purge_incomplete_writes(
+        &self,
+        path: &str,
+        older_than: std::time::SystemTime,
+        dry_run: bool,
+    ) -> Result<IncompleteWrites, DriverError> {
+        let _ = (path, older_than, dry_run);
+        Ok(IncompleteWrites::default())
+    }
+}
+
+/// What [`StorageDriver::purge_incomplete_writes`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncompleteWrites {
+    /// The paths whose incomplete writes were removed (or, in a dry run, would
+    /// have been), one entry per write (e.g. per S3 multipart upload).
+    pub removed: Vec<String>,
+    /// Removals that failed, with the reason.
+    pub errors: Vec<String>,
 }
 
 /// An open writable object (Distribution's `storagedriver.FileWriter`).

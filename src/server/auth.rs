@@ -4,12 +4,25 @@
 //! The file is re-read when its modification time or size changes. bcrypt is
 //! slow by design and clients authenticate every request, so a successful check
 //! is remembered as a sha256 of the password for as long as the user's entry
-//! is unchanged; the bcrypt work itself runs off the async threads.
+//! is unchanged.
+//!
+//! The cost of checking is bounded and the same for every failure:
+//! * entries with a bcrypt cost above [`MAX_COST`] are disabled when the file is
+//!   read (with a warning saying how to re-create them): one check of such an
+//!   entry would burn a core for seconds to hours;
+//! * an unknown user is checked against a dummy hash of the file's highest cost,
+//!   so a wrong user name takes as long as a wrong password;
+//! * bcrypt runs on its own threads, at most one per core at a time, never on the
+//!   async workers and never holding up shutdown;
+//! * a client address with [`MAX_FAILURES`] failed logins within
+//!   [`FAILURE_WINDOW`] gets 429 `TOOMANYREQUESTS` without any check until the
+//!   window ends.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::header::AUTHORIZATION;
 use hyper::HeaderMap;
@@ -17,11 +30,41 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::ConfigError;
 
+/// The highest bcrypt cost accepted (registry:2's tooling writes 5 to 14; one
+/// check at 14 takes about a second of one core).
+pub(super) const MAX_COST: u32 = 14;
+
+/// Failed logins from one address that are checked within [`FAILURE_WINDOW`].
+pub(super) const MAX_FAILURES: u32 = 20;
+
+/// The window in which [`MAX_FAILURES`] are counted.
+pub(super) const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Addresses remembered for throttling; beyond it the oldest are forgotten.
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Denied {
+    /// No or wrong credentials: answer 401 with this `WWW-Authenticate` challenge.
+    Challenge(String),
+    /// Too many failures from the client's address: answer 429, retry after
+    /// this many seconds.
+    Throttled(u64),
+}
+
 /// An htpasswd access controller.
 pub(super) struct Htpasswd {
     realm: String,
     path: PathBuf,
     state: Mutex<State>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// At most one bcrypt check per core at a time.
+    checks: Arc<tokio::sync::Semaphore>,
+    #[cfg(test)]
+    bcrypt_runs: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    bcrypt_done: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -30,6 +73,9 @@ struct State {
     stamp: Option<(SystemTime, u64)>,
     /// user -> bcrypt hash.
     entries: Arc<HashMap<String, String>>,
+    /// A hash of the entries' highest cost that no password matches, checked
+    /// for unknown users.
+    dummy: Arc<str>,
     /// user -> (hash it was checked against, sha256 of the accepted password).
     verified: HashMap<String, (String, [u8; 32])>,
 }
@@ -40,10 +86,17 @@ impl Htpasswd {
     /// # Errors
     /// The file cannot be read.
     pub(super) fn load(realm: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         let h = Self {
             realm: realm.to_owned(),
             path: path.to_owned(),
             state: Mutex::new(State::default()),
+            failures: Mutex::new(HashMap::new()),
+            checks: Arc::new(tokio::sync::Semaphore::new(cores)),
+            #[cfg(test)]
+            bcrypt_runs: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            bcrypt_done: Arc::default(),
         };
         let (stamp, entries) = read(path).map_err(|e| {
             ConfigError::new(
@@ -57,6 +110,7 @@ impl Htpasswd {
         {
             let mut s = h.lock();
             s.stamp = stamp;
+            s.dummy = dummy_hash(&entries);
             s.entries = Arc::new(entries);
         }
         Ok(h)
@@ -74,8 +128,10 @@ impl Htpasswd {
         }
         match read(&self.path) {
             Ok((stamp, entries)) => {
+                let dummy = dummy_hash(&entries);
                 let mut s = self.lock();
                 s.stamp = stamp;
+                s.dummy = dummy;
                 s.entries = Arc::new(entries);
                 s.verified.clear();
                 tracing::info!(path = %self.path.display(), users = s.entries.len(), "htpasswd file reloaded");
@@ -86,37 +142,129 @@ impl Htpasswd {
         }
     }
 
-    /// Checks the request's `Authorization: Basic` credentials. On failure
-    /// returns the `WWW-Authenticate` challenge to answer with.
-    pub(super) async fn authenticate(&self, headers: &HeaderMap) -> Result<String, String> {
-        let challenge = format!("Basic realm=\"{}\"", self.realm);
+    /// Checks the request's `Authorization: Basic` credentials, from client
+    /// address `remote`.
+    pub(super) async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        remote: IpAddr,
+    ) -> Result<String, Denied> {
+        let challenge = || Denied::Challenge(format!("Basic realm=\"{}\"", self.realm));
         let Some((user, password)) = basic_credentials(headers) else {
-            return Err(challenge);
+            return Err(challenge());
         };
+        if let Some(wait) = self.throttled(remote) {
+            return Err(Denied::Throttled(wait));
+        }
         self.refresh();
-        let Some(hash) = self.lock().entries.get(&user).cloned() else {
-            tracing::debug!(user, "unknown htpasswd user");
-            return Err(challenge);
+        let (hash, dummy) = {
+            let s = self.lock();
+            (s.entries.get(&user).cloned(), Arc::clone(&s.dummy))
         };
         let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
-        if let Some((h, d)) = self.lock().verified.get(&user) {
-            if *h == hash && ct_eq(d, &digest) {
-                return Ok(user);
+        if let Some(hash) = &hash {
+            if let Some((h, d)) = self.lock().verified.get(&user) {
+                if h == hash && ct_eq(d, &digest) {
+                    return Ok(user);
+                }
             }
         }
-        let check_hash = hash.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(password.as_bytes(), &check_hash).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if ok {
-            self.lock().verified.insert(user.clone(), (hash, digest));
-            Ok(user)
-        } else {
-            tracing::debug!(user, "htpasswd authentication failed");
-            Err(challenge)
+        // Unknown users cost what a wrong password costs.
+        let checked = hash.clone().unwrap_or_else(|| dummy.to_string());
+        let ok = self.bcrypt(password, checked).await && hash.is_some();
+        match hash {
+            Some(hash) if ok => {
+                self.lock().verified.insert(user.clone(), (hash, digest));
+                self.failures().remove(&remote);
+                Ok(user)
+            }
+            _ => {
+                tracing::debug!(user, %remote, "htpasswd authentication failed");
+                self.record_failure(remote);
+                Err(challenge())
+            }
         }
+    }
+
+    /// Runs one bcrypt check on a thread of its own (at most one per core at a
+    /// time); the thread is never joined, so shutdown does not wait for it.
+    async fn bcrypt(&self, password: String, hash: String) -> bool {
+        let Ok(_slot) = Arc::clone(&self.checks).acquire_owned().await else {
+            return false;
+        };
+        #[cfg(test)]
+        self.bcrypt_runs
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        #[cfg(test)]
+        let done = Arc::clone(&self.bcrypt_done);
+        let spawned = std::thread::Builder::new()
+            .name("bcrypt".into())
+            .spawn(move || {
+                let ok = bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
+                #[cfg(test)]
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = tx.send(ok);
+            });
+        spawned.is_ok() && rx.await.unwrap_or(false)
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Seconds to wait when `remote` has used up its failed logins.
+    fn throttled(&self, remote: IpAddr) -> Option<u64> {
+        let f = self.failures();
+        let (count, since) = f.get(&remote)?;
+        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+        (*count >= MAX_FAILURES).then(|| left.as_secs().max(1))
+    }
+
+    fn record_failure(&self, remote: IpAddr) {
+        let mut f = self.failures();
+        if f.len() >= MAX_TRACKED_ADDRESSES && !f.contains_key(&remote) {
+            f.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            if f.len() >= MAX_TRACKED_ADDRESSES {
+                if let Some(oldest) = f.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) {
+                    f.remove(&oldest);
+                }
+            }
+        }
+        let e = f.entry(remote).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= FAILURE_WINDOW {
+            *e = (0, Instant::now());
+        }
+        e.0 += 1;
+        if e.0 == MAX_FAILURES {
+            tracing::warn!(%remote, failures = e.0, window = ?FAILURE_WINDOW, "too many failed logins; refusing this address for the rest of the window");
+        }
+    }
+}
+
+/// The bcrypt cost of a hash (`$2y$NN$...`), if it is one.
+fn cost_of(hash: &str) -> Option<u32> {
+    let rest = hash
+        .strip_prefix("$2a$")
+        .or_else(|| hash.strip_prefix("$2b$"))
+        .or_else(|| hash.strip_prefix("$2y$"))?;
+    rest.get(..2)?.parse().ok()
+}
+
+/// A hash at the entries' highest cost (at least 5) that no password matches
+/// (its salt and digest are fixed, its password random).
+fn dummy_hash(entries: &Entries) -> Arc<str> {
+    let cost = entries
+        .values()
+        .filter_map(|h| cost_of(h))
+        .max()
+        .unwrap_or(5)
+        .clamp(4, MAX_COST);
+    let mut secret = [0u8; 16];
+    let _ = getrandom::getrandom(&mut secret);
+    match bcrypt::hash_with_salt(secret, cost, [0x5a; 16]) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoY).into(),
+        Err(_) => "$2y$05$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv".into(),
     }
 }
 
@@ -151,11 +299,23 @@ fn parse(text: &str) -> Entries {
             continue;
         };
         let hash = hash.trim();
-        if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
-            tracing::warn!(
+        match cost_of(hash) {
+            None => tracing::warn!(
                 user,
                 "htpasswd entry is not bcrypt (create it with `htpasswd -B`); it will never match"
-            );
+            ),
+            Some(cost) if cost > MAX_COST => {
+                tracing::warn!(
+                    user,
+                    cost,
+                    max = MAX_COST,
+                    "htpasswd entry has a bcrypt cost above the maximum and is disabled: \
+                     re-create it with `htpasswd -B -C 12` (checking it would take seconds of CPU \
+                     for every login)"
+                );
+                continue;
+            }
+            Some(_) => {}
         }
         entries.insert(user.trim().to_owned(), hash.to_owned());
     }
@@ -230,47 +390,156 @@ mod tests {
         assert_eq!(e["alice"], "$2y$05$abc");
     }
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn hash(password: &str, cost: u32) -> String {
+        bcrypt::hash_with_salt(password, cost, [7u8; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY)
+    }
+
+    fn header(user: &str, pw: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        let token = encode(&format!("{user}:{pw}"));
+        m.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
+        );
+        m
+    }
+
+    fn runs(h: &Htpasswd) -> usize {
+        h.bcrypt_runs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     #[tokio::test]
     async fn checks_bcrypt_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("htpasswd");
-        let hash = bcrypt::hash_with_salt("s3cret", 4, [7u8; 16])
-            .unwrap()
-            .format_for_version(bcrypt::Version::TwoY);
-        std::fs::write(&path, format!("alice:{hash}\n")).unwrap();
+        std::fs::write(&path, format!("alice:{}\n", hash("s3cret", 4))).unwrap();
         let h = Htpasswd::load("my realm", &path).unwrap();
-        let header = |user: &str, pw: &str| {
-            let mut m = HeaderMap::new();
-            let token = encode(&format!("{user}:{pw}"));
-            m.insert(
-                AUTHORIZATION,
-                HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
-            );
-            m
-        };
+        let challenge = Err(Denied::Challenge("Basic realm=\"my realm\"".into()));
         assert_eq!(
-            h.authenticate(&header("alice", "s3cret")).await,
+            h.authenticate(&header("alice", "s3cret"), LOCAL).await,
             Ok("alice".into())
         );
         // Served from the cache the second time.
         assert_eq!(
-            h.authenticate(&header("alice", "s3cret")).await,
+            h.authenticate(&header("alice", "s3cret"), LOCAL).await,
             Ok("alice".into())
         );
+        assert_eq!(runs(&h), 1);
         assert_eq!(
-            h.authenticate(&header("alice", "wrong")).await,
-            Err("Basic realm=\"my realm\"".into())
+            h.authenticate(&header("alice", "wrong"), LOCAL).await,
+            challenge
         );
-        assert!(h.authenticate(&header("bob", "s3cret")).await.is_err());
-        assert!(h.authenticate(&HeaderMap::new()).await.is_err());
+        assert!(h
+            .authenticate(&header("bob", "s3cret"), LOCAL)
+            .await
+            .is_err());
+        assert!(h.authenticate(&HeaderMap::new(), LOCAL).await.is_err());
         // Removing the user takes effect without a restart.
         std::fs::write(
             &path,
             "carol:$2y$04$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv\n",
         )
         .unwrap();
-        assert!(h.authenticate(&header("alice", "s3cret")).await.is_err());
+        assert!(h
+            .authenticate(&header("alice", "s3cret"), LOCAL)
+            .await
+            .is_err());
         assert!(Htpasswd::load("r", &dir.path().join("missing")).is_err());
+    }
+
+    #[tokio::test]
+    async fn costly_entries_are_disabled_and_unknown_users_cost_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        // A cost-31 entry would take days to check; it is dropped at load time.
+        std::fs::write(
+            &path,
+            format!(
+                "alice:{}\nslow:$2y$31$abcdefghijklmnopqrstuu5Bz8rBOqWOt5n6f7lQcFZ5Lk6nP0m1a\n",
+                hash("pw", 5)
+            ),
+        )
+        .unwrap();
+        let h = Htpasswd::load("r", &path).unwrap();
+        assert_eq!(
+            cost_of(&h.lock().dummy),
+            Some(5),
+            "the dummy has the entries' cost"
+        );
+        assert!(!h.lock().entries.contains_key("slow"));
+        let before = runs(&h);
+        assert!(h.authenticate(&header("slow", "x"), LOCAL).await.is_err());
+        assert!(h.authenticate(&header("nobody", "x"), LOCAL).await.is_err());
+        assert!(h.authenticate(&header("alice", "x"), LOCAL).await.is_err());
+        assert_eq!(
+            runs(&h) - before,
+            3,
+            "an unknown user, a disabled one and a wrong password each cost one bcrypt check"
+        );
+        assert_eq!(cost_of("$2b$12$abc"), Some(12));
+        assert_eq!(cost_of("{SHA}abc"), None);
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_from_one_address_are_throttled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        std::fs::write(&path, format!("alice:{}\n", hash("pw", 4))).unwrap();
+        let h = Htpasswd::load("r", &path).unwrap();
+        let attacker: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert!(matches!(
+                h.authenticate(&header("alice", "guess"), attacker).await,
+                Err(Denied::Challenge(_))
+            ));
+        }
+        let runs_before = runs(&h);
+        match h.authenticate(&header("alice", "pw"), attacker).await {
+            Err(Denied::Throttled(secs)) => assert!((1..=60).contains(&secs), "{secs}"),
+            other => panic!("not throttled: {other:?}"),
+        }
+        assert_eq!(runs(&h), runs_before, "a throttled attempt runs no bcrypt");
+        // Other addresses are not affected; requests without credentials are not counted.
+        assert_eq!(
+            h.authenticate(&header("alice", "pw"), LOCAL).await,
+            Ok("alice".into())
+        );
+        assert!(matches!(
+            h.authenticate(&HeaderMap::new(), attacker).await,
+            Err(Denied::Challenge(_))
+        ));
+    }
+
+    #[test]
+    fn shutdown_does_not_wait_for_a_bcrypt_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        // About a second of CPU per check on this kind of machine.
+        std::fs::write(&path, format!("alice:{}\n", hash("pw", MAX_COST))).unwrap();
+        let h = Arc::new(Htpasswd::load("r", &path).unwrap());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let h2 = Arc::clone(&h);
+        rt.spawn(async move {
+            let _ = h2.authenticate(&header("alice", "wrong"), LOCAL).await;
+        });
+        while runs(&h) == 0 {
+            std::thread::yield_now();
+        }
+        // Dropping the runtime (what the binary does at shutdown) returns while the check
+        // still runs on its own thread (a runtime waits for its blocking-pool tasks).
+        drop(rt);
+        assert_eq!(h.bcrypt_done.load(std::sync::atomic::Ordering::SeqCst), 0);
+        while h.bcrypt_done.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     fn encode(s: &str) -> String {

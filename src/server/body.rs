@@ -1,4 +1,5 @@
-//! Response bodies: empty, in-memory, or streamed from a driver reader.
+//! Response bodies: empty, in-memory, or streamed from a driver reader; and
+//! reading request bodies with an idle timeout.
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -48,6 +49,48 @@ pub fn from_reader(reader: BoxedReader, len: u64) -> Body {
         Ok(Some((Frame::data(buf.freeze()), (reader, left - n as u64))))
     });
     StreamBody::new(stream).boxed_unsync()
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// The body broke off or was malformed (client gone, truncated).
+    Client(hyper::Error),
+    /// Nothing arrived for the idle timeout.
+    Idle(std::time::Duration),
+    /// More than the limit arrived.
+    TooLarge(usize),
+}
+
+/// The next frame of `body`, or an error when none comes within `idle`.
+pub(super) async fn next_frame(
+    body: &mut hyper::body::Incoming,
+    idle: std::time::Duration,
+) -> Result<Option<Frame<Bytes>>, ReadError> {
+    match tokio::time::timeout(idle, body.frame()).await {
+        Ok(Some(Ok(frame))) => Ok(Some(frame)),
+        Ok(Some(Err(e))) => Err(ReadError::Client(e)),
+        Ok(None) => Ok(None),
+        Err(_) => Err(ReadError::Idle(idle)),
+    }
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+pub(super) async fn read_to_limit(
+    mut body: hyper::body::Incoming,
+    limit: usize,
+    idle: std::time::Duration,
+) -> Result<Bytes, ReadError> {
+    let mut out = BytesMut::new();
+    while let Some(frame) = next_frame(&mut body, idle).await? {
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(ReadError::TooLarge(limit));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! content type the manifest was put with.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use futures_util::TryStreamExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use hyper::{Method, Request, StatusCode};
@@ -34,6 +34,13 @@ pub(super) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manife
 
 /// Largest accepted manifest (Distribution's `maxManifestBodySize`).
 const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
+
+/// Most distinct descriptors a manifest may reference (an image has one per
+/// layer, at most 128 on overlay file systems; an index one per platform).
+const MAX_REFERENCES: usize = 4096;
+
+/// Reference lookups in flight at once while verifying a manifest.
+const VERIFY_CONCURRENCY: usize = 16;
 
 const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 
@@ -241,35 +248,56 @@ pub(super) fn stored_media_type(payload: &[u8]) -> (String, Option<Value>) {
 }
 
 /// Checks that everything `parsed` references exists in repository `name`.
+/// Checks that everything the manifest references is in the repository. The
+/// cost is bounded whatever the manifest says: references are deduplicated,
+/// capped at [`MAX_REFERENCES`], looked up [`VERIFY_CONCURRENCY`] at a time,
+/// and the check stops at the first one missing.
 async fn verify(ctx: &Ctx<'_>, name: &str, parsed: &Parsed) -> Result<(), ApiErrors> {
     let driver = ctx.driver();
+    let mut seen = std::collections::HashSet::new();
     let mut errors = Vec::new();
+    let mut lookups = Vec::new();
     for r in &parsed.references {
+        if !seen.insert(r.digest.as_str()) {
+            continue;
+        }
         let Ok(d) = r.digest.parse::<Digest>() else {
             errors.push(ErrorCode::DigestInvalid.with_detail(r.digest.clone()));
             errors.push(ErrorCode::ManifestBlobUnknown.with_detail(r.digest.clone()));
             continue;
         };
-        if r.foreign {
-            continue;
-        }
-        let present = if r.manifest {
-            store::repo_manifest(driver, name, &d).await?.is_some()
-                || (parsed.media_type == OCI_MANIFEST
-                    && store::repo_blob(driver, name, &d).await?.is_some())
-        } else {
-            store::repo_blob(driver, name, &d).await?.is_some()
-        };
-        if !present {
-            tracing::debug!(digest = %d, media_type = %r.media_type, "manifest references an unknown blob");
-            errors.push(ErrorCode::ManifestBlobUnknown.with_detail(d.to_string()));
+        if !r.foreign {
+            lookups.push((d, r));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiErrors(errors))
+    if seen.len() > MAX_REFERENCES {
+        return Err(invalid(format!(
+            "the manifest references {} distinct descriptors; at most {MAX_REFERENCES} are accepted",
+            seen.len()
+        )));
     }
+    if !errors.is_empty() {
+        return Err(ApiErrors(errors));
+    }
+    futures_util::stream::iter(lookups.into_iter().map(Ok::<_, ApiErrors>))
+        .try_for_each_concurrent(VERIFY_CONCURRENCY, |(d, r)| async move {
+            let present = if r.manifest {
+                store::repo_manifest(driver, name, &d).await?.is_some()
+                    || (parsed.media_type == OCI_MANIFEST
+                        && store::repo_blob(driver, name, &d).await?.is_some())
+            } else {
+                store::repo_blob(driver, name, &d).await?.is_some()
+            };
+            if present {
+                Ok(())
+            } else {
+                tracing::debug!(digest = %d, media_type = %r.media_type, "manifest references an unknown blob");
+                Err(ApiErrors::from(
+                    ErrorCode::ManifestBlobUnknown.with_detail(d.to_string()),
+                ))
+            }
+        })
+        .await
 }
 
 /// A reference: a tag or a digest.
@@ -304,11 +332,20 @@ pub(super) async fn put(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let payload: Bytes = Limited::new(req.into_body(), MAX_MANIFEST_SIZE)
-        .collect()
-        .await
-        .map_err(|e| invalid(format!("reading the manifest failed: {e}")))?
-        .to_bytes();
+    let payload = body::read_to_limit(
+        req.into_body(),
+        MAX_MANIFEST_SIZE,
+        ctx.state.settings.body_idle_timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        body::ReadError::TooLarge(limit) => ApiErrors::from(
+            ErrorCode::ManifestInvalid
+                .with_detail(format!("the manifest is larger than {limit} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+        ),
+        other => other.into(),
+    })?;
     let parsed = parse_put(&ct, &payload)?;
     let canonical = Digest::sha256_of(&payload);
     let digest = match &reference {

@@ -411,12 +411,23 @@ async fn v2(
         .into_response();
     }
     if let Some(auth) = &state.auth {
-        if let Err(challenge) = auth.authenticate(req.headers()).await {
-            let mut r = ApiErrors::from(ErrorCode::Unauthorized).into_response();
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                r.headers_mut().insert(WWW_AUTHENTICATE, v);
+        match auth.authenticate(req.headers(), remote.ip()).await {
+            Ok(_) => {}
+            Err(auth::Denied::Challenge(challenge)) => {
+                let mut r = ApiErrors::from(ErrorCode::Unauthorized).into_response();
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(WWW_AUTHENTICATE, v);
+                }
+                return r;
             }
-            return r;
+            Err(auth::Denied::Throttled(secs)) => {
+                return ApiErrors::from(
+                    ErrorCode::TooManyRequests
+                        .with_detail("too many failed logins from this address; try again later")
+                        .with_retry_after(secs),
+                )
+                .into_response();
+            }
         }
     }
     let route = match router::parse(path) {

@@ -4,6 +4,11 @@
 //! Every `_uploads/<id>` directory whose `startedat` is older than the cutoff is
 //! deleted. An upload without a readable `startedat` is left alone (its age is
 //! unknown), as Distribution does.
+//!
+//! Then the driver removes what interrupted writes left outside its paths
+//! ([`StorageDriver::purge_incomplete_writes`]): on S3, multipart uploads under
+//! the registry's root initiated before the cutoff, which a crashed registry
+//! (or registry:2, which never aborts them) leaves behind with their data.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,6 +23,9 @@ use crate::driver::{DriverError, FileInfo, StorageDriver, WalkControl, WalkOptio
 pub struct PurgeReport {
     /// Upload directories deleted (or, in a dry run, that would have been).
     pub deleted: Vec<String>,
+    /// Incomplete backend writes removed (or that would have been): the path of
+    /// each S3 multipart upload aborted.
+    pub incomplete_writes: Vec<String>,
     /// Problems met on the way; the run continues past them.
     pub errors: Vec<String>,
 }
@@ -48,7 +56,7 @@ pub async fn purge_uploads(
     let root = paths::repositories_root();
     match driver.walk(&root, &mut visit, WalkOptions::default()).await {
         Ok(()) => {}
-        Err(e) if e.is_path_not_found() => return report,
+        Err(e) if e.is_path_not_found() => {}
         Err(e) => report.errors.push(format!("walking {root}: {e}")),
     }
     for dir in upload_dirs {
@@ -87,6 +95,22 @@ pub async fn purge_uploads(
             }
         }
     }
+    match driver
+        .purge_incomplete_writes(paths::ROOT, older_than, dry_run)
+        .await
+    {
+        Ok(found) => {
+            for p in &found.removed {
+                tracing::info!(path = %p, dry_run, "removing an incomplete storage write older than the purge age");
+            }
+            report.incomplete_writes = found.removed;
+            report.errors.extend(found.errors);
+        }
+        Err(e) => report.errors.push(format!(
+            "listing incomplete writes under {}: {e}",
+            paths::ROOT
+        )),
+    }
     report
 }
 
@@ -104,6 +128,7 @@ pub(super) async fn run(driver: Arc<dyn StorageDriver>, cfg: UploadPurging) {
         let report = purge_uploads(driver.as_ref(), cutoff, cfg.dry_run).await;
         tracing::info!(
             deleted = report.deleted.len(),
+            incomplete_writes = report.incomplete_writes.len(),
             errors = report.errors.len(),
             "upload purge finished"
         );

@@ -35,7 +35,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RANGE};
 use hyper::{Request, StatusCode};
@@ -43,6 +42,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedMutexGuard;
 
 use super::blobs::{parse_digest, DOCKER_CONTENT_DIGEST};
+use super::body::{next_frame, ReadError};
 use super::digest::{Algorithm, Digest, Hasher};
 use super::error::{ApiError, ApiErrors, ErrorCode};
 use super::names::{is_valid_name, new_uuid};
@@ -260,43 +260,40 @@ async fn create(
 }
 
 /// What went wrong while copying a request body into storage.
-pub(super) enum CopyError {
-    /// The client's side: the body broke off or was malformed.
-    Client(hyper::Error),
-    /// No bytes for the body idle timeout.
-    Idle(Duration),
+enum CopyError {
+    /// Reading the body failed (client gone, truncated, idle).
+    Body(ReadError),
     /// The storage driver failed.
     Storage(DriverError),
 }
 
-impl From<CopyError> for ApiErrors {
-    fn from(e: CopyError) -> Self {
+impl From<ReadError> for ApiErrors {
+    fn from(e: ReadError) -> Self {
         match e {
-            CopyError::Client(e) => ErrorCode::SizeInvalid
+            ReadError::Client(e) => ErrorCode::SizeInvalid
                 .with_detail(format!("reading the request body failed: {e}"))
                 .into(),
-            CopyError::Idle(t) => ErrorCode::BlobUploadInvalid
+            ReadError::Idle(t) => ErrorCode::BlobUploadInvalid
                 .with_detail(format!(
                     "the request body sent nothing for {t:?} (http.bodyidletimeout); what arrived \
                      before is kept: GET the upload for its offset"
                 ))
                 .with_status(StatusCode::REQUEST_TIMEOUT)
                 .into(),
-            CopyError::Storage(e) => e.into(),
+            ReadError::TooLarge(limit) => ErrorCode::SizeInvalid
+                .with_detail(format!("the request body is larger than {limit} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .into(),
         }
     }
 }
 
-/// The next frame of `body`, or an error when none comes within `idle`.
-pub(super) async fn next_frame(
-    body: &mut Incoming,
-    idle: Duration,
-) -> Result<Option<hyper::body::Frame<Bytes>>, CopyError> {
-    match tokio::time::timeout(idle, body.frame()).await {
-        Ok(Some(Ok(frame))) => Ok(Some(frame)),
-        Ok(Some(Err(e))) => Err(CopyError::Client(e)),
-        Ok(None) => Ok(None),
-        Err(_) => Err(CopyError::Idle(idle)),
+impl From<CopyError> for ApiErrors {
+    fn from(e: CopyError) -> Self {
+        match e {
+            CopyError::Body(e) => e.into(),
+            CopyError::Storage(e) => e.into(),
+        }
     }
 }
 
@@ -309,7 +306,7 @@ async fn copy_body(
     idle: Duration,
 ) -> Result<u64, CopyError> {
     let mut written = 0u64;
-    while let Some(frame) = next_frame(&mut body, idle).await? {
+    while let Some(frame) = next_frame(&mut body, idle).await.map_err(CopyError::Body)? {
         if let Ok(data) = frame.into_data() {
             if data.is_empty() {
                 continue;

@@ -46,8 +46,8 @@ use crate::client::{
     ServerSideEncryption, SignatureVersion, WriteOptions,
 };
 use crate::driver::{
-    Base, BoxedReader, DriverError, FileInfo, FileWriter, RedirectRequest, StorageDriver,
-    WalkControl, WalkFn, WalkOptions,
+    Base, BoxedReader, DriverError, FileInfo, FileWriter, IncompleteWrites, RedirectRequest,
+    StorageDriver, WalkControl, WalkFn, WalkOptions,
 };
 use crate::xml::CompletedPart;
 
@@ -243,6 +243,39 @@ impl S3Driver {
             .open_uploads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every multipart upload whose key starts with `prefix` (ListMultipartUploads, all
+    /// pages); `None` when the server does not implement ListMultipartUploads.
+    async fn list_uploads(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<Vec<crate::xml::MultipartUpload>>, DriverError> {
+        let client = &self.inner.client;
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        let mut out = Vec::new();
+        loop {
+            let page = match client
+                .list_multipart_uploads(prefix, key_marker.as_deref(), id_marker.as_deref())
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if e.status() == Some(501) => return Ok(None),
+                Err(e) => return Err(client_err(e)),
+            };
+            out.extend(page.uploads);
+            if !page.is_truncated {
+                return Ok(Some(out));
+            }
+            let next = (page.next_key_marker, page.next_upload_id_marker);
+            if next.0.is_none() && next.1.is_none() || (next.0 == key_marker && next.1 == id_marker)
+            {
+                return Err(DriverError::msg(
+                    "ListMultipartUploads is truncated but its next markers do not advance",
+                ));
+            }
+            (key_marker, id_marker) = next;
+        }
     }
 
     /// Whether anything is stored below `path` (a "directory").
@@ -631,6 +664,50 @@ impl StorageDriver for S3Driver {
 
     fn s3_bucket_key(&self, path: &str) -> Option<String> {
         Some(self.key(path))
+    }
+
+    /// Aborts the multipart uploads below `path` initiated before `older_than` (uploads
+    /// without an `Initiated` time are left alone). Servers without ListMultipartUploads
+    /// (s3s-fs) have nothing to report.
+    async fn purge_incomplete_writes(
+        &self,
+        path: &str,
+        older_than: SystemTime,
+        dry_run: bool,
+    ) -> Result<IncompleteWrites, DriverError> {
+        let mut report = IncompleteWrites::default();
+        let cutoff = older_than
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(i64::MIN, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let Some(uploads) = self.list_uploads(&self.dir_prefix(path)).await? else {
+            return Ok(report);
+        };
+        for u in uploads {
+            if u.initiated
+                .as_ref()
+                .is_none_or(|t| t.unix_seconds >= cutoff)
+            {
+                continue;
+            }
+            let p = self.path_of(&u.key);
+            if !dry_run {
+                match self
+                    .inner
+                    .client
+                    .abort_multipart_upload(&u.key, &u.upload_id)
+                    .await
+                {
+                    Ok(()) => self.forget_upload(&u.key),
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => {
+                        report.errors.push(format!("{p}: {e}"));
+                        continue;
+                    }
+                }
+            }
+            report.removed.push(p);
+        }
+        Ok(report)
     }
 }
 

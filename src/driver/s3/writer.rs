@@ -204,39 +204,17 @@ async fn base_object(driver: &S3Driver, key: &str) -> Result<Option<BaseObject>,
     }
 }
 
-/// The most recently started multipart upload of exactly `key` (ListMultipartUploads, all
-/// pages).
+/// The most recently started multipart upload of exactly `key`.
 async fn find_upload(driver: &S3Driver, key: &str) -> Result<Option<String>, DriverError> {
-    let client = driver.client();
-    let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+    // Servers without ListMultipartUploads (s3s-fs) can only resume uploads this process
+    // recorded.
+    let uploads = driver.list_uploads(key).await?.unwrap_or_default();
     let mut best: Option<(Option<i64>, String)> = None;
-    loop {
-        let page = match client
-            .list_multipart_uploads(key, key_marker.as_deref(), id_marker.as_deref())
-            .await
-        {
-            Ok(page) => page,
-            // Servers without ListMultipartUploads (s3s-fs) can only resume uploads this
-            // process recorded.
-            Err(e) if e.status() == Some(501) => return Ok(None),
-            Err(e) => return Err(client_err(e)),
-        };
-        for upload in page.uploads.into_iter().filter(|u| u.key == key) {
-            let started = upload.initiated.as_ref().map(|t| t.unix_seconds);
-            if best.as_ref().is_none_or(|(b, _)| started >= *b) {
-                best = Some((started, upload.upload_id));
-            }
+    for upload in uploads.into_iter().filter(|u| u.key == key) {
+        let started = upload.initiated.as_ref().map(|t| t.unix_seconds);
+        if best.as_ref().is_none_or(|(b, _)| started >= *b) {
+            best = Some((started, upload.upload_id));
         }
-        if !page.is_truncated {
-            break;
-        }
-        let next = (page.next_key_marker, page.next_upload_id_marker);
-        if next.0.is_none() && next.1.is_none() || (next.0 == key_marker && next.1 == id_marker) {
-            return Err(DriverError::msg(
-                "ListMultipartUploads is truncated but its next markers do not advance",
-            ));
-        }
-        (key_marker, id_marker) = next;
     }
     Ok(best.map(|(_, id)| id))
 }

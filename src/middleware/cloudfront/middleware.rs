@@ -120,4 +120,15 @@ impl StorageDriver for CloudFrontMiddleware {
     fn s3_bucket_key(&self, path: &str) -> Option<String> {
         self.inner.s3_bucket_key(path)
     }
+
+    async fn purge_incomplete_writes(
+        &self,
+        path: &str,
+        older_than: std::time::SystemTime,
+        dry_run: bool,
+    ) -> Result<crate::driver::IncompleteWrites, DriverError> {
+        self.inner
+            .purge_incomplete_writes(path, older_than, dry_run)
+            .await
+    }
 }
