@@ -50,7 +50,10 @@ enum State {
 #[derive(Debug, Clone)]
 pub(super) struct UploadedPart {
     number: u32,
-    etag: ETag,
+    /// `None` when the server's ListParts omitted it and this process did not upload the
+    /// part: the writer still knows its size (enough to report where the upload stands),
+    /// but can neither complete the upload nor name its version.
+    etag: Option<ETag>,
     size: u64,
 }
 
@@ -70,27 +73,18 @@ struct BaseObject {
 }
 
 /// The parts S3 lists for an upload, with ETags from `known` where the server omits them.
-fn merge_parts(
-    listed: Vec<crate::xml::Part>,
-    known: &[(u32, ETag)],
-) -> Result<Vec<UploadedPart>, DriverError> {
+fn merge_parts(listed: Vec<crate::xml::Part>, known: &[(u32, ETag)]) -> Vec<UploadedPart> {
     listed
         .into_iter()
-        .map(|p| {
-            let etag = p
-                .etag
-                .or_else(|| known.iter().find(|(n, _)| *n == p.part_number).map(|(_, e)| e.clone()))
-                .ok_or_else(|| {
-                    DriverError::msg(format!(
-                        "the server's ListParts gave no ETag for part {}; this upload cannot be resumed here",
-                        p.part_number
-                    ))
-                })?;
-            Ok(UploadedPart {
-                number: p.part_number,
-                etag,
-                size: p.size,
-            })
+        .map(|p| UploadedPart {
+            etag: p.etag.or_else(|| {
+                known
+                    .iter()
+                    .find(|(n, _)| *n == p.part_number)
+                    .map(|(_, e)| e.clone())
+            }),
+            number: p.part_number,
+            size: p.size,
         })
         .collect()
 }
@@ -145,7 +139,7 @@ pub(super) async fn resume(
     let mut found = None;
     if let Some(open) = cached {
         match client.list_all_parts(&key, &open.upload_id).await {
-            Ok(listed) => found = Some((open.upload_id, merge_parts(listed, &open.etags)?)),
+            Ok(listed) => found = Some((open.upload_id, merge_parts(listed, &open.etags))),
             // Completed or aborted elsewhere: look it up again.
             Err(e) if e.is_not_found() => driver.forget_upload(&key),
             Err(e) => return Err(client_err(e)),
@@ -157,7 +151,7 @@ pub(super) async fn resume(
                 .list_all_parts(&key, &upload_id)
                 .await
                 .map_err(client_err)?;
-            found = Some((upload_id, merge_parts(listed, &[])?));
+            found = Some((upload_id, merge_parts(listed, &[])));
         }
     }
     if let Some((upload_id, parts)) = found {
@@ -250,7 +244,7 @@ impl S3Writer {
             let etags = self
                 .parts
                 .iter()
-                .map(|p| (p.number, p.etag.clone()))
+                .filter_map(|p| Some((p.number, p.etag.clone()?)))
                 .collect();
             self.driver.remember_upload(
                 &self.key,
@@ -356,7 +350,7 @@ impl S3Writer {
             Ok(copied) => {
                 self.parts.push(UploadedPart {
                     number: 1,
-                    etag: copied.etag,
+                    etag: Some(copied.etag),
                     size: base.size,
                 });
                 self.base = None;
@@ -412,7 +406,7 @@ impl S3Writer {
             drop(permit);
             Ok(UploadedPart {
                 number,
-                etag: etag?,
+                etag: Some(etag?),
                 size: n as u64,
             })
         }));
@@ -442,23 +436,31 @@ impl S3Writer {
         Ok(())
     }
 
-    fn completed_parts(&self) -> Vec<CompletedPart> {
-        let mut parts: Vec<CompletedPart> = self
+    fn completed_parts(&self) -> Result<Vec<CompletedPart>, DriverError> {
+        let mut parts = self
             .parts
             .iter()
-            .map(|p| CompletedPart {
-                part_number: p.number,
-                etag: p.etag.clone(),
+            .map(|p| {
+                Ok(CompletedPart {
+                    part_number: p.number,
+                    etag: p.etag.clone().ok_or_else(|| {
+                        DriverError::msg(format!(
+                            "the server's ListParts gave no ETag for part {}, so this process \
+                             cannot complete the upload (the process that uploaded the part can)",
+                            p.number
+                        ))
+                    })?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, DriverError>>()?;
         parts.sort_by_key(|p| p.part_number);
-        parts
+        Ok(parts)
     }
 
     /// Completes the upload. A failure leaves it in place (and recorded), so that it can be
     /// resumed and completed again.
     async fn complete(&mut self, upload_id: &str) -> Result<(), DriverError> {
-        let parts = self.completed_parts();
+        let parts = self.completed_parts()?;
         self.driver
             .client()
             .complete_multipart_upload(&self.key, upload_id, &parts)
@@ -566,7 +568,7 @@ impl S3Writer {
                 .map_err(client_err)?;
             self.parts.push(UploadedPart {
                 number: 1,
-                etag,
+                etag: Some(etag),
                 size: 0,
             });
         }
@@ -649,7 +651,8 @@ impl FileWriter for S3Writer {
             h.update(b"upload\0");
             h.update(id.as_bytes());
             for p in &self.parts {
-                h.update(format!("\0{}:{}:{}", p.number, p.etag.unquoted(), p.size).as_bytes());
+                let etag = p.etag.as_ref()?;
+                h.update(format!("\0{}:{}:{}", p.number, etag.unquoted(), p.size).as_bytes());
             }
         }
         if let Some(b) = &self.base {
