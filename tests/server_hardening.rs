@@ -793,3 +793,155 @@ async fn oversized_manifests_and_head_of_tags() {
     assert!(head.bytes().await.unwrap().is_empty());
     r.stop().await;
 }
+
+// --- 8. A killed registry leaves nothing behind after a purge ----------------------------------
+
+/// `s3driver serve` as a child process, killed when dropped.
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ServeProcess {
+    fn start(config_yaml: &str, dir: &std::path::Path) -> ServeProcess {
+        use std::io::BufRead;
+        let path = dir.join("config.yml");
+        std::fs::write(&path, config_yaml).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_s3driver"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start s3driver serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .filter(|_| line.contains("listening"))
+                {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr.to_owned());
+                    }
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("s3driver serve did not report its address");
+        ServeProcess {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn purger_aborts_the_multipart_upload_of_a_killed_registry() {
+    let Some(swift) = common::swift_or_skip() else {
+        return;
+    };
+    let target = swift.target();
+    let bucket = common::unique_bucket_name("killed");
+    swift.create_bucket(&bucket).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /hardening\n    chunksize: 5242880\nhttp:\n  addr: 127.0.0.1:0\n",
+        target.access_key, target.secret_key, target.region, target.endpoint
+    );
+    let mut serve = ServeProcess::start(&yaml, dir.path());
+    let c = client();
+    let resp = c
+        .post(format!("{}/v2/killed/blobs/uploads/", serve.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let loc = header(&resp, "location");
+    // A PATCH of 12 MiB, killed after 7 MiB: one 5 MiB part is stored.
+    let mut conn = RawConn::connect(&serve.base).await;
+    conn.send_head(
+        "PATCH",
+        &loc,
+        &[("Content-Type", "application/octet-stream")],
+        Some(12 * MIB),
+    )
+    .await;
+    conn.send(&data(7 * MIB, 9)).await;
+    let driver = s3_driver(&target, &bucket, &[]);
+    let s3 = driver.inner().client().clone();
+    let prefix = "hardening/";
+    let mut parts = 0;
+    for _ in 0..600 {
+        let uploads = s3
+            .list_multipart_uploads(prefix, None, None)
+            .await
+            .unwrap()
+            .uploads;
+        if let Some(u) = uploads.first() {
+            parts = s3.list_all_parts(&u.key, &u.upload_id).await.unwrap().len();
+            if parts > 0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(parts > 0, "no part was stored before the kill");
+    serve.kill();
+    drop(conn);
+    let uploads = s3
+        .list_multipart_uploads(prefix, None, None)
+        .await
+        .unwrap()
+        .uploads;
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    let cutoff = std::time::SystemTime::now() + Duration::from_secs(60);
+    let dry = s3driver::server::purge::purge_uploads(driver.as_ref(), cutoff, true).await;
+    assert!(dry.errors.is_empty(), "{dry:?}");
+    assert_eq!(dry.deleted.len(), 1, "{dry:?}");
+    assert_eq!(dry.incomplete_writes.len(), 1, "{dry:?}");
+    assert!(dry.incomplete_writes[0].contains("/_uploads/"), "{dry:?}");
+    assert_eq!(
+        s3.list_multipart_uploads(prefix, None, None)
+            .await
+            .unwrap()
+            .uploads
+            .len(),
+        1,
+        "a dry run changes nothing"
+    );
+    let report = s3driver::server::purge::purge_uploads(driver.as_ref(), cutoff, false).await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!(report.incomplete_writes, dry.incomplete_writes);
+    assert!(s3
+        .list_multipart_uploads(prefix, None, None)
+        .await
+        .unwrap()
+        .uploads
+        .is_empty());
+    let left = driver
+        .list("/docker/registry/v2/repositories/killed/_uploads")
+        .await
+        .map(|l| l.len())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the _uploads directory is gone");
+}
