@@ -26,6 +26,9 @@ use server_support::*;
 
 const MIB: usize = 1 << 20;
 
+/// Configuration for registries that serve blobs themselves (the driver comes separately).
+const NO_REDIRECT: &str = "storage:\n  inmemory:\n  redirect:\n    disable: true\n";
+
 /// An S3 driver on `target`/`bucket` (root `/hardening`, 5 MiB chunks) with a
 /// quick retry policy, so injected faults fail fast.
 fn s3_driver(target: &S3Target, bucket: &str, extra: &[(&str, &str)]) -> Arc<Base<S3Driver>> {
@@ -51,6 +54,11 @@ fn s3_driver(target: &S3Target, bucket: &str, extra: &[(&str, &str)]) -> Arc<Bas
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
     Arc::new(S3Driver::with_client_config(params, cfg, Arc::new(creds)).expect("driver"))
+}
+
+/// A registry on the S3 driver on `target`/`bucket`, serving blobs itself.
+async fn s3_registry(target: &S3Target, bucket: &str) -> Registry {
+    start_with(&config(NO_REDIRECT), s3_driver(target, bucket, &[])).await
 }
 
 /// Two filesystem drivers on one directory: two registries sharing storage.
@@ -221,12 +229,7 @@ async fn interleaved_patches_are_exclusive_on_filesystem() {
 async fn interleaved_patches_are_exclusive_on_s3() {
     let server = common::S3sServer::start().await;
     server.create_bucket("race");
-    let driver = s3_driver(&server.target(), "race", &[]);
-    let r = start_with(
-        &config("storage:\n  inmemory:\n  redirect:\n    disable: true\n"),
-        driver,
-    )
-    .await;
+    let r = s3_registry(&server.target(), "race").await;
     interleaved_patches_on_one_registry(&r).await;
     r.stop().await;
 }
@@ -260,7 +263,7 @@ async fn interleaved_patches_across_registries(r1: &Registry, r2: &Registry) {
 #[tokio::test]
 async fn interleaved_patches_on_two_registries_never_poison_a_digest_on_filesystem() {
     let (_dir, d1, d2) = shared_fs();
-    let cfg = config("storage:\n  inmemory:\n  redirect:\n    disable: true\n");
+    let cfg = config(NO_REDIRECT);
     let (r1, r2) = (start_with(&cfg, d1).await, start_with(&cfg, d2).await);
     interleaved_patches_across_registries(&r1, &r2).await;
     r1.stop().await;
@@ -274,9 +277,8 @@ async fn interleaved_patches_on_two_registries_never_poison_a_digest_on_swift() 
     };
     let bucket = common::unique_bucket_name("race");
     swift.create_bucket(&bucket).await;
-    let cfg = config("storage:\n  inmemory:\n  redirect:\n    disable: true\n");
-    let r1 = start_with(&cfg, s3_driver(&swift.target(), &bucket, &[])).await;
-    let r2 = start_with(&cfg, s3_driver(&swift.target(), &bucket, &[])).await;
+    let r1 = s3_registry(&swift.target(), &bucket).await;
+    let r2 = s3_registry(&swift.target(), &bucket).await;
     interleaved_patches_across_registries(&r1, &r2).await;
     r1.stop().await;
     r2.stop().await;
@@ -371,12 +373,7 @@ async fn eight_clients_hammer_one_upload_on_filesystem() {
 async fn eight_clients_hammer_one_upload_on_s3() {
     let server = common::S3sServer::start().await;
     server.create_bucket("hammer");
-    let driver = s3_driver(&server.target(), "hammer", &[]);
-    let r = start_with(
-        &config("storage:\n  inmemory:\n  redirect:\n    disable: true\n"),
-        driver,
-    )
-    .await;
+    let r = s3_registry(&server.target(), "hammer").await;
     hammer_one_upload(&r).await;
     r.stop().await;
 }
@@ -398,9 +395,7 @@ async fn stalled_uploads_are_cut_off_within_the_buffer_budget() {
         &[("maxbuffermemory", &budget.to_string())],
     );
     let r = start_with(
-        &config(
-            "storage:\n  inmemory:\n  redirect:\n    disable: true\nhttp:\n  bodyidletimeout: 1s\n",
-        ),
+        &config(&format!("{NO_REDIRECT}http:\n  bodyidletimeout: 1s\n")),
         Arc::clone(&driver) as Arc<dyn StorageDriver>,
     )
     .await;
@@ -519,12 +514,7 @@ async fn faulty_s3(bucket: &str) -> (common::S3sServer, FaultProxy, Registry) {
     let server = common::S3sServer::start().await;
     server.create_bucket(bucket);
     let proxy = FaultProxy::start(server.addr(), FaultPlan::new()).await;
-    let driver = s3_driver(&server.target().via(&proxy.endpoint()), bucket, &[]);
-    let r = start_with(
-        &config("storage:\n  inmemory:\n  redirect:\n    disable: true\n"),
-        driver,
-    )
-    .await;
+    let r = s3_registry(&server.target().via(&proxy.endpoint()), bucket).await;
     (server, proxy, r)
 }
 
