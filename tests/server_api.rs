@@ -426,17 +426,24 @@ async fn sha512_digests() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 201, "{backend:?}");
-        // Stored under the canonical sha256, reachable by both.
-        assert_eq!(header(&resp, "docker-content-digest"), d256);
+        // Answered under the client's digest; stored under the canonical sha256,
+        // reachable by both, each answered under its own name.
+        assert_eq!(header(&resp, "docker-content-digest"), d512);
+        assert_eq!(header(&resp, "location"), format!("/v2/a/blobs/{d512}"));
         for d in [&d512, &d256] {
-            let got = r
-                .client
-                .get(r.url(&format!("/v2/a/blobs/{d}")))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(got.status(), 200);
-            assert_eq!(got.bytes().await.unwrap(), data);
+            for method in [reqwest::Method::HEAD, reqwest::Method::GET] {
+                let got = r
+                    .client
+                    .request(method.clone(), r.url(&format!("/v2/a/blobs/{d}")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(got.status(), 200);
+                assert_eq!(header(&got, "docker-content-digest"), *d, "{method}");
+                if method == reqwest::Method::GET {
+                    assert_eq!(got.bytes().await.unwrap(), data);
+                }
+            }
         }
         let link = paths::layer_link("a", &d512.parse().unwrap());
         assert_eq!(

@@ -57,20 +57,22 @@ pub(super) async fn get(
         if let Some(url) = driver.redirect_url(&rr, &path).await? {
             return Ok(Reply::new(StatusCode::TEMPORARY_REDIRECT)
                 .header(LOCATION, url)
-                .header(DOCKER_CONTENT_DIGEST, desc.digest.to_string())
+                .header(DOCKER_CONTENT_DIGEST, digest.to_string())
                 .empty());
         }
     }
-    let etag = format!("\"{}\"", desc.digest);
+    // Answered under the digest the client asked for (a sha512 alias of a blob
+    // stored under its sha256 keeps its sha512 name).
+    let etag = format!("\"{digest}\"");
     let size = u64::try_from(desc.size).unwrap_or(0);
     let base = |status| {
         Reply::new(status)
             .header(ETAG, &etag)
             .header(CACHE_CONTROL, CACHE_MAX_AGE)
-            .header(DOCKER_CONTENT_DIGEST, desc.digest.to_string())
+            .header(DOCKER_CONTENT_DIGEST, digest.to_string())
             .header(ACCEPT_RANGES, "bytes")
     };
-    if if_none_match(req, &desc.digest.to_string()) {
+    if if_none_match(req, &digest.to_string()) {
         return Ok(base(StatusCode::NOT_MODIFIED).with_body(body::empty()));
     }
     let range = match req.headers().get(RANGE).and_then(|v| v.to_str().ok()) {

@@ -62,6 +62,24 @@ pub(super) enum ReadError {
     TooLarge(usize),
 }
 
+tokio::task_local! {
+    /// Whether the request being handled has had its body read to the end.
+    static BODY_READ: std::cell::Cell<bool>;
+}
+
+/// Runs `handler` and tells whether it read its request's body to the end
+/// (through [`next_frame`]). A connection whose request body was left unread
+/// cannot carry another request, so the server then answers with
+/// `Connection: close` instead of dropping the connection silently.
+pub(super) async fn track_body_read<F: std::future::Future>(handler: F) -> (F::Output, bool) {
+    BODY_READ
+        .scope(std::cell::Cell::new(false), async {
+            let out = handler.await;
+            (out, BODY_READ.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// The next frame of `body`, or an error when none comes within `idle`.
 pub(super) async fn next_frame(
     body: &mut hyper::body::Incoming,
@@ -70,7 +88,10 @@ pub(super) async fn next_frame(
     match tokio::time::timeout(idle, body.frame()).await {
         Ok(Some(Ok(frame))) => Ok(Some(frame)),
         Ok(Some(Err(e))) => Err(ReadError::Client(e)),
-        Ok(None) => Ok(None),
+        Ok(None) => {
+            let _ = BODY_READ.try_with(|read| read.set(true));
+            Ok(None)
+        }
         Err(_) => Err(ReadError::Idle(idle)),
     }
 }

@@ -81,7 +81,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, ALLOW, WWW_AUTHENTICATE};
+use hyper::header::{HeaderName, HeaderValue, ALLOW, CONNECTION, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -341,9 +341,19 @@ async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Re
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let request_id = names::new_uuid().unwrap_or_else(|_| "-".to_owned());
-    let mut resp = error::REQUEST_ID
-        .scope(request_id.clone(), dispatch(state, req, remote))
+    let has_body = !hyper::body::Body::is_end_stream(req.body());
+    let (mut resp, body_read) = error::REQUEST_ID
+        .scope(
+            request_id.clone(),
+            body::track_body_read(dispatch(state, req, remote)),
+        )
         .await;
+    if has_body && !body_read {
+        // Answered before the body was read (401, 404, 416, ...): the rest of the body is
+        // still on the connection, so it cannot carry another request. Say so.
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     for (n, v) in &state.settings.headers {
         resp.headers_mut().append(n.clone(), v.clone());
     }

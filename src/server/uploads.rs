@@ -462,6 +462,25 @@ fn check_range(req: &Request<Incoming>, size: i64) -> Result<(), ApiErrors> {
     }
 }
 
+/// The answer to a chunk that does not continue the upload, with the headers
+/// that tell the client where the upload stands so it can continue.
+fn range_refused(
+    ctx: &Ctx<'_>,
+    name: &str,
+    id: &str,
+    size: i64,
+    e: ApiErrors,
+) -> hyper::Response<super::body::Body> {
+    let mut resp = e.into_response();
+    let p = progress(ctx, StatusCode::OK, name, id, size).empty();
+    for h in [LOCATION, RANGE, DOCKER_UPLOAD_UUID] {
+        if let Some(v) = p.headers().get(&h) {
+            resp.headers_mut().insert(h, v.clone());
+        }
+    }
+    resp
+}
+
 /// A PATCH body must be `application/octet-stream` (or untyped), as in
 /// Distribution.
 fn check_content_type(req: &Request<Incoming>) -> Result<(), ApiErrors> {
@@ -502,15 +521,7 @@ pub(super) async fn patch(
     let mut w = resume(ctx.driver(), name, id).await?;
     let size = w.size();
     if let Err(e) = check_range(&req, size) {
-        let mut resp = e.into_response();
-        // Tell the client where the upload stands so it can continue.
-        let p = progress(ctx, StatusCode::OK, name, id, size).empty();
-        for h in [LOCATION, RANGE, DOCKER_UPLOAD_UUID] {
-            if let Some(v) = p.headers().get(&h) {
-                resp.headers_mut().insert(h, v.clone());
-            }
-        }
-        return Ok(resp);
+        return Ok(range_refused(ctx, name, id, size, e));
     }
     let mut hasher = ctx.state.hashes.take(&key, size, w.version().as_deref());
     let idle = ctx.state.settings.body_idle_timeout;
@@ -547,6 +558,10 @@ pub(super) async fn put(
         })?,
     };
     let mut w = resume(ctx.driver(), name, id).await?;
+    // A final chunk must continue the upload, as a PATCH must.
+    if let Err(e) = check_range(&req, w.size()) {
+        return Ok(range_refused(ctx, name, id, w.size(), e));
+    }
     let mut hasher = ctx
         .state
         .hashes
@@ -627,7 +642,7 @@ async fn finish(
         .await
         .map_err(ApiError::from)?;
     tracing::debug!(upload = id, digest = %canonical, bytes = size.unwrap_or(0), "blob upload committed");
-    Ok(created(ctx, name, &canonical))
+    Ok(created(ctx, name, provided))
 }
 
 /// Reads the committed upload data back and hashes it: sha256 (where it will be
