@@ -21,6 +21,7 @@ use s3driver::client::credentials::StaticProvider;
 use s3driver::client::{ClientConfig, RetryConfig};
 use s3driver::driver::filesystem::FilesystemParameters;
 use s3driver::driver::{Base, FilesystemDriver, Parameters, S3Driver, S3Parameters, StorageDriver};
+use server_support::process::ServeProcess;
 use server_support::raw::{RawConn, RawResponse};
 use server_support::*;
 
@@ -786,65 +787,6 @@ async fn oversized_manifests_and_head_of_tags() {
 
 // --- 8. A killed registry leaves nothing behind after a purge ----------------------------------
 
-/// `s3driver serve` as a child process, killed when dropped.
-struct ServeProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl ServeProcess {
-    fn start(config_yaml: &str, dir: &std::path::Path) -> ServeProcess {
-        use std::io::BufRead;
-        let path = dir.join("config.yml");
-        std::fs::write(&path, config_yaml).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_s3driver"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start s3driver serve");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(addr) = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("addr="))
-                    .filter(|_| line.contains("listening"))
-                {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.to_owned());
-                    }
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("s3driver serve did not report its address");
-        ServeProcess {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[tokio::test]
 async fn purger_aborts_the_multipart_upload_of_a_killed_registry() {
     let Some(swift) = common::swift_or_skip() else {
@@ -858,7 +800,9 @@ async fn purger_aborts_the_multipart_upload_of_a_killed_registry() {
         "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /hardening\n    chunksize: 5242880\nhttp:\n  addr: 127.0.0.1:0\n",
         target.access_key, target.secret_key, target.region, target.endpoint
     );
-    let mut serve = ServeProcess::start(&yaml, dir.path());
+    let config = dir.path().join("config.yml");
+    std::fs::write(&config, yaml).unwrap();
+    let mut serve = ServeProcess::start(&config).await;
     let c = client();
     let resp = c
         .post(format!("{}/v2/killed/blobs/uploads/", serve.base))
