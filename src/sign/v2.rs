@@ -25,7 +25,8 @@ use crate::sign::{
 /// `k=v` with the decoded value): the S3 Developer Guide list, the `response-*`
 /// overrides, and the later sub-resources botocore's SigV2 signer adds (`accelerate`,
 /// `cors`, `replication`, `restore`, `select`, `select-type`, `tagging`). Every other
-/// parameter (`prefix`, `max-keys`, `list-type`, …) is not signed.
+/// parameter (`prefix`, `max-keys`, `list-type`, …) is not signed. A repeated sub-resource
+/// is signed once, see [`canonicalized_resource`].
 pub const SUB_RESOURCES: [&str; 29] = [
     "accelerate",
     "acl",
@@ -121,7 +122,10 @@ impl fmt::Debug for V2Presigned {
 }
 
 /// Signs for the `Authorization` header. `req.path` is the decoded path; it is signed in
-/// its wire form [`crate::sign::encode::encode_path`]. `content_md5`, `content_type` and
+/// its wire form [`crate::sign::encode::encode_path`]. Send the query as
+/// [`crate::sign::encode::encode_query`]`(req.query)` (sorted by encoded name and value):
+/// a repeated sub-resource is signed with its last value there (see
+/// [`canonicalized_resource`]). `content_md5`, `content_type` and
 /// `date` are the values of the headers that will be sent (empty when absent); `x-amz-*`
 /// headers are taken from `req.headers`. With an `x-amz-date` header the Date line is
 /// empty.
@@ -378,7 +382,16 @@ fn push_unfolded(out: &mut String, value: &str) {
 }
 
 /// CanonicalizedResource: `/bucket` for virtual-hosted requests, the encoded path, and the
-/// sub-resources of [`SUB_RESOURCES`] present in the query, sorted, as `?k` / `?k=v&k2`.
+/// sub-resources of [`SUB_RESOURCES`] present in the query, sorted by name, as `?k` / `?k=v&k2`
+/// (values decoded).
+///
+/// A sub-resource given more than once (`versionId=a&versionId=b`) is signed once, with the
+/// value that comes last in the wire query: the query is sent sorted by encoded (name, value)
+/// ([`crate::sign::encode::encode_query`], [`presign`]), so that is the greatest encoded value,
+/// whatever order the caller listed them in. It is what OpenStack Swift s3api (a `dict` of the
+/// parsed query), Ceph RGW (a `std::map`) and MinIO (a Go `map`) put into their string to sign;
+/// signing every occurrence (as botocore's client-side HmacV1 does) is rejected by all three
+/// with `SignatureDoesNotMatch` (measured on Swift and Ceph RGW, `tests/sign_v2_server.rs`).
 pub fn canonicalized_resource(
     encoded_path: &str,
     query: &[(&str, &str)],
@@ -390,14 +403,20 @@ pub fn canonicalized_resource(
         out.push_str(bucket);
     }
     out.push_str(encoded_path);
-    let mut subs: Vec<(&str, &str)> = query
+    // (name, wire-encoded value, decoded value), in wire order.
+    let mut subs: Vec<(&str, String, &str)> = query
         .iter()
         .filter(|(k, _)| SUB_RESOURCES.contains(k))
-        .copied()
+        .map(|&(k, v)| (k, uri_encode(v, true), v))
         .collect();
-    subs.sort_by(|a, b| a.0.cmp(b.0));
-    for (i, (k, v)) in subs.iter().enumerate() {
-        out.push(if i == 0 { '?' } else { '&' });
+    subs.sort_unstable();
+    let mut first = true;
+    for (i, (k, _, v)) in subs.iter().enumerate() {
+        if subs.get(i + 1).is_some_and(|next| next.0 == *k) {
+            continue; // a later occurrence on the wire wins
+        }
+        out.push(if first { '?' } else { '&' });
+        first = false;
         out.push_str(k);
         if !v.is_empty() {
             out.push('=');
@@ -433,6 +452,61 @@ mod tests {
             canonicalized_resource("/", &[("uploads", "")], BucketAddressing::PathStyle),
             "/?uploads"
         );
+    }
+
+    #[test]
+    fn repeated_sub_resources_sign_the_last_value_on_the_wire() {
+        let path = BucketAddressing::PathStyle;
+        // Whatever order the caller lists them in, the wire query is sorted by encoded
+        // (name, value): versionId=a&versionId=b, so `b` is signed.
+        for q in [
+            [("versionId", "b"), ("acl", ""), ("versionId", "a")],
+            [("versionId", "a"), ("versionId", "b"), ("acl", "")],
+            [("acl", ""), ("versionId", "b"), ("versionId", "a")],
+        ] {
+            assert_eq!(
+                canonicalized_resource("/b/k", &q, path),
+                "/b/k?acl&versionId=b",
+                "{q:?}"
+            );
+        }
+        // Identical repeats collapse to one.
+        assert_eq!(
+            canonicalized_resource("/k", &[("uploads", ""), ("uploads", "")], path),
+            "/k?uploads"
+        );
+        assert_eq!(
+            canonicalized_resource("/k", &[("versionId", "null"), ("versionId", "null")], path),
+            "/k?versionId=null"
+        );
+        // The order is the encoded one: "a/" is sent as "a%2F", before "a.", so "a." is
+        // last on the wire although '/' > '.' decoded; the signed value stays decoded.
+        let q = [("uploadId", "a."), ("uploadId", "a/")];
+        assert_eq!(crate::sign::encode_query(&q), "uploadId=a%2F&uploadId=a.");
+        assert_eq!(canonicalized_resource("/k", &q, path), "/k?uploadId=a.");
+        let q = [("uploadId", "x y"), ("uploadId", "x~")];
+        assert_eq!(crate::sign::encode_query(&q), "uploadId=x%20y&uploadId=x~");
+        assert_eq!(canonicalized_resource("/k", &q, path), "/k?uploadId=x~");
+        // Signatures do not depend on the caller's order either.
+        let sign = |q: &[(&str, &str)]| {
+            let req = SignableRequest {
+                method: "GET",
+                path: "/b/k",
+                query: q,
+                headers: &[],
+            };
+            let h = sign_header(&req, &CREDS, path, "", "", "d")
+                .unwrap()
+                .signature;
+            let p = presign(&req, &CREDS, path, 10).unwrap();
+            (h, p.signature, p.query)
+        };
+        let a = sign(&[("partNumber", "2"), ("uploadId", "z"), ("uploadId", "y")]);
+        let b = sign(&[("uploadId", "y"), ("uploadId", "z"), ("partNumber", "2")]);
+        assert_eq!(a, b);
+        assert!(a
+            .2
+            .starts_with("partNumber=2&uploadId=y&uploadId=z&AWSAccessKeyId="));
     }
 
     #[test]
