@@ -584,7 +584,7 @@ fn swift_is_required_when_ci_says_so() {
     // beyond from_env agreeing with the environment.
     let configured = std::env::var("S3DRIVER_SWIFT_ENDPOINT").is_ok_and(|v| !v.trim().is_empty());
     assert_eq!(common::SwiftServer::from_env().is_some(), configured);
-    if common::swift::swift_required() {
+    if common::external::swift_required() {
         assert!(
             configured,
             "S3DRIVER_REQUIRE_SWIFT is set but S3DRIVER_SWIFT_ENDPOINT is not"

@@ -113,6 +113,19 @@ fn length_error(sent: u64, length: u64, more: bool) -> std::io::Error {
     )
 }
 
+/// Checks that `input` holds no bytes (a declared length of 0 sent without streaming).
+pub(super) async fn ensure_empty<S>(input: S) -> std::io::Result<()>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let checked = exact_stream(input, 0);
+    futures_util::pin_mut!(checked);
+    while let Some(piece) = checked.next().await {
+        piece?;
+    }
+    Ok(())
+}
+
 /// A plain (not chunk-signed) body of exactly `length` bytes from `input`.
 ///
 /// A stream that ends early or runs long fails the request *before* its last byte is sent: the
@@ -199,6 +212,19 @@ mod tests {
 
     fn b(s: &'static str) -> std::io::Result<Bytes> {
         Ok(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_must_be_empty() {
+        let s = |v: Vec<std::io::Result<Bytes>>| futures_util::stream::iter(v);
+        ensure_empty(s(vec![])).await.unwrap();
+        ensure_empty(s(vec![b(""), b("")])).await.unwrap();
+        let e = ensure_empty(s(vec![b(""), b("x")])).await.unwrap_err();
+        assert!(e.to_string().contains("declared length is 0"), "{e}");
+        let e = ensure_empty(s(vec![Err(std::io::Error::other("broken"))]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "broken");
     }
 
     #[tokio::test]

@@ -231,6 +231,14 @@ impl S3Client {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
+        if length == 0 {
+            // Nothing to stream: a plain signed PUT of an empty body (Ceph RGW refuses an
+            // aws-chunked request without chunk data: 400 XAmzContentSHA256Mismatch).
+            super::body::ensure_empty(body).await.map_err(|e| {
+                Error::transport(super::TransportErrorKind::Other, e).with_operation("PutObject")
+            })?;
+            return self.put_object(key, Bytes::new(), opts).await;
+        }
         let req = opts.apply(Request::new("PutObject", Method::PUT, Some(key)));
         let chunked = self.inner.signature == super::SignatureVersion::V4
             && self.inner.payload_signing == super::PayloadSigning::SignedChunked;
@@ -500,7 +508,17 @@ impl S3Client {
             req = req.query("upload-id-marker", m);
         }
         let body = self.send_read(req).await?;
-        xml::ListMultipartUploadsResult::parse(&body).map_err(decode_err)
+        let mut page = xml::ListMultipartUploadsResult::parse(&body).map_err(decode_err)?;
+        // Only uploads after the markers: a key-marker alone skips that key's uploads, with an
+        // upload-id-marker that key's uploads up to the marker (Ceph RGW 16 lists the marker
+        // key's uploads again when only key-marker is given).
+        if let Some(km) = key_marker {
+            page.uploads.retain(|u| match upload_id_marker {
+                None => u.key.as_str() > km,
+                Some(im) => u.key.as_str() > km || (u.key == km && u.upload_id.as_str() > im),
+            });
+        }
+        Ok(page)
     }
 
     /// One page of [ListObjectsV2](https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html)

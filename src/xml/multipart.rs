@@ -203,7 +203,9 @@ impl CompleteMultipartUploadResult {
             Ok(true)
         })?;
         de.finish()?;
-        out.etag = etag.map(ETag::from);
+        // Ceph RGW answers with an empty `<ETag></ETag>`: unknown, not an empty ETag (HEAD the
+        // object for it).
+        out.etag = etag.filter(|e| !e.trim().is_empty()).map(ETag::from);
         Ok(out)
     }
 }
@@ -462,6 +464,20 @@ impl ListMultipartUploadsResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_completion_etag_is_unknown() {
+        // Ceph RGW 16's answer.
+        let body = b"<CompleteMultipartUploadResult><Location>http://h/b/k</Location><Bucket>b</Bucket><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>";
+        let r = CompleteMultipartUploadResult::parse(body).unwrap();
+        assert_eq!(r.etag, None);
+        assert_eq!(r.key.as_deref(), Some("k"));
+        let body = b"<CompleteMultipartUploadResult><ETag>\"abc-2\"</ETag></CompleteMultipartUploadResult>";
+        assert_eq!(
+            CompleteMultipartUploadResult::parse(body).unwrap().etag,
+            Some(ETag::new("\"abc-2\""))
+        );
+    }
 
     fn part(part_number: u32, etag: &str) -> CompletedPart {
         CompletedPart {

@@ -1,23 +1,26 @@
 //! Shared integration-test harness for s3driver (test-only; every integration test includes it with `mod common;`).
 //!
 //! - [`S3sServer`]: in-process s3s + s3s-fs 0.14.1 on 127.0.0.1 with SigV4/SigV2 verification on.
-//! - [`SwiftServer`]: the OpenStack Swift + s3api started by `.ci/swift-s3api.sh`, found through
-//!   `S3DRIVER_SWIFT_ENDPOINT`; [`swift_or_skip`] decides between running, skipping and failing.
+//! - [`ExternalServer`]: OpenStack Swift + s3api (`.ci/swift-s3api.sh`, `S3DRIVER_SWIFT_ENDPOINT`) and Ceph RGW
+//!   (`.ci/ceph-rgw-start.sh`, `S3DRIVER_CEPH_ENDPOINT`); [`swift_or_skip`] and [`ceph_or_skip`] decide between
+//!   running, skipping and failing.
 //! - [`FaultProxy`]: a TCP proxy that injects S3 error responses, resets, closes, delays and truncations.
 //! - [`refsign`]: independent reference signers (aws-sigv4 for SigV4, a small SigV2 one), never our own `sign`.
 //!
 //! Each test binary uses only part of this module, hence the `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
+pub mod external;
 pub mod fault_proxy;
 pub mod refsign;
 pub mod s3s_server;
-pub mod swift;
 
+pub use external::{
+    ceph_or_skip, server_or_skip, swift_or_skip, ExternalServer, SwiftServer, CEPH, SWIFT,
+};
 pub use fault_proxy::{Fault, FaultPlan, FaultProxy, FaultRule, RequestRecord};
 pub use refsign::RefCredentials;
 pub use s3s_server::S3sServer;
-pub use swift::{swift_or_skip, SwiftServer};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
