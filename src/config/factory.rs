@@ -60,6 +60,22 @@ pub fn build_driver(cfg: &StorageConfig) -> Result<Arc<dyn StorageDriver>, Confi
     apply_middleware(driver, &cfg.middleware)
 }
 
+/// What the configured storage driver has to say about its parameters, as configuration
+/// warnings (`storage.s3: v4auth is false, but ...` when SigV4 is used on AWS's own endpoint
+/// instead of the SigV2 that was asked for). Parameters the driver refuses give no warning
+/// here: [`build_driver`] reports them as errors.
+pub fn storage_warnings(cfg: &StorageConfig) -> Vec<String> {
+    match cfg.driver.as_str() {
+        "s3" | "s3aws" => S3Parameters::from_parameters(&cfg.parameters())
+            .map(|p| p.warnings())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|w| format!("storage.{}: {w}", cfg.driver))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Wraps `driver` in each middleware of `middleware`, first entry innermost.
 ///
 /// # Errors
@@ -173,6 +189,68 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(d.name(), "filesystem");
+    }
+
+    #[test]
+    fn v4auth_false_on_aws_starts_with_a_warning_where_aws_accepted_sigv2() {
+        let yaml = |region: &str, extra: &str| {
+            format!(
+                "version: 0.1\nstorage:\n  s3:\n    region: {region}\n    bucket: b\n    \
+                 accesskey: AKID\n    secretkey: s3cr3t\n    v4auth: false\n{extra}"
+            )
+        };
+        for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+            let config = Config::from_yaml(&yaml(region, ""), &[]).unwrap();
+            let warning = config
+                .warnings
+                .iter()
+                .find(|w| w.starts_with("storage.s3: v4auth is false"))
+                .unwrap_or_else(|| panic!("{region}: {:?}", config.warnings));
+            assert!(
+                warning.contains("Signature Version 4") && warning.contains(region),
+                "{warning}"
+            );
+            assert!(!warning.contains("s3cr3t"));
+            let d = build_driver(&config.storage).unwrap();
+            assert_eq!(d.name(), "s3aws");
+        }
+        // The same key through the environment.
+        let env = [("REGISTRY_STORAGE_S3_V4AUTH".to_owned(), "false".to_owned())];
+        let config = Config::from_yaml(
+            "version: 0.1\nstorage:\n  s3:\n    region: us-west-1\n    bucket: b\n",
+            &env,
+        )
+        .unwrap();
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("v4auth is false")),
+            "{:?}",
+            config.warnings
+        );
+        // SigV4-only regions are refused, on AWS and on a custom endpoint alike.
+        for extra in ["", "    regionendpoint: http://127.0.0.1:9000\n"] {
+            let config = Config::from_yaml(&yaml("eu-central-1", extra), &[]).unwrap();
+            assert!(
+                !config.warnings.iter().any(|w| w.contains("v4auth")),
+                "{:?}",
+                config.warnings
+            );
+            let e = build_driver(&config.storage).unwrap_err().to_string();
+            assert!(
+                e.contains("eu-central-1") && e.contains("v4auth: true"),
+                "{e}"
+            );
+        }
+        // An S3-compatible server keeps SigV2, silently.
+        let config = Config::from_yaml(
+            &yaml("us-east-1", "    regionendpoint: http://127.0.0.1:9000\n"),
+            &[],
+        )
+        .unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert!(build_driver(&config.storage).is_ok());
     }
 
     #[test]

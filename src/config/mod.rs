@@ -321,6 +321,8 @@ impl Config {
         let warnings = env::apply(&mut root, env)?;
         let mut config = parse::config(&root)?;
         config.warnings.splice(0..0, warnings);
+        let storage_warnings = factory::storage_warnings(&config.storage);
+        config.warnings.extend(storage_warnings);
         Ok(config)
     }
 

@@ -51,7 +51,8 @@
 //! # Why SigV2 is still here
 //! Some S3-compatible servers only speak Signature Version 2. AWS itself refuses it in
 //! every region opened since 2014 and is turning it off everywhere; [`region::v2_allowed`]
-//! refuses V2 for AWS endpoints.
+//! refuses V2 for AWS endpoints, and [`region::v2_decision`] turns a request for V2 on AWS's
+//! own endpoint (in a region that accepted V2) into V4 with a warning.
 
 use std::fmt;
 

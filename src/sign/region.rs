@@ -23,6 +23,13 @@
 //!
 //! [`v2_allowed`] also refuses SigV2 whenever the endpoint is AWS's own (or no custom
 //! endpoint is configured, which means AWS): SigV2 is kept for S3-compatible servers only.
+//!
+//! [`v2_decision`] is what a configuration asking for SigV2 (`v4auth: false`) turns into:
+//! SigV2 for an S3-compatible server in a region that may use it; **SigV4 with a warning**
+//! for AWS's own endpoint in one of the [`V2_REGIONS`] (`registry:2` starts with
+//! `v4auth: false` there, and AWS accepts SigV4 in every region); an error for the
+//! SigV4-only regions, with or without a custom endpoint, and for AWS's default endpoint with
+//! a region name AWS does not have.
 
 use super::SignError;
 
@@ -118,6 +125,70 @@ pub fn v2_allowed(region: &str, endpoint: Option<&str>) -> Result<(), SignError>
             Err(SignError::V2EndpointNotAllowed { host: Some(host) })
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// What a request for Signature Version 2 becomes; see [`v2_decision`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum V2Decision {
+    /// Sign with SigV2: a custom (S3-compatible) endpoint, in a region that may use it.
+    SignV2,
+    /// AWS's own endpoint in a region that accepted SigV2: sign with SigV4 instead (AWS
+    /// accepts SigV4 in every region) and tell the operator ([`V2Decision::warning`]).
+    SignV4Instead {
+        /// The region (one of [`V2_REGIONS`]).
+        region: String,
+        /// The configured AWS endpoint host, or `None` for AWS's default endpoint.
+        host: Option<String>,
+    },
+}
+
+impl V2Decision {
+    /// The operator-facing warning for [`V2Decision::SignV4Instead`] (`None` for
+    /// [`V2Decision::SignV2`]). It names `v4auth`, says what is done instead and how to
+    /// silence it.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Self::SignV2 => None,
+            Self::SignV4Instead { region, host } => {
+                let endpoint = host.as_deref().map_or_else(
+                    || "AWS's own endpoint".to_owned(),
+                    |h| format!("AWS's endpoint {h}"),
+                );
+                Some(format!(
+                    "v4auth is false, but requests go to {endpoint}, which is turning Signature \
+                     Version 2 off (buckets created since 24 June 2020 never accepted it): \
+                     signing with Signature Version 4 instead, which {region} accepts; set \
+                     `v4auth: true` to silence this warning"
+                ))
+            }
+        }
+    }
+}
+
+/// Decides what `v4auth: false` means for `region` and `endpoint` (the configured custom
+/// endpoint, `None` or empty for AWS's default).
+///
+/// - a SigV4-only AWS region (known, or of an AWS region's shape) — refused, even with a
+///   custom endpoint: [`SignError::V2RegionNotAllowed`];
+/// - AWS's endpoint (no custom endpoint, or an AWS host) with a region of [`V2_REGIONS`] —
+///   [`V2Decision::SignV4Instead`];
+/// - AWS's default endpoint with any other region name — refused:
+///   [`SignError::V2EndpointNotAllowed`];
+/// - a custom non-AWS endpoint — [`V2Decision::SignV2`] (what [`v2_allowed`] accepts).
+///
+/// # Errors
+/// As listed; both errors say to set `v4auth: true`.
+pub fn v2_decision(region: &str, endpoint: Option<&str>) -> Result<V2Decision, SignError> {
+    match v2_allowed(region, endpoint) {
+        Ok(()) => Ok(V2Decision::SignV2),
+        Err(SignError::V2EndpointNotAllowed { host }) if V2_REGIONS.contains(&region.trim()) => {
+            Ok(V2Decision::SignV4Instead {
+                region: region.trim().to_owned(),
+                host,
+            })
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -227,6 +298,62 @@ mod tests {
         ] {
             assert_eq!(v2_allowed("us-east-1", Some(ep)), Ok(()), "{ep}");
         }
+    }
+
+    #[test]
+    fn v2_on_aws_becomes_v4_in_the_regions_that_accepted_v2() {
+        for r in V2_REGIONS {
+            let d = v2_decision(r, None).unwrap();
+            assert_eq!(
+                d,
+                V2Decision::SignV4Instead {
+                    region: r.to_owned(),
+                    host: None
+                }
+            );
+            let w = d.warning().unwrap();
+            assert!(
+                w.contains("v4auth") && w.contains("Signature Version 4"),
+                "{w}"
+            );
+            assert!(w.contains(r) && w.contains("AWS's own endpoint"), "{w}");
+            // The same with an explicit AWS endpoint.
+            let d = v2_decision(r, Some("https://s3.amazonaws.com")).unwrap();
+            assert!(d.warning().unwrap().contains("s3.amazonaws.com"));
+            assert!(matches!(d, V2Decision::SignV4Instead { host: Some(_), .. }));
+            // An S3-compatible server keeps SigV2, with no warning.
+            assert_eq!(v2_decision(r, MINIO), Ok(V2Decision::SignV2));
+            assert_eq!(V2Decision::SignV2.warning(), None);
+        }
+        assert_eq!(
+            v2_decision(" us-west-2 ", Some("")).unwrap(),
+            V2Decision::SignV4Instead {
+                region: "us-west-2".to_owned(),
+                host: None
+            }
+        );
+    }
+
+    #[test]
+    fn v2_decision_keeps_refusing_v4_only_regions() {
+        for (r, _) in V4_ONLY_REGIONS {
+            for endpoint in [None, MINIO, Some("https://s3.amazonaws.com")] {
+                assert_eq!(
+                    v2_decision(r, endpoint),
+                    Err(SignError::V2RegionNotAllowed {
+                        region: r.to_owned()
+                    }),
+                    "{r} {endpoint:?}"
+                );
+            }
+        }
+        assert!(v2_decision("eu-west-9", None).is_err());
+        // A region name AWS does not have, on AWS's default endpoint: refused as before.
+        assert_eq!(
+            v2_decision("minio", None),
+            Err(SignError::V2EndpointNotAllowed { host: None })
+        );
+        assert_eq!(v2_decision("minio", MINIO), Ok(V2Decision::SignV2));
     }
 
     #[test]

@@ -43,7 +43,7 @@ use crate::client::credentials::{
 };
 use crate::client::{
     ByteRange, ClientConfig, Error as ClientError, ListObjectsV2Request, S3Client,
-    ServerSideEncryption, SignatureVersion, WriteOptions,
+    ServerSideEncryption, WriteOptions,
 };
 use crate::driver::{
     Base, BoxedReader, DriverError, FileInfo, FileWriter, IncompleteWrites, RedirectRequest,
@@ -142,11 +142,7 @@ impl S3Driver {
         credentials: Arc<dyn ProvideCredentials>,
     ) -> Result<Base<S3Driver>, DriverError> {
         let mut config = ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
-        config.signature = if params.v4_auth {
-            SignatureVersion::V4
-        } else {
-            SignatureVersion::V2
-        };
+        config.signature = params.signature_version();
         Self::with_client_config(params, config, credentials)
     }
 

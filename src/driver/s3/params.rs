@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::client::credentials::SecretString;
 use crate::client::endpoint::{validate_region, EndpointConfig};
+use crate::client::SignatureVersion;
 use crate::driver::{ParameterError, Parameters};
+use crate::sign::{self, region::V2Decision};
 
 /// 5 MiB: the smallest S3 multipart part (and the smallest `chunksize`).
 pub const MIN_CHUNK_SIZE: i64 = 5 << 20;
@@ -68,7 +70,9 @@ pub struct S3Parameters {
     pub encrypt: bool,
     /// `keyid`: KMS key for `encrypt` (SSE-KMS); SSE-S3 (AES256) when empty.
     pub key_id: String,
-    /// `v4auth` (default true); false selects SigV2, refused on AWS.
+    /// `v4auth` (default true); false selects SigV2 for S3-compatible servers. On AWS's own
+    /// endpoint it means SigV4 with a warning (regions that accepted SigV2) or an error
+    /// (SigV4-only regions): see [`S3Parameters::signature_version`].
     pub v4_auth: bool,
     /// `chunksize`: multipart part size for writers.
     pub chunk_size: u64,
@@ -247,6 +251,42 @@ impl S3Parameters {
     }
 }
 
+impl S3Parameters {
+    /// The signature the driver signs with: SigV4, or SigV2 for `v4auth: false` with an
+    /// S3-compatible endpoint. `v4auth: false` on AWS's own endpoint in a region that accepted
+    /// SigV2 gives SigV4 ([`S3Parameters::warnings`] says so); where SigV2 is refused
+    /// ([`sign::region::v2_decision`]) this is SigV2 and the client refuses it with the error.
+    pub fn signature_version(&self) -> SignatureVersion {
+        if self.v4_auth {
+            return SignatureVersion::V4;
+        }
+        match self.v2_decision() {
+            Ok(V2Decision::SignV4Instead { .. }) => SignatureVersion::V4,
+            Ok(V2Decision::SignV2) | Err(_) => SignatureVersion::V2,
+        }
+    }
+
+    /// What the operator should be told about these parameters (the binary prints them with
+    /// the configuration warnings): today only `v4auth: false` on AWS's own endpoint.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.v4_auth {
+            return Vec::new();
+        }
+        self.v2_decision()
+            .ok()
+            .and_then(|d| d.warning())
+            .into_iter()
+            .collect()
+    }
+
+    fn v2_decision(&self) -> Result<V2Decision, crate::sign::SignError> {
+        sign::region::v2_decision(
+            &self.endpoint.region,
+            self.endpoint.region_endpoint.as_deref(),
+        )
+    }
+}
+
 /// `redirectendpoint` must be `scheme://host[:port]`: no path, query or fragment.
 fn parse_redirect_endpoint(s: &str) -> Result<String, ParameterError> {
     let bad = |why: &str| {
@@ -291,6 +331,37 @@ mod tests {
         assert_eq!(p.max_buffer_memory, 512 << 20);
         let big = S3Parameters::from_parameters(&base().with("chunksize", "1073741824")).unwrap();
         assert_eq!(big.max_buffer_memory, 2 << 30, "at least two chunks");
+    }
+
+    #[test]
+    fn v4auth_false_on_aws_signs_v4_with_a_warning() {
+        let v2 = |p: Parameters| S3Parameters::from_parameters(&p.with("v4auth", "false")).unwrap();
+        let p = v2(base());
+        assert_eq!(p.signature_version(), SignatureVersion::V4);
+        let w = p.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("v4auth") && w[0].contains("us-east-1"),
+            "{w:?}"
+        );
+        assert!(crate::driver::S3Driver::new(p).is_ok());
+        // SigV4-only region: still SigV2, which the client refuses.
+        let p = v2(base().with("region", "eu-central-1"));
+        assert_eq!(p.signature_version(), SignatureVersion::V2);
+        assert!(p.warnings().is_empty());
+        let e = crate::driver::S3Driver::new(p).unwrap_err().to_string();
+        assert!(
+            e.contains("eu-central-1") && e.contains("v4auth: true"),
+            "{e}"
+        );
+        // An S3-compatible server keeps SigV2 without a warning.
+        let p = v2(base().with("regionendpoint", "http://127.0.0.1:9000"));
+        assert_eq!(p.signature_version(), SignatureVersion::V2);
+        assert!(p.warnings().is_empty());
+        // v4auth: true never warns.
+        let p = S3Parameters::from_parameters(&base()).unwrap();
+        assert_eq!(p.signature_version(), SignatureVersion::V4);
+        assert!(p.warnings().is_empty());
     }
 
     #[test]
