@@ -5,10 +5,12 @@
 #
 # Usage: .ci/oci-conformance.sh BINARY            (BINARY: a built s3driver with the `server` feature)
 # Environment: S3DRIVER_OCI_CONFORMANCE (the suite's folder, default ../shared/oci-conformance next to the
-#   repository), S3DRIVER_SWIFT_ENDPOINT (Swift s3api; its runs are skipped when unset),
+#   repository), S3DRIVER_SWIFT_ENDPOINT (Swift s3api; its runs are skipped when unset), S3DRIVER_CEPH_ENDPOINT
+#   (Ceph RGW with .ci/ceph-rgw-start.sh's keys; likewise),
 #   S3DRIVER_REQUIRE_OCI=1 (a missing suite is an error instead of a skip).
 #
-# Runs: filesystem; filesystem + htpasswd; S3 on Swift with SigV4, with SigV2, and with SigV4 + htpasswd.
+# Runs: filesystem; filesystem + htpasswd; S3 on Swift with SigV4, with SigV2, and with SigV4 + htpasswd; S3 on
+# Ceph RGW with SigV4 and with SigV2.
 # The htpasswd file is .ci/oci-htpasswd (user "oci", password "conformance", bcrypt cost 5: test data only).
 set -uo pipefail
 
@@ -39,6 +41,23 @@ swift_bucket() {
   token=$(printf '%s' "$head" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-auth-token" {print $2}')
   url=$(printf '%s' "$head" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-storage-url" {print $2}')
   curl -sf -o /dev/null -X PUT -H "X-Auth-Token: $token" "$url/$bucket"
+}
+
+# Creates a bucket on an S3 endpoint with a SigV2-signed PUT (python's standard library only).
+s3_bucket() {
+  python3 - "$@" <<'PY'
+import base64, hashlib, hmac, http.client, sys, urllib.parse
+from email.utils import formatdate
+endpoint, ak, sk, bucket = sys.argv[1:5]
+u = urllib.parse.urlparse(endpoint)
+date = formatdate(usegmt=True)
+sig = base64.b64encode(hmac.new(sk.encode(), f"PUT\n\n\n{date}\n/{bucket}".encode(), hashlib.sha1).digest()).decode()
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+c.request("PUT", f"/{bucket}", headers={"Date": date, "Authorization": f"AWS {ak}:{sig}", "Content-Length": "0"})
+r = c.getresponse()
+r.read()
+sys.exit(0 if r.status == 200 else f"creating bucket {bucket}: HTTP {r.status}")
+PY
 }
 
 # run NAME STORAGE_YAML AUTH(0|1)
@@ -82,11 +101,12 @@ run() {
 }
 
 fs() { printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$WORK/fs-$1"; }
+# s3 ENDPOINT ACCESS_KEY SECRET_KEY BUCKET V4AUTH
 s3() {
-  local bucket=$1 v4=$2
-  printf 'storage:\n  s3:\n    accesskey: "test:tester"\n    secretkey: testing\n    region: us-east-1\n'
+  local endpoint=$1 ak=$2 sk=$3 bucket=$4 v4=$5
+  printf 'storage:\n  s3:\n    accesskey: "%s"\n    secretkey: "%s"\n    region: us-east-1\n' "$ak" "$sk"
   printf '    regionendpoint: %s\n    forcepathstyle: true\n    bucket: %s\n    v4auth: %s\n' \
-    "$S3DRIVER_SWIFT_ENDPOINT" "$bucket" "$v4"
+    "$endpoint" "$bucket" "$v4"
   printf '    chunksize: 5242880\n    rootdirectory: /oci\n  delete:\n    enabled: true\n  redirect:\n    disable: true\n'
 }
 
@@ -97,11 +117,23 @@ if [ -n "${S3DRIVER_SWIFT_ENDPOINT:-}" ]; then
   for v in v4 v2 v4auth; do
     swift_bucket "$S3DRIVER_SWIFT_ENDPOINT" "s3d-oci-$v-$stamp" || failed+=("creating the Swift bucket for $v")
   done
-  run swift-sigv4 "$(s3 "s3d-oci-v4-$stamp" true)" 0
-  run swift-sigv2 "$(s3 "s3d-oci-v2-$stamp" false)" 0
-  run swift-sigv4-htpasswd "$(s3 "s3d-oci-v4auth-$stamp" true)" 1
+  swift=("$S3DRIVER_SWIFT_ENDPOINT" "test:tester" testing)
+  run swift-sigv4 "$(s3 "${swift[@]}" "s3d-oci-v4-$stamp" true)" 0
+  run swift-sigv2 "$(s3 "${swift[@]}" "s3d-oci-v2-$stamp" false)" 0
+  run swift-sigv4-htpasswd "$(s3 "${swift[@]}" "s3d-oci-v4auth-$stamp" true)" 1
 else
-  echo "oci-conformance: S3DRIVER_SWIFT_ENDPOINT unset: the S3 runs are skipped"
+  echo "oci-conformance: S3DRIVER_SWIFT_ENDPOINT unset: the Swift runs are skipped"
+fi
+if [ -n "${S3DRIVER_CEPH_ENDPOINT:-}" ]; then
+  stamp=$(date +%s)-$$
+  ceph=("$S3DRIVER_CEPH_ENDPOINT" CEPHTESTKEY cephtestsecret)
+  for v in v4 v2; do
+    s3_bucket "${ceph[@]}" "s3d-oci-$v-$stamp" || failed+=("creating the Ceph bucket for $v")
+  done
+  run ceph-sigv4 "$(s3 "${ceph[@]}" "s3d-oci-v4-$stamp" true)" 0
+  run ceph-sigv2 "$(s3 "${ceph[@]}" "s3d-oci-v2-$stamp" false)" 0
+else
+  echo "oci-conformance: S3DRIVER_CEPH_ENDPOINT unset: the Ceph runs are skipped"
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

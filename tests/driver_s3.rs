@@ -1,7 +1,7 @@
-//! The conformance suite against the S3 driver, on two signature-verifying servers:
-//! in-process s3s-fs (SigV4) and OpenStack Swift's s3api (SigV4 and SigV2; started by
-//! `.ci/run`, skipped locally when it is not running). Chunk size 5 MiB, as Distribution
-//! runs its suite.
+//! The conformance suite against the S3 driver, on three signature-verifying servers:
+//! in-process s3s-fs (SigV4), OpenStack Swift's s3api and Ceph RADOS Gateway (SigV4 and SigV2,
+//! and on Ceph also with `encrypt: true`; both started by `.ci/run`, skipped locally when they
+//! are not running). Chunk size 5 MiB, as Distribution runs its suite.
 
 mod common;
 mod suite;
@@ -26,7 +26,16 @@ fn suite_config() -> SuiteConfig {
 
 /// A driver on `target`, bucket `bucket`, path style, chunk size 5 MiB.
 fn driver(target: &common::S3Target, bucket: &str, v4: bool) -> Arc<dyn StorageDriver> {
-    let params = Parameters::from_iter([
+    driver_with(target, bucket, v4, &[])
+}
+
+fn driver_with(
+    target: &common::S3Target,
+    bucket: &str,
+    v4: bool,
+    extra: &[(&str, &str)],
+) -> Arc<dyn StorageDriver> {
+    let mut params = Parameters::from_iter([
         ("region", target.region.as_str()),
         ("regionendpoint", target.endpoint.as_str()),
         ("forcepathstyle", "true"),
@@ -36,6 +45,9 @@ fn driver(target: &common::S3Target, bucket: &str, v4: bool) -> Arc<dyn StorageD
         ("v4auth", if v4 { "true" } else { "false" }),
         ("storageclass", "STANDARD"),
     ]);
+    for (k, v) in extra {
+        params = params.with(*k, *v);
+    }
     let params = S3Parameters::from_parameters(&params).expect("driver parameters");
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
@@ -88,6 +100,54 @@ mod swift_v2 {
             config: suite_config(),
             guard: None,
         })
+    }
+
+    driver_suite!(optional make);
+}
+
+/// The suite on an external server (Swift or Ceph), `None` when it is not running.
+async fn external(
+    spec: &'static common::external::ServerSpec,
+    v4: bool,
+    extra: &[(&str, &str)],
+) -> Option<Harness> {
+    let server = common::server_or_skip(spec)?;
+    let bucket = common::unique_bucket_name("suite");
+    server.create_bucket(&bucket).await;
+    Some(Harness {
+        driver: driver_with(&server.target(), &bucket, v4, extra),
+        config: suite_config(),
+        guard: None,
+    })
+}
+
+mod ceph_v4 {
+    use super::*;
+
+    async fn make() -> Option<Harness> {
+        external(&common::CEPH, true, &[]).await
+    }
+
+    driver_suite!(optional make);
+}
+
+mod ceph_v2 {
+    use super::*;
+
+    async fn make() -> Option<Harness> {
+        external(&common::CEPH, false, &[]).await
+    }
+
+    driver_suite!(optional make);
+}
+
+/// `encrypt: true` (SSE-S3), the seeds' recommended setting: every write carries
+/// `x-amz-server-side-encryption: AES256`, copies and multipart copies included.
+mod ceph_v4_encrypted {
+    use super::*;
+
+    async fn make() -> Option<Harness> {
+        external(&common::CEPH, true, &[("encrypt", "true")]).await
     }
 
     driver_suite!(optional make);

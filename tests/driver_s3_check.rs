@@ -161,7 +161,16 @@ async fn wrong_secret_is_an_error_not_a_grant() {
 
 #[tokio::test]
 async fn everything_granted_on_swift() {
-    let Some(swift) = common::swift_or_skip() else {
+    everything_granted_on(&common::SWIFT).await;
+}
+
+#[tokio::test]
+async fn everything_granted_on_ceph() {
+    everything_granted_on(&common::CEPH).await;
+}
+
+async fn everything_granted_on(spec: &'static common::external::ServerSpec) {
+    let Some(swift) = common::server_or_skip(spec) else {
         return;
     };
     let bucket = common::unique_bucket_name("check");

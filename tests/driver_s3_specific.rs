@@ -177,18 +177,36 @@ async fn move_with_multipart_copy_s3s() {
 
 #[tokio::test]
 async fn move_with_multipart_copy_swift() {
-    let Some(swift) = common::swift_or_skip() else {
+    move_with_multipart_copy_on(&common::SWIFT).await;
+}
+
+#[tokio::test]
+async fn move_with_multipart_copy_ceph() {
+    move_with_multipart_copy_on(&common::CEPH).await;
+}
+
+async fn move_with_multipart_copy_on(spec: &'static common::external::ServerSpec) {
+    let Some(server) = common::server_or_skip(spec) else {
         return;
     };
     let bucket = common::unique_bucket_name("mpcopy");
-    swift.create_bucket(&bucket).await;
-    move_with_multipart_copy(swift.target(), &bucket).await;
+    server.create_bucket(&bucket).await;
+    move_with_multipart_copy(server.target(), &bucket).await;
 }
 
 /// A failing part copy aborts the multipart upload (Distribution leaks it).
 #[tokio::test]
-async fn failed_multipart_copy_aborts_its_upload() {
-    let Some(swift) = common::swift_or_skip() else {
+async fn failed_multipart_copy_aborts_its_upload_swift() {
+    failed_multipart_copy_aborts_its_upload(&common::SWIFT).await;
+}
+
+#[tokio::test]
+async fn failed_multipart_copy_aborts_its_upload_ceph() {
+    failed_multipart_copy_aborts_its_upload(&common::CEPH).await;
+}
+
+async fn failed_multipart_copy_aborts_its_upload(spec: &'static common::external::ServerSpec) {
+    let Some(swift) = common::server_or_skip(spec) else {
         return;
     };
     let bucket = common::unique_bucket_name("mpabort");

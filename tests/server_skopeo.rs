@@ -365,12 +365,17 @@ async fn skopeo_push_pull_convert_delete() {
 /// Push and pull through a registry whose storage is the S3 driver, configured by the
 /// registry:2 YAML a user would write; returns the blobs the bucket holds afterwards.
 async fn push_pull_on_s3(target: common::S3Target, bucket: &str) -> Vec<String> {
+    push_pull_on_s3_with(target, bucket, "").await
+}
+
+/// As [`push_pull_on_s3`], with `extra` lines added to the `storage.s3` section.
+async fn push_pull_on_s3_with(target: common::S3Target, bucket: &str, extra: &str) -> Vec<String> {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     let manifest = make_layout(&src);
     let manifest_digest = sha256(&manifest);
     let yaml = format!(
-        "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /s3root\n    chunksize: 5242880\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
+        "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /s3root\n    chunksize: 5242880\n{extra}  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
         target.access_key, target.secret_key, target.region, target.endpoint
     );
     let cfg = s3driver::config::Config::from_yaml(&yaml, &[]).expect("registry:2 config");
@@ -464,14 +469,32 @@ async fn skopeo_push_pull_on_s3_driver_over_s3s_fs() {
 
 #[tokio::test]
 async fn skopeo_push_pull_on_s3_driver_over_swift() {
+    skopeo_push_pull_on(&common::SWIFT).await;
+}
+
+#[tokio::test]
+async fn skopeo_push_pull_on_s3_driver_over_ceph() {
+    skopeo_push_pull_on(&common::CEPH).await;
+}
+
+#[tokio::test]
+async fn skopeo_push_pull_on_s3_driver_over_ceph_with_sigv2() {
+    skopeo_push_pull_on_with(&common::CEPH, "    v4auth: false\n").await;
+}
+
+async fn skopeo_push_pull_on(spec: &'static common::external::ServerSpec) {
+    skopeo_push_pull_on_with(spec, "").await;
+}
+
+async fn skopeo_push_pull_on_with(spec: &'static common::external::ServerSpec, extra: &str) {
     if !skopeo_available() {
         return;
     }
-    let Some(swift) = common::swift_or_skip() else {
+    let Some(server) = common::server_or_skip(spec) else {
         return;
     };
     let bucket = common::unique_bucket_name("e2e");
-    swift.create_bucket(&bucket).await;
-    let blobs = push_pull_on_s3(swift.target(), &bucket).await;
+    server.create_bucket(&bucket).await;
+    let blobs = push_pull_on_s3_with(server.target(), &bucket, extra).await;
     assert_eq!(blobs.len(), 5, "{blobs:?}");
 }
