@@ -1,7 +1,7 @@
 //! SigV2 with a repeated sub-resource (`uploadId=a&uploadId=b`, `versionId=null&versionId=null`),
 //! signed by our `sign::v2` (header and query-string auth) and sent with reqwest to servers that
-//! verify SigV2 strictly: OpenStack Swift s3api (`S3DRIVER_SWIFT_ENDPOINT`, see `tests/common`)
-//! and, when `S3DRIVER_CEPH_ENDPOINT` is set, Ceph RGW.
+//! verify SigV2 strictly: OpenStack Swift s3api and Ceph RGW (`S3DRIVER_SWIFT_ENDPOINT`,
+//! `S3DRIVER_CEPH_ENDPOINT`; see `tests/common/external.rs`).
 //!
 //! Both servers put a repeated sub-resource into their string to sign once, with the value that
 //! comes last in the query as sent; our signer sends the query sorted by encoded (name, value)
@@ -144,19 +144,13 @@ fn swift() -> Option<Server> {
     })
 }
 
-/// Ceph RGW as `.ci/ceph-rgw-start.sh` configures it, when `S3DRIVER_CEPH_ENDPOINT` is set.
 fn ceph() -> Option<Server> {
-    let endpoint = std::env::var("S3DRIVER_CEPH_ENDPOINT").unwrap_or_default();
-    let endpoint = endpoint.trim().trim_end_matches('/');
-    if endpoint.is_empty() {
-        eprintln!("skipped: ceph not running (S3DRIVER_CEPH_ENDPOINT not set)");
-        return None;
-    }
+    let s = common::ceph_or_skip()?;
     Some(Server {
         name: "ceph",
-        endpoint: endpoint.to_owned(),
-        access_key: "CEPHTESTKEY".to_owned(),
-        secret_key: "cephtestsecret".to_owned(),
+        endpoint: s.endpoint().to_owned(),
+        access_key: s.access_key().to_owned(),
+        secret_key: s.secret_key().to_owned(),
     })
 }
 
