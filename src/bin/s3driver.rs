@@ -12,7 +12,19 @@
 //! listens on `:5000` and stores data under `./data`. `REGISTRY_*` environment
 //! variables override configuration keys (`REGISTRY_HTTP_ADDR=:6000`,
 //! `REGISTRY_STORAGE_DELETE_ENABLED=true`, ...).
+//!
+//! # Closed pipes
+//! Output to a reader that went away (`s3driver check | head -1`) never panics:
+//! - standard output (`help`, `version`, `check`'s report) closed: the command stops at once,
+//!   silently, with exit status 141 (128 + SIGPIPE, what a shell reports for a program that
+//!   SIGPIPE ended, e.g. `yes | head -1`; `set -o pipefail` scripts see the same as with any
+//!   other tool). Other write errors (a full disk) are reported on stderr, status 1;
+//! - standard error (warnings, errors, `serve`'s log) closed: the messages are lost and nothing
+//!   else changes: commands keep their exit status, and `serve` keeps serving (as systemd
+//!   services do when journald restarts; a registry should not go down with its log reader).
 
+use std::fmt;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +48,45 @@ Without a configuration file (and without REGISTRY_CONFIGURATION_PATH) the
 registry listens on :5000 and stores data under ./data. REGISTRY_* environment
 variables override configuration keys, e.g. REGISTRY_HTTP_ADDR=:6000 or
 REGISTRY_STORAGE_DELETE_ENABLED=true.
+
+exit status: 0 success; 1 failure (check: something is missing); 2 bad command
+line; 141 standard output was closed (e.g. piped into head).
 ";
+
+/// Exit status when standard output is a closed pipe (see the module documentation).
+const EXIT_CLOSED_PIPE: u8 = 141;
+
+/// Writes command output to stdout. A closed pipe ends the process at once, quietly, with
+/// [`EXIT_CLOSED_PIPE`]; any other write error is reported on stderr and ends it with status 1.
+fn out(args: fmt::Arguments<'_>) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_CLOSED_PIPE.into());
+        }
+        diag(format_args!(
+            "s3driver: cannot write to standard output: {e}\n"
+        ));
+        std::process::exit(1);
+    }
+}
+
+/// Writes a message to stderr. If that fails (closed pipe, full disk) the message is lost;
+/// the exit status still tells what happened.
+fn diag(args: fmt::Arguments<'_>) {
+    let mut stderr = io::stderr().lock();
+    let _ = stderr.write_fmt(args).and_then(|()| stderr.flush());
+}
+
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => { out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` through [`diag`].
+macro_rules! errln {
+    ($($arg:tt)*) => { diag(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 enum Command {
     Serve(Option<PathBuf>),
@@ -74,27 +124,27 @@ fn main() -> ExitCode {
     let command = match parse_args(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("s3driver: {e}\n\n{USAGE}");
+            errln!("s3driver: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     match command {
         Command::Help => {
-            print!("{USAGE}");
+            out(format_args!("{USAGE}"));
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("s3driver {}", env!("CARGO_PKG_VERSION"));
+            outln!("s3driver {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Command::Check(path) => match load(path.as_deref()) {
             Ok(config) => {
                 for w in &config.warnings {
-                    eprintln!("s3driver: warning: {w}");
+                    errln!("s3driver: warning: {w}");
                 }
                 match App::from_config(&config) {
                     Ok(_) => {
-                        println!(
+                        outln!(
                             "configuration OK: storage {}, listening on {}",
                             config.storage.describe(),
                             config.http.addr
@@ -106,13 +156,13 @@ fn main() -> ExitCode {
                         }
                     }
                     Err(e) => {
-                        eprintln!("s3driver: {e}");
+                        errln!("s3driver: {e}");
                         ExitCode::FAILURE
                     }
                 }
             }
             Err(e) => {
-                eprintln!("s3driver: {e}");
+                errln!("s3driver: {e}");
                 ExitCode::FAILURE
             }
         },
@@ -120,7 +170,7 @@ fn main() -> ExitCode {
             let config = match load(path.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("s3driver: {e}");
+                    errln!("s3driver: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -131,7 +181,7 @@ fn main() -> ExitCode {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("s3driver: cannot start the async runtime: {e}");
+                    errln!("s3driver: cannot start the async runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -139,7 +189,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
-                    eprintln!("s3driver: {e}");
+                    errln!("s3driver: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -155,7 +205,7 @@ fn check_bucket(config: &Config) -> ExitCode {
     {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("s3driver: storage.s3.{}: {e}", e.key);
+            errln!("s3driver: storage.s3.{}: {e}", e.key);
             return ExitCode::FAILURE;
         }
     };
@@ -165,7 +215,7 @@ fn check_bucket(config: &Config) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("s3driver: cannot start the async runtime: {e}");
+            errln!("s3driver: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -175,7 +225,7 @@ fn check_bucket(config: &Config) -> ExitCode {
     });
     match report {
         Ok(report) => {
-            println!("\n{report}");
+            outln!("\n{report}");
             if report.all_granted() && !report.region_mismatch() {
                 ExitCode::SUCCESS
             } else {
@@ -183,7 +233,7 @@ fn check_bucket(config: &Config) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("s3driver: {e}");
+            errln!("s3driver: {e}");
             ExitCode::FAILURE
         }
     }
@@ -201,15 +251,19 @@ fn init_logging(config: &Config) {
         LogLevel::Debug => tracing::Level::DEBUG,
         LogLevel::Trace => tracing::Level::TRACE,
     };
+    // Log lines that cannot be written (stderr a closed pipe) are dropped without a word:
+    // tracing-subscriber would otherwise report the failure with eprintln!, which panics on
+    // that same closed stderr.
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let result = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
     if let Err(e) = result {
-        eprintln!("s3driver: cannot set up logging: {e}");
+        errln!("s3driver: cannot set up logging: {e}");
     }
 }
 
