@@ -251,3 +251,73 @@ async fn failed_multipart_copy_aborts_its_upload(spec: &'static common::external
     assert!(d.stat("/dst").await.unwrap_err().is_path_not_found());
     d.delete("/src").await.unwrap();
 }
+
+/// A server that refuses the encryption `encrypt`/`keyid` ask for: the error names the settings.
+/// SSE-KMS on Swift (501) and on Ceph RGW without a KMS (400 InvalidArgument); SSE-S3 refused
+/// the way RGW refuses it over plain HTTP when not configured for it (400 InvalidRequest,
+/// injected by the fault proxy in front of s3s-fs).
+#[tokio::test]
+async fn refused_encryption_names_the_settings() {
+    for spec in [&common::SWIFT, &common::CEPH] {
+        let Some(server) = common::server_or_skip(spec) else {
+            continue;
+        };
+        let bucket = common::unique_bucket_name("sse");
+        server.create_bucket(&bucket).await;
+        let d = driver(
+            &server.target(),
+            &bucket,
+            &[("encrypt", "true"), ("keyid", "alias/registry")],
+        );
+        let err = d
+            .put_content("/kms", Bytes::from_static(b"x"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`keyid`") && err.contains("SSE-KMS"),
+            "{}: {err}",
+            spec.name
+        );
+        let mut w = d.writer("/kms-writer", false).await.unwrap();
+        w.write(b"y").await.unwrap();
+        let err = w.close().await.unwrap_err().to_string();
+        assert!(err.contains("`keyid`"), "{}: {err}", spec.name);
+    }
+
+    let server = common::S3sServer::start().await;
+    server.create_bucket("sse");
+    let proxy = common::FaultProxy::start(
+        server.addr(),
+        common::FaultPlan::new().rule(
+            common::FaultRule::new(common::Fault::status(
+                400,
+                "InvalidRequest",
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+            ))
+            .method("PUT")
+            .times(usize::MAX),
+        ),
+    )
+    .await;
+    let target = server.target().via(&proxy.endpoint());
+    let d = driver(&target, "sse", &[("encrypt", "true")]);
+    let err = d
+        .put_content("/sse", Bytes::from_static(b"x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`encrypt: true`") && err.contains("SSE-S3"),
+        "{err}"
+    );
+    // Without encryption the same refusal is reported as it is.
+    let d = driver(&target, "sse", &[]);
+    let err = d
+        .put_content("/plain", Bytes::from_static(b"x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("encrypt"), "{err}");
+    assert!(err.contains("InvalidRequest"), "{err}");
+}

@@ -302,7 +302,7 @@ impl S3Driver {
         let upload_id = client
             .create_multipart_upload(dst_key, &self.inner.write_opts)
             .await
-            .map_err(client_err)?;
+            .map_err(|e| self.write_err(e))?;
         let count = size.div_ceil(chunk);
         let concurrency =
             usize::try_from(self.inner.params.multipart_copy_max_concurrency).unwrap_or(usize::MAX);
@@ -352,6 +352,42 @@ fn client_err(e: ClientError) -> DriverError {
     DriverError::other(e)
 }
 
+impl S3Driver {
+    /// The error of a request that wrote with the driver's write options (PutObject,
+    /// CreateMultipartUpload, CopyObject): when it asked for server-side encryption and the
+    /// server refused something (400 InvalidRequest/InvalidArgument, 501 NotImplemented), the
+    /// message says which settings to look at.
+    fn write_err(&self, e: ClientError) -> DriverError {
+        let Some(sse) = &self.inner.write_opts.sse else {
+            return client_err(e);
+        };
+        let refused = matches!(
+            (e.status(), e.code()),
+            (
+                Some(400),
+                Some("InvalidRequest" | "InvalidArgument" | "InvalidEncryptionAlgorithmError")
+            ) | (Some(501), _)
+        );
+        if !refused {
+            return client_err(e);
+        }
+        let setting = match sse {
+            ServerSideEncryption::Aes256 => {
+                "storage.s3 `encrypt: true` asks for SSE-S3 (AES256): enable it on the server \
+                 (Ceph RGW: `rgw crypt require ssl = false` over plain HTTP, or serve it over HTTPS; \
+                 MinIO: a KMS), or set `encrypt: false`"
+            }
+            ServerSideEncryption::Kms(_) => {
+                "storage.s3 `encrypt: true` with `keyid` asks for SSE-KMS with that key: check the \
+                 key exists and the server has a KMS, or remove `keyid` for SSE-S3 (AES256)"
+            }
+        };
+        DriverError::msg(format!(
+            "{e}; the server may have refused server-side encryption: {setting}"
+        ))
+    }
+}
+
 fn not_found_or(path: &str, e: ClientError) -> DriverError {
     if e.is_not_found() {
         DriverError::path_not_found(path)
@@ -385,7 +421,7 @@ impl StorageDriver for S3Driver {
             .client
             .put_object(&self.key(path), content, &self.inner.write_opts)
             .await
-            .map_err(client_err)?;
+            .map_err(|e| self.write_err(e))?;
         Ok(())
     }
 
@@ -492,7 +528,13 @@ impl StorageDriver for S3Driver {
                 .client
                 .copy_object(&src_key, &dst_key, &self.inner.write_opts)
                 .await
-                .map_err(|e| not_found_or(src, e))?;
+                .map_err(|e| {
+                    if e.is_not_found() {
+                        DriverError::path_not_found(src)
+                    } else {
+                        self.write_err(e)
+                    }
+                })?;
         } else {
             self.multipart_copy(&src_key, &dst_key, meta.size).await?;
         }

@@ -292,7 +292,7 @@ impl S3Writer {
             .client()
             .create_multipart_upload(&self.key, &self.driver.inner.write_opts)
             .await
-            .map_err(client_err)?;
+            .map_err(|e| self.driver.write_err(e))?;
         self.upload_id = Some(id.clone());
         self.record();
         Ok(id)
@@ -550,7 +550,7 @@ impl S3Writer {
                 .client()
                 .put_object(&self.key, body, &self.driver.inner.write_opts)
                 .await
-                .map_err(client_err)?;
+                .map_err(|e| self.driver.write_err(e))?;
             self.buf_permit = None;
             return Ok(());
         };
