@@ -13,6 +13,8 @@
 #
 # Env overrides: RGW_PORT (7480) MON_V2_PORT (3300) MON_V1_PORT (6789)
 #   ACCESS_KEY (CEPHTESTKEY) SECRET_KEY (cephtestsecret) RGW_UID (ceph-test)
+#   READER_UID (ceph-reader) READER_ACCESS_KEY (CEPHREADERKEY) READER_SECRET_KEY (cephreadersecret):
+#   a second user without rights of its own (s3driver's tests grant it pull-only bucket policies)
 #   RGW_REGION (us-east-1: zonegroup api_name = GetBucketLocation answer; note RGW 16 does
 #   NOT check the region in a SigV4 credential scope, any region name is accepted)
 #   MEMSTORE_BYTES (4294967296 = OSD capacity; data lives in OSD RAM)
@@ -28,6 +30,9 @@ MON_V1_PORT=${MON_V1_PORT:-6789}
 ACCESS_KEY=${ACCESS_KEY:-CEPHTESTKEY}
 SECRET_KEY=${SECRET_KEY:-cephtestsecret}
 RGW_UID=${RGW_UID:-ceph-test}
+READER_UID=${READER_UID:-ceph-reader}
+READER_ACCESS_KEY=${READER_ACCESS_KEY:-CEPHREADERKEY}
+READER_SECRET_KEY=${READER_SECRET_KEY:-cephreadersecret}
 RGW_REGION=${RGW_REGION:-us-east-1}
 MEMSTORE_BYTES=${MEMSTORE_BYTES:-4294967296}
 TIMEOUT=${TIMEOUT:-180}
@@ -220,6 +225,10 @@ until radosgw-admin -c "$CONF" user create --uid="$RGW_UID" --display-name=test 
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$STATE/log/user-create.err" >&2; die "radosgw-admin user create failed"; }
     sleep 1
 done
+# A second user with no rights of its own: tests grant it a pull-only bucket policy.
+radosgw-admin -c "$CONF" user create --uid="$READER_UID" --display-name=reader \
+    --access-key="$READER_ACCESS_KEY" --secret="$READER_SECRET_KEY" >"$STATE/log/reader-create.json" 2>&1 \
+    || { cat "$STATE/log/reader-create.json" >&2; die "radosgw-admin user create $READER_UID failed"; }
 radosgw-admin -c "$CONF" zonegroup modify --rgw-zonegroup=default --api-name="$RGW_REGION" \
     >"$STATE/log/zonegroup.json" 2>"$STATE/log/zonegroup.err" \
     || { cat "$STATE/log/zonegroup.err" >&2; die "radosgw-admin zonegroup modify failed"; }

@@ -498,3 +498,130 @@ async fn skopeo_push_pull_on_with(spec: &'static common::external::ServerSpec, e
     let blobs = push_pull_on_s3_with(server.target(), &bucket, extra).await;
     assert_eq!(blobs.len(), 5, "{blobs:?}");
 }
+
+/// The registry:2 YAML of a registry on `target`/`bucket` (root `/ro`), with `extra` top-level
+/// sections.
+fn s3_yaml(target: &common::S3Target, bucket: &str, extra: &str) -> String {
+    format!(
+        "version: 0.1\nlog:\n  level: info\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: {bucket}\n    rootdirectory: /ro\n    chunksize: 5242880\n  redirect:\n    disable: true\n{extra}http:\n  addr: 127.0.0.1:0\n",
+        target.access_key, target.secret_key, target.region, target.endpoint
+    )
+}
+
+/// A pull-only host: an image pushed through a read-write registry is pulled with skopeo
+/// through a read-only one (`storage.maintenance.readonly.enabled`, upload purging and the
+/// storage health check on) whose S3 requests pass through a proxy that refuses every write.
+/// The read-only registry serves the pull and never asks S3 for a write.
+async fn pull_through_a_read_only_registry(
+    writer: common::S3Target,
+    reader: common::S3Target,
+    upstream: std::net::SocketAddr,
+    bucket: &str,
+) {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let manifest = make_layout(&src);
+    let cfg = s3driver::config::Config::from_yaml(&s3_yaml(&writer, bucket, ""), &[]).unwrap();
+    let rw = start_app(s3driver::server::App::from_config(&cfg).unwrap()).await;
+    let host = rw.base.trim_start_matches("http://").to_owned();
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", src.display()),
+        &format!("docker://{host}/pull/only:v1"),
+    ])
+    .await;
+    rw.stop().await;
+
+    let mut plan = common::FaultPlan::new();
+    for method in ["PUT", "POST", "DELETE"] {
+        plan = plan.rule(
+            common::FaultRule::new(common::Fault::status(403, "AccessDenied", "Access Denied"))
+                .method(method)
+                .times(usize::MAX),
+        );
+    }
+    let proxy = common::FaultProxy::start(upstream, plan).await;
+    let read_only = "  maintenance:\n    readonly:\n      enabled: true\n    uploadpurging:\n      enabled: true\n      age: 1s\n      interval: 1s\n";
+    let health =
+        "health:\n  storagedriver:\n    enabled: true\n    interval: 200ms\n    threshold: 1\n";
+    let yaml = s3_yaml(&reader.via(&proxy.endpoint()), bucket, health)
+        .replace("  redirect:\n", &format!("{read_only}  redirect:\n"));
+    let cfg = s3driver::config::Config::from_yaml(&yaml, &[]).unwrap();
+    assert!(cfg.storage.read_only, "{yaml}");
+    let ro = start_app(s3driver::server::App::from_config(&cfg).unwrap()).await;
+    let host = ro.base.trim_start_matches("http://").to_owned();
+    let dst = work.path().join("dst");
+    skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        &format!("docker://{host}/pull/only:v1"),
+        &format!("oci:{}:v1", dst.display()),
+    ])
+    .await;
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    for d in m["layers"].as_array().unwrap().iter().chain([&m["config"]]) {
+        let d = d["digest"].as_str().unwrap();
+        let a = std::fs::read(src.join("blobs/sha256").join(&d[7..])).unwrap();
+        let b = std::fs::read(dst.join("blobs/sha256").join(&d[7..])).unwrap();
+        assert_eq!(a, b, "blob {d}");
+    }
+    // A push is refused by the registry itself, before any S3 request.
+    let resp = ro
+        .client
+        .post(ro.url("/v2/pull/only/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(
+        ro.app.health_status().is_empty(),
+        "{:?}",
+        ro.app.health_status()
+    );
+    ro.stop().await;
+    let writes: Vec<_> = proxy
+        .log()
+        .into_iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "the read-only registry asked S3 for writes: {writes:?}"
+    );
+    assert!(proxy.requests_seen() > 0);
+}
+
+#[tokio::test]
+async fn pull_only_host_on_s3s_fs() {
+    if !skopeo_available() {
+        return;
+    }
+    let server = common::S3sServer::start().await;
+    server.create_bucket("pullonly");
+    pull_through_a_read_only_registry(server.target(), server.target(), server.addr(), "pullonly")
+        .await;
+}
+
+/// The same with the pull-only host's own credentials: a Ceph RGW user whose bucket policy is
+/// the seeds' pull-only IAM policy.
+#[tokio::test]
+async fn pull_only_host_on_ceph_with_a_pull_only_user() {
+    if !skopeo_available() {
+        return;
+    }
+    let Some(ceph) = common::ceph_or_skip() else {
+        return;
+    };
+    let bucket = common::unique_bucket_name("pullonly");
+    ceph.create_bucket(&bucket).await;
+    let reader = ceph.pull_only_reader(&bucket).await;
+    let upstream = ceph
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    pull_through_a_read_only_registry(ceph.target(), reader, upstream, &bucket).await;
+}

@@ -38,9 +38,14 @@ usage: s3driver <command> [options]
 
 commands:
   serve [--config FILE | FILE]   run the registry
-  check [--config FILE | FILE]   validate the configuration; with S3 storage, also try
+  check [--writes] [--config FILE | FILE]
+                                 validate the configuration; with S3 storage, also try
                                  every S3 action the driver needs and print what is
-                                 missing with the IAM policy that grants it
+                                 missing with the IAM policies (pull part, push part)
+                                 that grant it. A read-only registry
+                                 (storage.maintenance.readonly.enabled) is checked for
+                                 what pulling needs only, writing nothing; --writes
+                                 checks the write actions too
   version                        print the version
   help                           print this help
 
@@ -90,7 +95,7 @@ macro_rules! errln {
 
 enum Command {
     Serve(Option<PathBuf>),
-    Check(Option<PathBuf>),
+    Check(Option<PathBuf>, bool),
     Version,
     Help,
 }
@@ -112,7 +117,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     };
     match cmd.as_str() {
         "serve" => config_path(rest).map(Command::Serve),
-        "check" => config_path(rest).map(Command::Check),
+        "check" => {
+            let writes = rest.iter().any(|a| a == "--writes");
+            let rest: Vec<String> = rest.iter().filter(|a| *a != "--writes").cloned().collect();
+            config_path(&rest).map(|p| Command::Check(p, writes))
+        }
         "version" | "--version" | "-v" if rest.is_empty() => Ok(Command::Version),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command {other:?}")),
@@ -137,7 +146,7 @@ fn main() -> ExitCode {
             outln!("s3driver {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Check(path) => match load(path.as_deref()) {
+        Command::Check(path, writes) => match load(path.as_deref()) {
             Ok(config) => {
                 for w in &config.warnings {
                     errln!("s3driver: warning: {w}");
@@ -150,7 +159,7 @@ fn main() -> ExitCode {
                             config.http.addr
                         );
                         if matches!(config.storage.driver.as_str(), "s3" | "s3aws") {
-                            check_bucket(&config)
+                            check_bucket(&config, writes)
                         } else {
                             ExitCode::SUCCESS
                         }
@@ -197,10 +206,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The S3 bucket permission check: probes every action the driver needs and prints the
-/// table, plus the policy JSON that grants what is missing. Exit status 1 if anything is
-/// missing or failed.
-fn check_bucket(config: &Config) -> ExitCode {
+/// The S3 bucket permission check: probes the actions the registry needs (only what pulling
+/// needs for a read-only registry, unless `writes`) and prints the table, plus the policy JSON
+/// that grants what is missing. Exit status 1 if anything checked is missing or failed.
+fn check_bucket(config: &Config, writes: bool) -> ExitCode {
+    let scope = if config.storage.read_only && !writes {
+        s3driver::driver::s3::Scope::Pull
+    } else {
+        s3driver::driver::s3::Scope::Full
+    };
     let params = match s3driver::driver::S3Parameters::from_parameters(&config.storage.parameters())
     {
         Ok(p) => p,
@@ -221,7 +235,7 @@ fn check_bucket(config: &Config) -> ExitCode {
     };
     let report = runtime.block_on(async {
         let driver = s3driver::driver::S3Driver::new(params)?;
-        Ok::<_, s3driver::driver::DriverError>(driver.inner().check_permissions().await)
+        Ok::<_, s3driver::driver::DriverError>(driver.inner().check_permissions_for(scope).await)
     });
     match report {
         Ok(report) => {
@@ -356,7 +370,15 @@ mod tests {
         );
         assert!(matches!(
             parse_args(&args("check x.yml")),
-            Ok(Command::Check(Some(_)))
+            Ok(Command::Check(Some(_), false))
+        ));
+        assert!(matches!(
+            parse_args(&args("check --writes --config x.yml")),
+            Ok(Command::Check(Some(_), true))
+        ));
+        assert!(matches!(
+            parse_args(&args("check x.yml --writes")),
+            Ok(Command::Check(Some(_), true))
         ));
         assert!(matches!(parse_args(&args("version")), Ok(Command::Version)));
         assert!(matches!(parse_args(&[]), Ok(Command::Help)));

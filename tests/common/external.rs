@@ -54,6 +54,10 @@ pub const CEPH: ServerSpec = ServerSpec {
     start_hint: "bash .ci/ceph-rgw-start.sh /tmp/s3driver-ceph; export S3DRIVER_CEPH_ENDPOINT=http://127.0.0.1:7480",
 };
 
+/// The second user `.ci/ceph-rgw-start.sh` creates on Ceph RGW: no rights of its own, for
+/// pull-only bucket policies ([`ExternalServer::pull_only_reader`]).
+pub const CEPH_READER: (&str, &str, &str) = ("ceph-reader", "CEPHREADERKEY", "cephreadersecret");
+
 /// An external S3 endpoint configured through the environment.
 #[derive(Debug, Clone)]
 pub struct ExternalServer {
@@ -132,6 +136,50 @@ impl ExternalServer {
     /// Creates `bucket` with a reference-signed request (see [`S3Target::create_bucket`]).
     pub async fn create_bucket(&self, bucket: &str) {
         self.target().create_bucket(bucket).await;
+    }
+
+    /// Ceph only: gives [`CEPH_READER`] exactly what a pull-only registry's IAM policy gives
+    /// (s3:ListBucket and s3:GetBucketLocation on `bucket`, s3:GetObject on its objects) with a
+    /// bucket policy, and returns the target with the reader's keys.
+    pub async fn pull_only_reader(&self, bucket: &str) -> S3Target {
+        assert_eq!(
+            self.spec.name, "ceph",
+            "bucket policies are set up on Ceph RGW only"
+        );
+        let (uid, key, secret) = CEPH_READER;
+        let principal = format!("arn:aws:iam:::user/{uid}");
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": [principal]},
+                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                 "Resource": [format!("arn:aws:s3:::{bucket}")]},
+                {"Effect": "Allow", "Principal": {"AWS": [principal]},
+                 "Action": ["s3:GetObject"],
+                 "Resource": [format!("arn:aws:s3:::{bucket}/*")]},
+            ],
+        });
+        let owner = self.target();
+        let resp = super::refsign::send_v4(
+            &super::http_client(),
+            "PUT",
+            &format!("{}/{bucket}?policy=", owner.endpoint),
+            &[("content-type", "application/json")],
+            policy.to_string().into_bytes(),
+            &owner.credentials(),
+        )
+        .await;
+        let status = resp.status().as_u16();
+        assert!(
+            matches!(status, 200 | 204),
+            "PutBucketPolicy: {status} {}",
+            resp.text().await.unwrap_or_default()
+        );
+        S3Target {
+            access_key: key.to_owned(),
+            secret_key: secret.to_owned(),
+            ..owner
+        }
     }
 }
 

@@ -1,11 +1,19 @@
 //! A bucket permission check: tries each S3 action the driver needs, with harmless probes
 //! under the root directory, and reports what is granted and the policy that grants the rest.
 //!
-//! The actions are those of Distribution's documented S3 policy. Probes: a listing of the
-//! root prefix (ListBucket), GetBucketLocation, a ListMultipartUploads of the probe key, a
-//! small object written, read and deleted (PutObject, GetObject, DeleteObject), and a
-//! multipart upload started, listed and aborted (ListMultipartUploadParts,
-//! AbortMultipartUpload). Everything the check creates is removed again.
+//! The actions are those of Distribution's documented S3 policy, in two groups: what pulling
+//! needs ([`Action::PULL`]: ListBucket, GetBucketLocation, GetObject) and what pushing needs
+//! besides ([`Action::PUSH`]). A host that only pulls (a registry with
+//! `storage.maintenance.readonly.enabled`) is checked for the first group only, without
+//! writing anything: [`Scope::Pull`].
+//!
+//! Probes: a listing of the root prefix (ListBucket), GetBucketLocation, and then
+//! * [`Scope::Pull`]: GetObject of the first object the listing found (one byte of it), or of a
+//!   key that cannot exist (404 NoSuchKey means granted, 403 AccessDenied denied);
+//! * [`Scope::Full`]: a ListMultipartUploads of the probe key, a small object written, read and
+//!   deleted (PutObject, GetObject, DeleteObject), and a multipart upload started, listed and
+//!   aborted (ListMultipartUploadParts, AbortMultipartUpload). Everything the check creates is
+//!   removed again.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::S3Driver;
-use crate::client::{Error as ClientError, ListObjectsV2Request};
+use crate::client::{ByteRange, Error as ClientError, ListObjectsV2Request};
 
 /// An S3 action of the driver's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +45,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// What a registry that only pulls needs: list, locate and read.
+    pub const PULL: [Action; 3] = [
+        Action::ListBucket,
+        Action::GetBucketLocation,
+        Action::GetObject,
+    ];
+
+    /// What pushing (and deleting, upload purging) needs besides [`Action::PULL`].
+    pub const PUSH: [Action; 5] = [
+        Action::ListBucketMultipartUploads,
+        Action::PutObject,
+        Action::DeleteObject,
+        Action::ListMultipartUploadParts,
+        Action::AbortMultipartUpload,
+    ];
+
     /// All actions, in the order they are checked.
     pub const ALL: [Action; 8] = [
         Action::ListBucket,
@@ -70,6 +94,15 @@ impl Action {
             Action::ListBucket | Action::GetBucketLocation | Action::ListBucketMultipartUploads
         )
     }
+}
+
+/// Which actions [`S3Driver::check_permissions_for`] probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// [`Action::PULL`] only, writing nothing: for pull-only (read-only) registries.
+    Pull,
+    /// Every action ([`Action::ALL`]).
+    Full,
 }
 
 /// The outcome of one probe.
@@ -120,8 +153,10 @@ pub struct PermissionReport {
     pub configured_region: String,
     /// The bucket's region from GetBucketLocation, when granted.
     pub bucket_region: Option<String>,
-    /// Each action with its outcome, in [`Action::ALL`] order.
+    /// Each action checked with its outcome, in [`Action::ALL`] order.
     pub results: Vec<(Action, Outcome)>,
+    /// What was checked: with [`Scope::Pull`] the write actions were not.
+    pub scope: Scope,
     /// ARN partition for the policy (`aws`, `aws-cn`, `aws-us-gov`).
     pub partition: &'static str,
 }
@@ -151,7 +186,8 @@ impl PermissionReport {
             .is_some_and(|r| !self.configured_region.is_empty() && r != self.configured_region)
     }
 
-    /// The IAM policy JSON that grants `actions` on this bucket and prefix.
+    /// The IAM policy JSON that grants `actions` on this bucket and prefix. See also
+    /// [`PermissionReport::policies`], which splits it into what pulling and pushing need.
     pub fn policy_json(&self, actions: &[Action]) -> String {
         let bucket_arn = format!("arn:{}:s3:::{}", self.partition, self.bucket);
         let object_arn = format!("{bucket_arn}/{}*", self.prefix);
@@ -176,6 +212,45 @@ impl PermissionReport {
     }
 }
 
+impl PermissionReport {
+    /// The policies that grant the missing actions, split so that an operator can grant each
+    /// host only what it needs: `(label, actions, policy JSON)` for the pull part (every
+    /// registry host) and the push part (hosts that push), each only when something in it is
+    /// missing.
+    pub fn policies(&self) -> Vec<(&'static str, Vec<Action>, String)> {
+        let missing = self.missing();
+        let mut out = Vec::new();
+        for (label, group) in [
+            ("pull (every registry host)", &Action::PULL[..]),
+            (
+                "push (hosts that push; in addition to the pull part)",
+                &Action::PUSH[..],
+            ),
+        ] {
+            let part: Vec<Action> = missing
+                .iter()
+                .copied()
+                .filter(|a| group.contains(a))
+                .collect();
+            if !part.is_empty() {
+                let json = self.policy_json(&part);
+                out.push((label, part, json));
+            }
+        }
+        out
+    }
+}
+
+/// `s3:A, s3:B and s3:C`.
+fn names(actions: &[Action]) -> String {
+    let names: Vec<&str> = actions.iter().map(|a| a.iam_name()).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 impl fmt::Display for PermissionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "bucket: {}   prefix: /{}", self.bucket, self.prefix)?;
@@ -197,13 +272,42 @@ impl fmt::Display for PermissionReport {
             }
         }
         let missing = self.missing();
+        match self.scope {
+            Scope::Pull => writeln!(
+                f,
+                "\nwrite actions ({}) were not checked: the registry is read-only \
+                 (storage.maintenance.readonly.enabled); `s3driver check --writes` checks them too",
+                names(&Action::PUSH)
+            )?,
+            Scope::Full => writeln!(
+                f,
+                "\npulling needs {} on the bucket and s3:GetObject on its objects; pushing also \
+                 needs {} on its objects and s3:ListBucketMultipartUploads on the bucket",
+                names(&[Action::ListBucket, Action::GetBucketLocation]),
+                names(&[
+                    Action::PutObject,
+                    Action::DeleteObject,
+                    Action::ListMultipartUploadParts,
+                    Action::AbortMultipartUpload
+                ])
+            )?,
+        }
         if missing.is_empty() {
             if self.all_granted() {
-                writeln!(f, "\nall permissions the driver needs are granted")?;
+                match self.scope {
+                    Scope::Pull => writeln!(
+                        f,
+                        "\nall permissions a pull-only registry needs are granted"
+                    )?,
+                    Scope::Full => writeln!(f, "\nall permissions the driver needs are granted")?,
+                }
             }
         } else {
-            writeln!(f, "\nmissing permissions; this policy grants them:\n")?;
-            f.write_str(&self.policy_json(&missing))?;
+            writeln!(f, "\nmissing permissions; these policies grant them:")?;
+            for (label, _, json) in self.policies() {
+                writeln!(f, "\n{label}:")?;
+                f.write_str(&json)?;
+            }
         }
         Ok(())
     }
@@ -213,8 +317,13 @@ impl S3Driver {
     /// Tries every S3 action the driver needs (see the [module docs](self)). Never fails:
     /// each problem is an outcome in the report.
     pub async fn check_permissions(&self) -> PermissionReport {
+        self.check_permissions_for(Scope::Full).await
+    }
+
+    /// Tries the S3 actions of `scope` (see the [module docs](self)). Never fails: each problem
+    /// is an outcome in the report. [`Scope::Pull`] writes nothing.
+    pub async fn check_permissions_for(&self, scope: Scope) -> PermissionReport {
         let client = self.client();
-        let params = &self.inner.params;
         let nonce = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -235,6 +344,19 @@ impl S3Driver {
 
         let location = client.get_bucket_location().await;
         results.push((Action::GetBucketLocation, Outcome::from_result(&location)));
+
+        let existing = list
+            .as_ref()
+            .ok()
+            .and_then(|page| page.contents.first())
+            .map(|o| o.key.clone());
+        if scope == Scope::Pull {
+            results.push((
+                Action::GetObject,
+                self.probe_read(existing, &probe_key, list.is_ok()).await,
+            ));
+            return self.report(scope, location.ok(), results);
+        }
 
         let uploads = client.list_multipart_uploads(&probe_key, None, None).await;
         results.push((
@@ -260,14 +382,14 @@ impl S3Driver {
             let delete = client.delete_object(&probe_key).await;
             results.push((Action::DeleteObject, Outcome::from_result(&delete)));
         } else {
+            // Without a probe object: read one that exists (or one that cannot), delete one
+            // that cannot exist (S3 answers 204 when allowed, 403 when not).
             results.push((
                 Action::GetObject,
-                Outcome::Skipped("not checked (needs PutObject)"),
+                self.probe_read(existing, &probe_key, list.is_ok()).await,
             ));
-            results.push((
-                Action::DeleteObject,
-                Outcome::Skipped("not checked (needs PutObject)"),
-            ));
+            let delete = client.delete_object(&probe_key).await;
+            results.push((Action::DeleteObject, Outcome::from_result(&delete)));
         }
 
         match client
@@ -283,17 +405,64 @@ impl S3Driver {
                 let abort = client.abort_multipart_upload(&probe_key, &upload_id).await;
                 results.push((Action::AbortMultipartUpload, Outcome::from_result(&abort)));
             }
-            Err(e) => {
-                let why = if matches!(Outcome::from_result::<()>(&Err(e)), Outcome::Denied) {
-                    "not checked (multipart uploads need PutObject)"
-                } else {
-                    "not checked (could not start a multipart upload)"
+            Err(_) => {
+                // No upload to probe with: ask about one that does not exist. 403 means denied;
+                // 404 NoSuchUpload decides nothing (AWS checks the permission first, Ceph RGW
+                // the upload).
+                let bogus = "s3driver-permission-check";
+                let no_such_upload = |r: Result<(), ClientError>| match r {
+                    Err(e) if e.is_not_found() => Outcome::Skipped(
+                        "undecided: no multipart upload to check with (PutObject is missing)",
+                    ),
+                    r => Outcome::from_result(&r),
                 };
-                results.push((Action::ListMultipartUploadParts, Outcome::Skipped(why)));
-                results.push((Action::AbortMultipartUpload, Outcome::Skipped(why)));
+                let parts = client
+                    .list_parts(&probe_key, bogus, None, None)
+                    .await
+                    .map(drop);
+                results.push((Action::ListMultipartUploadParts, no_such_upload(parts)));
+                let abort = client.abort_multipart_upload(&probe_key, bogus).await;
+                results.push((Action::AbortMultipartUpload, no_such_upload(abort)));
             }
         }
 
+        self.report(scope, location.ok(), results)
+    }
+
+    /// GetObject without writing: one byte of `existing` (an object the listing found), else
+    /// a key that cannot exist, where 404 means granted. Without ListBucket, S3 answers 403
+    /// for a missing key whatever GetObject says, so that case stays undecided.
+    async fn probe_read(&self, existing: Option<String>, probe_key: &str, listed: bool) -> Outcome {
+        let client = self.client();
+        let (key, range) = match &existing {
+            Some(k) => (
+                k.as_str(),
+                Some(ByteRange {
+                    start: 0,
+                    end: Some(0),
+                }),
+            ),
+            None => (probe_key, None),
+        };
+        match client.get_object(key, range).await {
+            Ok(_) => Outcome::Granted,
+            Err(e) if existing.is_none() && e.is_not_found() => Outcome::Granted,
+            Err(e) if existing.is_none() && !listed && e.status() == Some(403) => Outcome::Skipped(
+                "undecided: without s3:ListBucket a missing key is answered 403 (grant ListBucket \
+                 and check again)",
+            ),
+            Err(e) if e.status() == Some(416) => Outcome::Granted,
+            e => Outcome::from_result(&e),
+        }
+    }
+
+    fn report(
+        &self,
+        scope: Scope,
+        bucket_region: Option<String>,
+        results: Vec<(Action, Outcome)>,
+    ) -> PermissionReport {
+        let params = &self.inner.params;
         let region = &params.endpoint.region;
         let partition = if region.starts_with("cn-") {
             "aws-cn"
@@ -306,8 +475,9 @@ impl S3Driver {
             bucket: params.bucket.clone(),
             prefix: self.inner.root_prefix.clone(),
             configured_region: region.clone(),
-            bucket_region: location.ok(),
+            bucket_region,
             results,
+            scope,
             partition,
         }
     }

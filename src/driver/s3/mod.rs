@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
-pub use check::{Action, Outcome, PermissionReport};
+pub use check::{Action, Outcome, PermissionReport, Scope};
 pub use params::{
     S3Parameters, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES,
 };
