@@ -756,12 +756,26 @@ async fn profile_missing_and_unsupported() {
         .unwrap_err();
     assert!(!e.is_credentials_not_loaded());
     assert!(e.to_string().contains("\"nope\" not found"), "{e}");
-    // role_arn profiles are not supported: say so.
-    let e = ProfileProvider::new(env(&[("HOME", home.path()), ("AWS_PROFILE", "assumer")]))
-        .provide_credentials()
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("role_arn"), "{e}");
+    // A role_arn profile calls STS (here: a closed port on 127.0.0.1; tests/credentials_sts.rs
+    // has the real flows) and says which role and endpoint failed.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sts = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let e = ProfileProvider::new(env(&[
+        ("HOME", home.path()),
+        ("AWS_PROFILE", "assumer"),
+        ("AWS_ENDPOINT_URL_STS", &sts),
+    ]))
+    .provide_credentials()
+    .await
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("AssumeRole of arn:aws:iam::123456789012:role/x") && msg.contains(&sts),
+        "{msg}"
+    );
+    assert!(msg.contains("could not connect"), "{msg}");
+    assert!(!msg.contains("defaultsecret"), "{msg}");
     // A profile with only settings: nothing to load.
     let e = ProfileProvider::new(env(&[("HOME", home.path()), ("AWS_PROFILE", "regiononly")]))
         .provide_credentials()
@@ -863,6 +877,7 @@ async fn default_chain_nothing_found_lists_every_source() {
     let msg = e.to_string();
     for part in [
         "environment:",
+        "web-identity:",
         "profile:",
         "container:",
         "imds:",

@@ -16,6 +16,7 @@
 //! | [`Delete`] ([`ObjectIdentifier`]) → request, [`DeleteResult`] | `DeleteObjects` |
 //! | [`LocationConstraint`] | `GetBucketLocation` |
 //! | [`ErrorResponse`], [`parse_error_body`] | any failed request |
+//! | [`AssumeRoleResponse`] ([`StsCredentials`]), [`StsErrorResponse`], [`parse_sts_error`] | STS `AssumeRole`, `AssumeRoleWithWebIdentity` (credentials) |
 //!
 //! # Reading: what is accepted and what is an error
 //!
@@ -77,6 +78,7 @@ mod list_objects;
 mod location;
 mod multipart;
 mod ser;
+mod sts;
 mod time;
 
 pub use copy::{CopyObjectResult, CopyPartResult};
@@ -93,6 +95,7 @@ pub use multipart::{
     InitiateMultipartUploadResult, ListMultipartUploadsResult, ListPartsResult, MultipartUpload,
     Part, MAX_PART_NUMBER,
 };
+pub use sts::{parse_sts_error, AssumeRoleResponse, StsCredentials, StsErrorResponse};
 pub use time::Timestamp;
 
 /// The local name of the root element of `body` (`"Error"`, `"CopyObjectResult"`, ...),
@@ -129,6 +132,9 @@ pub fn __fuzz_parse_all(data: &[u8]) {
     let _ = CopyPartResult::parse(data);
     let _ = DeleteResult::parse(data);
     let _ = LocationConstraint::parse(data);
+    let _ = AssumeRoleResponse::parse(data);
+    let _ = AssumeRoleResponse::parse_web_identity(data);
+    let _ = parse_sts_error(data);
 
     if let Ok(delete) = Delete::parse(data) {
         if let Ok(xml) = delete.to_xml() {

@@ -4,6 +4,7 @@
 //! - [`ExternalServer`]: OpenStack Swift + s3api (`.ci/swift-s3api.sh`, `S3DRIVER_SWIFT_ENDPOINT`) and Ceph RGW
 //!   (`.ci/ceph-rgw-start.sh`, `S3DRIVER_CEPH_ENDPOINT`); [`swift_or_skip`] and [`ceph_or_skip`] decide between
 //!   running, skipping and failing.
+//! - [`fake_http`]: a recording HTTP server for fake credential endpoints (STS, SSO portal, IMDS).
 //! - [`FaultProxy`]: a TCP proxy that injects S3 error responses, resets, closes, delays and truncations.
 //! - [`refsign`]: independent reference signers (aws-sigv4 for SigV4, a small SigV2 one), never our own `sign`.
 //!
@@ -11,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod external;
+pub mod fake_http;
 pub mod fault_proxy;
 pub mod refsign;
 pub mod s3s_server;
@@ -18,6 +20,7 @@ pub mod s3s_server;
 pub use external::{
     ceph_or_skip, server_or_skip, swift_or_skip, ExternalServer, SwiftServer, CEPH, SWIFT,
 };
+pub use fake_http::{serve_fake, FakeRequest, FakeResponse, RequestLog};
 pub use fault_proxy::{Fault, FaultPlan, FaultProxy, FaultRule, RequestRecord};
 pub use refsign::RefCredentials;
 pub use s3s_server::S3sServer;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{
     ContainerProvider, Credentials, Env, EnvironmentProvider, InstanceMetadataProvider, ProcessEnv,
-    ProfileProvider, ProvideCredentials,
+    ProfileProvider, ProvideCredentials, WebIdentityProvider,
 };
 use crate::client::error::{Error, ErrorKind};
 
@@ -16,9 +16,11 @@ use crate::client::error::{Error, ErrorKind};
 /// configuration stops the chain with its error, so a typo in one source is not masked by
 /// another. When every provider finds nothing the error lists what each one looked at.
 ///
-/// The default order is aws-sdk-go v1's: environment → shared credentials/config files →
-/// container endpoint → EC2 instance metadata. Wrap it in a
-/// [`CachingProvider`](super::CachingProvider) so temporary credentials are reused and refreshed.
+/// The default order is aws-sdk-go v1's: environment keys → web identity from the environment
+/// (`AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, IRSA) → shared credentials/config files
+/// (static keys, assumed roles, web identity, SSO, `credential_process`) → container endpoint →
+/// EC2 instance metadata. Wrap it in a [`CachingProvider`](super::CachingProvider) so temporary
+/// credentials are reused and refreshed.
 #[derive(Debug)]
 pub struct DefaultChain {
     providers: Vec<Box<dyn ProvideCredentials>>,
@@ -27,9 +29,17 @@ pub struct DefaultChain {
 impl DefaultChain {
     /// The default chain reading `env`.
     pub fn new(env: Arc<dyn Env>) -> Self {
+        Self::with_region_hint(env, None)
+    }
+
+    /// The default chain reading `env`; STS is called in `region` when neither
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` nor the profile names a region (the S3 driver passes
+    /// its `region`).
+    pub fn with_region_hint(env: Arc<dyn Env>, region: Option<String>) -> Self {
         Self::with_providers(vec![
             Box::new(EnvironmentProvider::new(env.clone())),
-            Box::new(ProfileProvider::new(env.clone())),
+            Box::new(WebIdentityProvider::new(env.clone()).with_region_hint(region.clone())),
+            Box::new(ProfileProvider::new(env.clone()).with_region_hint(region)),
             Box::new(ContainerProvider::new(env.clone())),
             Box::new(InstanceMetadataProvider::new(env)),
         ])
@@ -68,8 +78,9 @@ impl ProvideCredentials for DefaultChain {
             "chain",
             format!(
                 "no credentials found ({}); set `accesskey`/`secretkey`, or AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials, or run with a \
-                 container or instance role",
+                 AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or a \
+                 profile in ~/.aws/config or ~/.aws/credentials, or run with a container or \
+                 instance role",
                 tried.join("; ")
             ),
         ))

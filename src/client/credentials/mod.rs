@@ -4,11 +4,15 @@
 //!   with zeros when dropped.
 //! * [`Credentials`]: access key id, secret key, optional session token and expiry.
 //! * [`ProvideCredentials`]: the async provider trait, with providers modelled on the AWS SDKs':
-//!   [`StaticProvider`], [`EnvironmentProvider`], [`ProfileProvider`] (shared credentials and
-//!   config files), [`ContainerProvider`] (ECS / EKS Pod Identity) and
-//!   [`InstanceMetadataProvider`] (EC2 IMDSv2).
-//! * [`DefaultChain`]: environment → profile files → container → instance metadata, as
-//!   aws-sdk-go v1 (used by Distribution) tries them when `accesskey`/`secretkey` are not set.
+//!   [`StaticProvider`], [`EnvironmentProvider`], [`WebIdentityProvider`] (IRSA, STS
+//!   `AssumeRoleWithWebIdentity`), [`ProfileProvider`] (shared credentials and config files,
+//!   including [`AssumeRoleProvider`] chains, web identity, [`SsoProvider`] and
+//!   [`ProcessProvider`] profiles), [`ContainerProvider`] (ECS / EKS Pod Identity) and
+//!   [`InstanceMetadataProvider`] (EC2 IMDSv2). The STS calls go through the small client in
+//!   [`sts`] (endpoint resolution, SigV4 signing with [`crate::sign`], error mapping).
+//! * [`DefaultChain`]: environment → web identity → profile files → container → instance
+//!   metadata, as aws-sdk-go v1 (used by Distribution) tries them when `accesskey`/`secretkey`
+//!   are not set.
 //! * [`CachingProvider`]: caches credentials and refreshes them 5 minutes before they expire,
 //!   one refresh at a time.
 //!
@@ -24,23 +28,42 @@ use async_trait::async_trait;
 
 use super::error::Error;
 
+pub mod assume_role;
 mod cache;
 mod chain;
 mod container;
 mod imds;
 mod json;
-mod profile;
+pub mod process;
+pub mod profile;
+pub mod sso;
+pub mod sts;
+pub mod web_identity;
 
+pub use assume_role::AssumeRoleProvider;
 pub use cache::{CachingProvider, Clock, SystemClock, DEFAULT_REFRESH_WINDOW, REFRESH_RETRY_DELAY};
 pub use chain::DefaultChain;
 pub use container::ContainerProvider;
 pub use imds::InstanceMetadataProvider;
+pub use process::{split_command, ProcessProvider, DEFAULT_PROCESS_TIMEOUT};
 pub use profile::ProfileProvider;
+pub use sso::{SsoProvider, SsoSettings};
+pub use sts::{service_error, CredentialsServiceError};
+pub use web_identity::{WebIdentityProvider, WebIdentitySettings};
 
 /// The credentials an S3 client uses when no static keys are configured: the
 /// [`DefaultChain`] over `env`, cached and refreshed by a [`CachingProvider`].
 pub fn default_provider(env: Arc<dyn Env>) -> CachingProvider<DefaultChain> {
     CachingProvider::new(DefaultChain::new(env))
+}
+
+/// [`default_provider`] with the S3 `region` as the last resort for the STS region (see
+/// [`DefaultChain::with_region_hint`]).
+pub fn default_provider_for_region(
+    env: Arc<dyn Env>,
+    region: Option<String>,
+) -> CachingProvider<DefaultChain> {
+    CachingProvider::new(DefaultChain::with_region_hint(env, region))
 }
 
 /// A secret string: redacted `Debug`, no `Display`, zeroed on drop.
@@ -107,6 +130,7 @@ pub struct Credentials {
     session_token: Option<SecretString>,
     expires_at: Option<SystemTime>,
     provider: &'static str,
+    description: Option<Arc<str>>,
 }
 
 impl Credentials {
@@ -123,6 +147,7 @@ impl Credentials {
             session_token: session_token.filter(|t| !t.is_empty()),
             expires_at,
             provider: "static",
+            description: None,
         }
     }
 
@@ -131,6 +156,28 @@ impl Credentials {
     pub fn with_provider(mut self, provider: &'static str) -> Self {
         self.provider = provider;
         self
+    }
+
+    /// Records where the credentials came from, in words (`role arn:... (profile "dev")`);
+    /// shown by [`Credentials::source`] and `s3driver check`. Never put a secret in it.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(Arc::from(description.into()));
+        self
+    }
+
+    /// The description set with [`Credentials::with_description`].
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Which source supplied these credentials, for people: the provider, and its
+    /// description when there is one (`assume-role: role arn:... (profile "dev") from ...`).
+    pub fn source(&self) -> String {
+        match &self.description {
+            Some(d) => format!("{}: {d}", self.provider),
+            None => self.provider.to_owned(),
+        }
     }
 
     /// The access key id.
@@ -154,7 +201,7 @@ impl Credentials {
     }
 
     /// The provider that produced these credentials (`"static"`, `"environment"`, `"profile"`,
-    /// `"container"`, `"imds"`).
+    /// `"container"`, `"imds"`, `"web-identity"`, `"assume-role"`, `"process"`, `"sso"`).
     pub fn provider(&self) -> &'static str {
         self.provider
     }
@@ -173,6 +220,7 @@ impl fmt::Debug for Credentials {
             .field("session_token", &self.session_token)
             .field("expires_at", &self.expires_at)
             .field("provider", &self.provider)
+            .field("description", &self.description)
             .finish()
     }
 }
@@ -247,6 +295,11 @@ impl EnvRef {
             .var(key)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The shared environment itself (to build other providers on it).
+    pub(crate) fn arc(&self) -> Arc<dyn Env> {
+        Arc::clone(&self.0)
     }
 
     /// The first of `keys` that is set, with its name.
