@@ -249,6 +249,12 @@ impl S3Client {
         &self.inner.endpoint
     }
 
+    /// The credentials provider the client signs with (e.g. to report which source supplied
+    /// the credentials, as `s3driver check` does).
+    pub fn credentials_provider(&self) -> &Arc<dyn ProvideCredentials> {
+        &self.inner.credentials
+    }
+
     /// The bucket this client addresses.
     pub fn bucket(&self) -> &str {
         self.inner.endpoint.bucket()

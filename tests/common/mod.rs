@@ -5,6 +5,7 @@
 //!   (`.ci/ceph-rgw-start.sh`, `S3DRIVER_CEPH_ENDPOINT`); [`swift_or_skip`] and [`ceph_or_skip`] decide between
 //!   running, skipping and failing.
 //! - [`fake_http`]: a recording HTTP server for fake credential endpoints (STS, SSO portal, IMDS).
+//! - [`moto`]: moto's server (S3 + STS with IAM authentication) started per test binary.
 //! - [`FaultProxy`]: a TCP proxy that injects S3 error responses, resets, closes, delays and truncations.
 //! - [`refsign`]: independent reference signers (aws-sigv4 for SigV4, a small SigV2 one), never our own `sign`.
 //!
@@ -14,6 +15,7 @@
 pub mod external;
 pub mod fake_http;
 pub mod fault_proxy;
+pub mod moto;
 pub mod refsign;
 pub mod s3s_server;
 

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::S3Driver;
-use crate::client::{ByteRange, Error as ClientError, ListObjectsV2Request};
+use crate::client::{ByteRange, Error as ClientError, ListObjectsV2Request, ProvideCredentials};
 
 /// An S3 action of the driver's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +159,11 @@ pub struct PermissionReport {
     pub scope: Scope,
     /// ARN partition for the policy (`aws`, `aws-cn`, `aws-us-gov`).
     pub partition: &'static str,
+    /// Which source supplied the credentials ([`Credentials::source`]), or why none could be
+    /// loaded.
+    ///
+    /// [`Credentials::source`]: crate::client::Credentials::source
+    pub credentials: Result<String, String>,
 }
 
 impl PermissionReport {
@@ -254,6 +259,10 @@ fn names(actions: &[Action]) -> String {
 impl fmt::Display for PermissionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "bucket: {}   prefix: /{}", self.bucket, self.prefix)?;
+        match &self.credentials {
+            Ok(source) => writeln!(f, "credentials: {source}")?,
+            Err(e) => writeln!(f, "credentials: NONE: {e}")?,
+        }
         match &self.bucket_region {
             Some(r) if self.region_mismatch() => writeln!(
                 f,
@@ -324,6 +333,10 @@ impl S3Driver {
     /// is an outcome in the report. [`Scope::Pull`] writes nothing.
     pub async fn check_permissions_for(&self, scope: Scope) -> PermissionReport {
         let client = self.client();
+        let credentials = match client.credentials_provider().provide_credentials().await {
+            Ok(c) => Ok(c.source()),
+            Err(e) => Err(e.to_string()),
+        };
         let nonce = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -355,7 +368,7 @@ impl S3Driver {
                 Action::GetObject,
                 self.probe_read(existing, &probe_key, list.is_ok()).await,
             ));
-            return self.report(scope, location.ok(), results);
+            return self.report(scope, location.ok(), results, credentials);
         }
 
         let uploads = client.list_multipart_uploads(&probe_key, None, None).await;
@@ -426,7 +439,7 @@ impl S3Driver {
             }
         }
 
-        self.report(scope, location.ok(), results)
+        self.report(scope, location.ok(), results, credentials)
     }
 
     /// GetObject without writing: one byte of `existing` (an object the listing found), else
@@ -461,6 +474,7 @@ impl S3Driver {
         scope: Scope,
         bucket_region: Option<String>,
         results: Vec<(Action, Outcome)>,
+        credentials: Result<String, String>,
     ) -> PermissionReport {
         let params = &self.inner.params;
         let region = &params.endpoint.region;
@@ -479,6 +493,7 @@ impl S3Driver {
             results,
             scope,
             partition,
+            credentials,
         }
     }
 }

@@ -39,7 +39,7 @@ pub use params::{
 };
 
 use crate::client::credentials::{
-    default_provider, Credentials, ProcessEnv, ProvideCredentials, StaticProvider,
+    default_provider_for_region, Credentials, ProcessEnv, ProvideCredentials, StaticProvider,
 };
 use crate::client::{
     ByteRange, ClientConfig, Error as ClientError, ListObjectsV2Request, S3Client,
@@ -128,7 +128,9 @@ impl S3Driver {
                     None,
                 )))
             } else {
-                Arc::new(default_provider(Arc::new(ProcessEnv)))
+                // The S3 region is the last resort for the STS region of role credentials.
+                let region = Some(params.endpoint.region.clone()).filter(|r| !r.is_empty());
+                Arc::new(default_provider_for_region(Arc::new(ProcessEnv), region))
             };
         Self::with_credentials(params, provider)
     }
