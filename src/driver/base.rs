@@ -129,6 +129,19 @@ impl<D: StorageDriver> StorageDriver for Base<D> {
         self.inner.delete(path).await.map_err(|e| self.stamp(e))
     }
 
+    async fn delete_files(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<crate::driver::FailedDelete>, DriverError> {
+        for path in paths {
+            self.check(path)?;
+        }
+        self.inner
+            .delete_files(paths)
+            .await
+            .map_err(|e| self.stamp(e))
+    }
+
     async fn redirect_url(
         &self,
         req: &RedirectRequest,

@@ -28,8 +28,8 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::path::{join_path, parent_path};
 use super::{
-    walk_fallback, Base, BoxedReader, DriverError, FileInfo, FileWriter, ParameterError,
-    Parameters, RedirectRequest, Regulator, StorageDriver, WalkFn, WalkOptions,
+    walk_fallback, Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter,
+    ParameterError, Parameters, RedirectRequest, Regulator, StorageDriver, WalkFn, WalkOptions,
 };
 
 const DRIVER_NAME: &str = "filesystem";
@@ -261,6 +261,28 @@ impl StorageDriver for FilesystemDriver {
             fs::remove_file(&full).await?;
         }
         Ok(())
+    }
+
+    /// Deletes each path as [`delete`](StorageDriver::delete) does, then the directories
+    /// that became empty, up to the root directory, so listings afterwards look as on S3
+    /// (which has no empty directories).
+    async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
+        let mut failed = Vec::new();
+        for path in paths {
+            match self.delete(path).await {
+                Err(e) if !e.is_path_not_found() => {
+                    failed.push(FailedDelete::new(path.clone(), e.to_string()));
+                    continue;
+                }
+                _ => {}
+            }
+            let mut dir = parent_path(path);
+            // `remove_dir` removes only an empty directory: stop at the first that is not.
+            while dir != "/" && fs::remove_dir(self.full_path(dir)).await.is_ok() {
+                dir = parent_path(dir);
+            }
+        }
+        Ok(failed)
     }
 
     async fn redirect_url(

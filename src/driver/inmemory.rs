@@ -25,8 +25,8 @@ use bytes::Bytes;
 
 use super::path::{is_subpath, join_path, parent_path};
 use super::{
-    walk_fallback, Base, BoxedReader, DriverError, FileInfo, FileWriter, RedirectRequest,
-    StorageDriver, WalkFn, WalkOptions,
+    walk_fallback, Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter,
+    RedirectRequest, StorageDriver, WalkFn, WalkOptions,
 };
 
 const DRIVER_NAME: &str = "inmemory";
@@ -314,6 +314,27 @@ impl StorageDriver for InMemoryDriver {
             .remove(path, SystemTime::now())
             .map(drop)
             .ok_or_else(|| DriverError::path_not_found(path))
+    }
+
+    /// Deletes each path as [`delete`](StorageDriver::delete) does, then the directories
+    /// that became empty, so listings afterwards look as on S3 (which has no empty
+    /// directories).
+    async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        for path in paths {
+            state.remove(path, now);
+            let mut dir = parent_path(path);
+            while dir != "/" {
+                let empty = matches!(state.find(dir), Some(Node::Dir(d)) if d.children.is_empty());
+                if !empty {
+                    break;
+                }
+                state.remove(dir, now);
+                dir = parent_path(dir);
+            }
+        }
+        Ok(Vec::new())
     }
 
     async fn redirect_url(

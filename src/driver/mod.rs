@@ -147,6 +147,30 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     /// [`DriverError::PathNotFound`] if nothing exists at or below `path`.
     async fn delete(&self, path: &str) -> Result<(), DriverError>;
 
+    /// Deletes the files at `paths` (exact paths of files, as [`list`](Self::list) and
+    /// [`walk`](Self::walk) report them), many per request where the backend can: S3 sends
+    /// one DeleteObjects request per 1000 paths. A path with nothing stored at it counts as
+    /// deleted; directories left empty stay (S3 has none). The garbage collector sweeps with
+    /// it. The default deletes the paths one at a time with [`delete`](Self::delete) (so a
+    /// directory given here goes with everything below it).
+    ///
+    /// Returns the paths the backend refused, with its reason.
+    ///
+    /// # Errors
+    /// A request failed as a whole: then any of the paths may or may not be deleted.
+    async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
+        let mut failed = Vec::new();
+        for path in paths {
+            match self.delete(path).await {
+                Err(e) if !e.is_path_not_found() => {
+                    failed.push(FailedDelete::new(path.clone(), e.to_string()));
+                }
+                _ => {}
+            }
+        }
+        Ok(failed)
+    }
+
     /// A URL the client may fetch `path` from directly (answered with a 307 by the
     /// registry); `Ok(None)` means "no redirect, serve the content yourself".
     async fn redirect_url(
@@ -209,6 +233,26 @@ pub struct IncompleteWrites {
     pub removed: Vec<String>,
     /// Removals that failed, with the reason.
     pub errors: Vec<String>,
+}
+
+/// A path [`StorageDriver::delete_files`] could not delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedDelete {
+    /// The path.
+    pub path: String,
+    /// Why, as the backend said it (S3: the error code and message).
+    pub reason: String,
+}
+
+impl FailedDelete {
+    /// A failure to delete `path`.
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// An open writable object (Distribution's `storagedriver.FileWriter`).

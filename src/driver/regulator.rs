@@ -98,6 +98,14 @@ impl<D: StorageDriver> StorageDriver for Regulator<D> {
         self.inner.delete(path).await
     }
 
+    async fn delete_files(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<crate::driver::FailedDelete>, DriverError> {
+        let _slot = self.enter().await?;
+        self.inner.delete_files(paths).await
+    }
+
     async fn redirect_url(
         &self,
         req: &RedirectRequest,

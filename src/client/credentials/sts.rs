@@ -716,8 +716,9 @@ fn sts_hint(operation: &str, status: u16, code: Option<&str>, role_arn: &str) ->
         ),
         Some("AccessDenied") => format!(
             "check that the trust policy of {role_arn} allows the source identity to call \
-             sts:AssumeRole (and its ExternalId condition, `external_id`), and that the source \
-             identity's own policy allows sts:AssumeRole on it"
+             sts:AssumeRole (and its ExternalId condition, `external_id`), that the source \
+             identity's own policy allows sts:AssumeRole on it, and that the source secret key \
+             is right (Ceph RGW answers a bad signature with AccessDenied)"
         ),
         Some("ExpiredTokenException" | "ExpiredToken") if web => {
             "the web identity token has expired; the token file is read again on every refresh, \

@@ -9,6 +9,7 @@
 //! | `list` | ListObjectsV2 with delimiter `/`, all pages |
 //! | `move_to` | CopyObject up to `multipartcopythresholdsize`, else parallel UploadPartCopy; then DeleteObject |
 //! | `delete` | ListObjectsV2 of the prefix + DeleteObjects in batches of 1000 |
+//! | `delete_files` | DeleteObjects in batches of 1000 |
 //! | `redirect_url` | presigned GET/HEAD URL valid 20 minutes, host optionally swapped (`redirectendpoint`) |
 //! | `walk` | one ListObjectsV2 pass without delimiter, directories inferred |
 //! | `writer` | multipart upload of `chunksize` parts, resumable (see `writer.rs`) |
@@ -46,8 +47,8 @@ use crate::client::{
     ServerSideEncryption, WriteOptions,
 };
 use crate::driver::{
-    Base, BoxedReader, DriverError, FileInfo, FileWriter, IncompleteWrites, RedirectRequest,
-    StorageDriver, WalkControl, WalkFn, WalkOptions,
+    Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, IncompleteWrites,
+    RedirectRequest, StorageDriver, WalkControl, WalkFn, WalkOptions,
 };
 use crate::xml::CompletedPart;
 
@@ -598,6 +599,37 @@ impl StorageDriver for S3Driver {
             return Err(DriverError::path_not_found(path));
         }
         Ok(())
+    }
+
+    /// One DeleteObjects request per 1000 paths, in order, stopping at the first that fails
+    /// as a whole. `NoSuchKey` per-key answers count as deleted.
+    async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
+        let mut failed = Vec::new();
+        for chunk in paths.chunks(crate::xml::MAX_DELETE_OBJECTS) {
+            let keys: Vec<String> = chunk.iter().map(|p| self.key(p)).collect();
+            let result = self
+                .inner
+                .client
+                .delete_objects(&keys)
+                .await
+                .map_err(client_err)?;
+            for e in result.errors {
+                if e.code == "NoSuchKey" {
+                    continue;
+                }
+                let path = chunk
+                    .iter()
+                    .zip(&keys)
+                    .find(|(_, k)| **k == e.key)
+                    .map_or_else(|| self.path_of(&e.key), |(p, _)| p.clone());
+                let reason = match e.message {
+                    Some(m) if !m.is_empty() => format!("{}: {m}", e.code),
+                    _ => e.code,
+                };
+                failed.push(FailedDelete::new(path, reason));
+            }
+        }
+        Ok(failed)
     }
 
     async fn redirect_url(

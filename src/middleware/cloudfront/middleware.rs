@@ -84,6 +84,13 @@ impl StorageDriver for CloudFrontMiddleware {
         self.inner.delete(path).await
     }
 
+    async fn delete_files(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<crate::driver::FailedDelete>, DriverError> {
+        self.inner.delete_files(paths).await
+    }
+
     /// A CloudFront URL for `path`, or the wrapped driver's URL when the client is inside the
     /// filtered AWS ranges or the wrapped driver is not backed by S3 (as Distribution, it then
     /// falls back to the wrapped driver). Like Distribution, every method is redirected.
