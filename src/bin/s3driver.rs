@@ -5,6 +5,8 @@
 //! s3driver serve [--config FILE | FILE]   run the registry
 //! s3driver check [--config FILE | FILE]   validate the configuration; for S3 storage, check
 //!                                         the bucket's permissions against the documented policy
+//! s3driver garbage-collect [--dry-run] [--delete-untagged] [--no-writers] [--config FILE | FILE]
+//!                                         delete unreferenced blobs (registry:2's garbage-collect)
 //! s3driver version                        print the version
 //! ```
 //!
@@ -46,6 +48,10 @@ commands:
                                  (storage.maintenance.readonly.enabled) is checked for
                                  what pulling needs only, writing nothing; --writes
                                  checks the write actions too
+  garbage-collect [--dry-run] [--delete-untagged] [--no-writers]
+                  [--concurrency N] [--config FILE | FILE]
+                                 delete the blobs no manifest references, as
+                                 registry:2's garbage-collect does (more below)
   version                        print the version
   help                           print this help
 
@@ -54,8 +60,36 @@ registry listens on :5000 and stores data under ./data. REGISTRY_* environment
 variables override configuration keys, e.g. REGISTRY_HTTP_ADDR=:6000 or
 REGISTRY_STORAGE_DELETE_ENABLED=true.
 
-exit status: 0 success; 1 failure (check: something is missing); 2 bad command
-line; 141 standard output was closed (e.g. piped into head).
+garbage-collect marks every blob that a manifest revision of a repository uses
+(configs, layers, the manifests of an index and what they use) and deletes the
+other blobs under blobs/, as registry:2's garbage-collect does.
+  -d, --dry-run          delete nothing; print what would be deleted
+  -m, --delete-untagged  also delete the manifests no tag points at, except the
+                         manifests a kept index lists and the referrers (OCI
+                         subject) of kept manifests
+  --no-writers           state that no registry writes to this storage while the
+                         collection runs (they are stopped)
+  --concurrency N        storage requests in flight at once (default 32)
+A registry that writes during a collection can lose data: a blob pushed after
+the mark phase is deleted even when a manifest put a moment later references
+it (registry:2 documents the same race). So garbage-collect refuses to delete
+unless the configuration has storage.maintenance.readonly.enabled: true (every
+registry on this storage restarted with it) or --no-writers is given; a dry run
+needs neither. Output, one record per line, fields separated by one space:
+  mark <repository> <digest>          a digest kept (the first repository using it)
+  kept <repository> <digest> <why>    an untagged manifest kept (-m): index-child
+                                      or referrer
+  manifest <repository> <digest> eligible|deleted
+  blob <digest> <bytes> eligible|deleted
+  link <repository> <digest> eligible|deleted  (a _layers link to a blob not stored)
+  total repositories=N marked=N manifests=N blobs=N bytes=N links=N warnings=N dry-run=B
+(eligible in a dry run, deleted otherwise). Problems that are skipped are
+reported on standard error; a storage error, a link file without a digest or a
+manifest that cannot be read stops the run before anything is deleted.
+
+exit status: 0 success; 1 failure (check: something is missing; garbage-collect:
+it stopped or refused); 2 bad command line; 141 standard output was closed (e.g.
+piped into head).
 ";
 
 /// Exit status when standard output is a closed pipe (see the module documentation).
@@ -96,8 +130,55 @@ macro_rules! errln {
 enum Command {
     Serve(Option<PathBuf>),
     Check(Option<PathBuf>, bool),
+    GarbageCollect(Option<PathBuf>, GcFlags),
     Version,
     Help,
+}
+
+/// The options of `garbage-collect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GcFlags {
+    dry_run: bool,
+    delete_untagged: bool,
+    no_writers: bool,
+    concurrency: usize,
+}
+
+/// Splits the options of `garbage-collect` from its configuration arguments.
+fn parse_gc_flags(rest: &[String]) -> Result<(GcFlags, Vec<String>), String> {
+    let mut flags = GcFlags {
+        dry_run: false,
+        delete_untagged: false,
+        no_writers: false,
+        concurrency: s3driver::server::gc::DEFAULT_CONCURRENCY,
+    };
+    let mut others = Vec::new();
+    let mut args = rest.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-d" | "--dry-run" => flags.dry_run = true,
+            "-m" | "--delete-untagged" => flags.delete_untagged = true,
+            "--no-writers" => flags.no_writers = true,
+            "--concurrency" => {
+                let n = args.next().ok_or("--concurrency needs a number")?;
+                flags.concurrency = parse_concurrency(n)?;
+            }
+            a if a.starts_with("--concurrency=") => {
+                flags.concurrency = parse_concurrency(&a["--concurrency=".len()..])?;
+            }
+            _ => others.push(a.clone()),
+        }
+    }
+    Ok((flags, others))
+}
+
+fn parse_concurrency(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(v) if (1..=1024).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "--concurrency: {n:?} is not a number from 1 to 1024"
+        )),
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
@@ -121,6 +202,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             let writes = rest.iter().any(|a| a == "--writes");
             let rest: Vec<String> = rest.iter().filter(|a| *a != "--writes").cloned().collect();
             config_path(&rest).map(|p| Command::Check(p, writes))
+        }
+        "garbage-collect" | "gc" => {
+            let (flags, rest) = parse_gc_flags(rest)?;
+            config_path(&rest).map(|p| Command::GarbageCollect(p, flags))
         }
         "version" | "--version" | "-v" if rest.is_empty() => Ok(Command::Version),
         "help" | "--help" | "-h" => Ok(Command::Help),
@@ -175,6 +260,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::GarbageCollect(path, flags) => garbage_collect(path.as_deref(), flags),
         Command::Serve(path) => {
             let config = match load(path.as_deref()) {
                 Ok(c) => c,
@@ -248,6 +334,73 @@ fn check_bucket(config: &Config, writes: bool) -> ExitCode {
         }
         Err(e) => {
             errln!("s3driver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `garbage-collect`: refuses unless no registry can be writing, then runs the collection
+/// and prints its report (see the usage text).
+fn garbage_collect(path: Option<&std::path::Path>, flags: GcFlags) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            errln!("s3driver: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &config.warnings {
+        errln!("s3driver: warning: {w}");
+    }
+    if !flags.dry_run && !config.storage.read_only && !flags.no_writers {
+        errln!(
+            "s3driver: garbage-collect refuses to delete while registries may write to this storage \
+             ({}): a blob pushed during the collection can be deleted although a manifest \
+             references it. Put every registry on this storage in read-only mode \
+             (storage.maintenance.readonly.enabled: true, in this configuration too) or stop \
+             them and pass --no-writers; --dry-run deletes nothing and needs neither.",
+            config.storage.describe()
+        );
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("s3driver: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = s3driver::server::gc::Options {
+        dry_run: flags.dry_run,
+        delete_untagged: flags.delete_untagged,
+        concurrency: flags.concurrency,
+    };
+    let result = runtime.block_on(async {
+        let driver = s3driver::config::build_driver(&config.storage).map_err(|e| {
+            s3driver::server::gc::GcError {
+                message: e.to_string(),
+                report: s3driver::server::gc::Report::default(),
+            }
+        })?;
+        s3driver::server::gc::run(driver.as_ref(), opts).await
+    });
+    let (report, error) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (e.report, Some(e.message)),
+    };
+    for w in &report.warnings {
+        errln!("s3driver: warning: {w}");
+    }
+    for line in report.lines() {
+        outln!("{line}");
+    }
+    match error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            errln!("s3driver: garbage-collect stopped: {e}");
             ExitCode::FAILURE
         }
     }
@@ -382,6 +535,23 @@ mod tests {
         ));
         assert!(matches!(parse_args(&args("version")), Ok(Command::Version)));
         assert!(matches!(parse_args(&[]), Ok(Command::Help)));
+        let gc = |s: &str| match parse_args(&args(s)) {
+            Ok(Command::GarbageCollect(p, f)) => Ok((p, f)),
+            Ok(_) => Err("not garbage-collect".to_owned()),
+            Err(e) => Err(e),
+        };
+        let (p, f) = gc("garbage-collect --dry-run -m --config /x.yml").unwrap();
+        assert_eq!(p.unwrap().as_os_str(), "/x.yml");
+        assert!(f.dry_run && f.delete_untagged && !f.no_writers);
+        assert_eq!(f.concurrency, s3driver::server::gc::DEFAULT_CONCURRENCY);
+        let (p, f) = gc("garbage-collect x.yml --no-writers --concurrency 4").unwrap();
+        assert_eq!(p.unwrap().as_os_str(), "x.yml");
+        assert!(!f.dry_run && !f.delete_untagged && f.no_writers);
+        assert_eq!(f.concurrency, 4);
+        assert_eq!(gc("gc -d x.yml --concurrency=7").unwrap().1.concurrency, 7);
+        assert!(gc("garbage-collect --concurrency 0 x.yml").is_err());
+        assert!(gc("garbage-collect --concurrency").is_err());
+        assert!(gc("garbage-collect --nope x.yml").is_err());
         assert!(parse_args(&args("serve --nope")).is_err());
         assert!(parse_args(&args("frobnicate")).is_err());
     }

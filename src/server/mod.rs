@@ -60,6 +60,7 @@ mod blobs;
 pub mod body;
 pub mod digest;
 pub mod error;
+pub mod gc;
 mod health;
 mod listing;
 mod manifests;
