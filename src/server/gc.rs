@@ -1037,16 +1037,29 @@ mod tests {
         assert_eq!(range_of(b'z'), 15);
         assert_eq!(range_of(b'A'), 9);
         assert_eq!(range_of(b'-'), 0);
-        // Range i starts after "<digit i-1>g": everything range i owns sorts after it.
-        for c in 0..=255u8 {
-            let r = range_of(c);
-            if r > 0 {
-                let hint = [HEX[r - 1], b'g'];
-                assert!(
-                    [c, b'0'].as_slice() > hint.as_slice() || c > HEX[r - 1],
-                    "{c}"
-                );
+        // Walk each range as `walk_range` does (start after "<previous digit>g", stop at the
+        // first name a later range owns): every name is taken by exactly one range.
+        let mut names: Vec<String> = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+        names.extend(["0h", "0g", "9_", "A0", "-x", "zz", "g1", "fz"].map(String::from));
+        names.sort();
+        let mut taken = vec![0; names.len()];
+        for range in 0..HEX.len() {
+            let hint = (range > 0).then(|| format!("{}g", HEX[range - 1] as char));
+            for (i, n) in names.iter().enumerate() {
+                if hint.as_ref().is_some_and(|h| n <= h) {
+                    continue;
+                }
+                let owner = range_of(n.as_bytes()[0]);
+                if owner > range {
+                    break;
+                }
+                if owner == range {
+                    taken[i] += 1;
+                }
             }
+        }
+        for (n, t) in names.iter().zip(&taken) {
+            assert_eq!(*t, 1, "{n}");
         }
     }
 
