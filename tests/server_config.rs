@@ -441,3 +441,47 @@ fn binary_serves_with_defaults_and_stops_on_sigterm() {
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(log.contains("listening"), "{log}");
 }
+
+/// registry:2's operations keys are read, not warned about: the debug listener with
+/// Prometheus, log fields, the upload-state secret, HTTP/2. The secret never shows in `Debug`.
+#[test]
+fn operations_keys_are_read_without_warnings() {
+    let c = Config::from_yaml(
+        "version: 0.1\nlog:\n  formatter: json\n  fields:\n    service: registry\n    environment: prod\nstorage: inmemory\nhttp:\n  addr: :5000\n  secret: the-shared-secret\n  http2:\n    disabled: true\n  debug:\n    addr: 127.0.0.1:5001\n    prometheus:\n      enabled: true\n      path: /prom\n",
+        &[],
+    )
+    .unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        c.log.fields,
+        [
+            ("service".to_owned(), "registry".to_owned()),
+            ("environment".to_owned(), "prod".to_owned())
+        ]
+    );
+    let debug = c.http.debug.as_ref().unwrap();
+    assert_eq!(debug.addr, "127.0.0.1:5001");
+    assert_eq!(debug.prometheus_path.as_deref(), Some("/prom"));
+    assert!(c.http.http2_disabled);
+    assert_eq!(c.http.secret.as_deref(), Some("the-shared-secret"));
+    assert!(!format!("{c:?}").contains("the-shared-secret"));
+    // Prometheus off: no metrics path; the default path is /metrics.
+    let c = Config::from_yaml(
+        "version: 0.1\nstorage: inmemory\nhttp:\n  debug:\n    addr: :5001\n",
+        &[(
+            "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED".into(),
+            "true".into(),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        c.http.debug.unwrap().prometheus_path.as_deref(),
+        Some("/metrics")
+    );
+    let e = Config::from_yaml(
+        "version: 0.1\nstorage: inmemory\nhttp:\n  debug:\n    addr: :5001\n    prometheus:\n      enabled: true\n      path: metrics\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key(), "http.debug.prometheus.path");
+}

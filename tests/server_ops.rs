@@ -207,13 +207,46 @@ async fn serves_https_with_the_configured_certificate() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    // Plain HTTP on the TLS port fails.
+    // Plain HTTP on the TLS port gets Go's 400 (as registry:2 answers), not a closed connection.
     let plain = r.base.replace("https://", "http://");
-    assert!(reqwest::Client::new()
+    let resp = reqwest::Client::new()
         .get(format!("{plain}/v2/"))
         .send()
         .await
-        .is_err());
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("Client sent an HTTP request to an HTTPS server"));
+    // HTTP/2 is negotiated (ALPN h2) with a client that offers it, as with registry:2.
+    let curl = tokio::process::Command::new("curl")
+        .args(["-s", "--http2", "-o", "/dev/null", "-w", "%{http_version}"])
+        .arg("--cacert")
+        .arg(dir.join("ca.pem"))
+        .arg(r.url("/v2/"))
+        .output()
+        .await
+        .expect("run curl");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "2", "{curl:?}");
+    r.stop().await;
+    // With http.http2.disabled, HTTP/1.1 only.
+    let cfg = config(&format!(
+        "http:\n  http2:\n    disabled: true\n  tls:\n    certificate: {}\n    key: {}\n",
+        dir.join("cert.pem").display(),
+        dir.join("key.pem").display()
+    ));
+    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let curl = tokio::process::Command::new("curl")
+        .args(["-s", "--http2", "-o", "/dev/null", "-w", "%{http_version}"])
+        .arg("--cacert")
+        .arg(dir.join("ca.pem"))
+        .arg(r.url("/v2/"))
+        .output()
+        .await
+        .expect("run curl");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "1.1", "{curl:?}");
     r.stop().await;
     // A key that does not match the certificate is a configuration error.
     let other = tempfile::tempdir().unwrap();

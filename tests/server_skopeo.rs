@@ -625,3 +625,161 @@ async fn pull_only_host_on_ceph_with_a_pull_only_user() {
         .unwrap();
     pull_through_a_read_only_registry(ceph.target(), reader, upstream, &bucket).await;
 }
+
+/// Operations parity with registry:2 (the binary, as operators run it): with
+/// `http.debug.addr` and `http.debug.prometheus.enabled`, a debug listener serves
+/// `/debug/health`, `/debug/vars` and the metrics, whose counters move with a skopeo push to
+/// the S3 driver; `log.formatter: json` writes logrus lines with registry:2's request fields
+/// and `log.fields`; the access log goes to standard output in the combined format.
+#[tokio::test]
+async fn metrics_and_registry2_logs_after_a_skopeo_push() {
+    if !skopeo_available() {
+        return;
+    }
+    let server = common::S3sServer::start().await;
+    server.create_bucket("observed");
+    let target = server.target();
+    let work = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: info\n  formatter: json\n  fields:\n    service: registry\n    environment: ci\nstorage:\n  s3:\n    accesskey: \"{}\"\n    secretkey: \"{}\"\n    region: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    bucket: observed\n    chunksize: 5242880\n  redirect:\n    disable: true\nhttp:\n  addr: 127.0.0.1:0\n  debug:\n    addr: 127.0.0.1:0\n    prometheus:\n      enabled: true\n      path: /metrics\n",
+        target.access_key, target.secret_key, target.region, target.endpoint
+    );
+    let cfg_path = work.path().join("config.yml");
+    std::fs::write(&cfg_path, yaml).unwrap();
+    let serve = server_support::process::ServeProcess::start(&cfg_path).await;
+    let debug = serve
+        .debug_base
+        .clone()
+        .expect("the debug listener's address");
+    let src = work.path().join("src");
+    let manifest = make_layout(&src);
+    let host = serve.base.trim_start_matches("http://").to_owned();
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", src.display()),
+        &format!("docker://{host}/observed/app:v1"),
+    ])
+    .await;
+    let c = client();
+
+    // Health on the debug listener, not on the main port (as registry:2).
+    let h = c.get(format!("{debug}/debug/health")).send().await.unwrap();
+    assert_eq!(h.status(), 200);
+    assert_eq!(h.text().await.unwrap().trim(), "{}");
+    let main = c
+        .get(format!("{}/debug/health", serve.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404);
+    let vars: serde_json::Value = serde_json::from_str(
+        &c.get(format!("{debug}/debug/vars"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        vars["cmdline"].as_array().is_some_and(|a| !a.is_empty()),
+        "{vars}"
+    );
+
+    // The counters moved.
+    let resp = c.get(format!("{debug}/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(header(&resp, "content-type").starts_with("text/plain; version=0.0.4"));
+    let metrics = resp.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(
+        value(r#"registry_http_requests_total{code="201",handler="manifest",method="put"}"#) >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        value(
+            r#"registry_http_requests_total{code="201",handler="blob_upload_chunk",method="put"}"#
+        ) + value(
+            r#"registry_http_requests_total{code="201",handler="blob_upload",method="post"}"#
+        ) >= 3.0,
+        "{metrics}"
+    );
+    assert!(
+        value(r#"registry_http_request_duration_seconds_count{handler="manifest",method="put"}"#)
+            >= 1.0
+    );
+    assert!(
+        value(r#"registry_storage_action_seconds_count{driver="s3aws",action="PutContent"}"#)
+            >= 1.0,
+        "{metrics}"
+    );
+    assert!(value("registry_s3_requests_total") >= 10.0, "{metrics}");
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let pushed: u64 = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&m["config"]])
+        .map(|d| d["size"].as_u64().unwrap())
+        .sum();
+    assert!(
+        value("registry_upload_bytes_total") >= pushed as f64,
+        "{metrics}"
+    );
+    assert_eq!(
+        value(r#"registry_http_in_flight_requests{handler="manifest"}"#),
+        0.0
+    );
+
+    // registry:2's JSON log lines.
+    let log = serve.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(!lines.is_empty(), "{log}");
+    for l in &lines {
+        for key in ["time", "level", "msg", "service", "environment"] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+    }
+    let put = lines
+        .iter()
+        .find(|l| {
+            l["msg"] == "response completed"
+                && l["http.request.method"] == "PUT"
+                && l["http.request.uri"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("/v2/observed/app/manifests/"))
+        })
+        .unwrap_or_else(|| panic!("no manifest PUT line in\n{log}"));
+    assert_eq!(put["level"], "info");
+    assert_eq!(put["http.response.status"], 201);
+    assert_eq!(put["vars.name"], "observed/app");
+    assert_eq!(put["vars.reference"], "v1");
+    for key in [
+        "http.request.host",
+        "http.request.id",
+        "http.request.remoteaddr",
+        "http.request.useragent",
+        "http.response.duration",
+        "http.response.written",
+    ] {
+        assert!(put.get(key).is_some(), "{key} missing in {put}");
+    }
+    // The access log: combined format on stdout.
+    let out = serve.stdout();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"PUT /v2/observed/app/manifests/v1 HTTP/1.1\" 201 ")),
+        "{out}"
+    );
+}

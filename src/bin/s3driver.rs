@@ -426,7 +426,12 @@ fn init_logging(config: &Config) {
         .with_writer(std::io::stderr)
         .log_internal_errors(false);
     let result = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
+        // registry:2's logrus JSON: time, level, msg, log.fields and the request fields.
+        LogFormat::Json => builder
+            .event_format(s3driver::server::logging::RegistryJson::new(
+                config.log.fields.clone(),
+            ))
+            .try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
     if let Err(e) = result {
@@ -439,10 +444,33 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::warn!("{w}");
     }
     let app = App::from_config(&config).map_err(|e| e.to_string())?;
+    app.log_access_to_stdout();
     let listener = bind(&config.http.addr).await?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let (stop_debug, debug_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(debug_cfg) = &config.http.debug {
+        let debug_listener = bind(&debug_cfg.addr)
+            .await
+            .map_err(|e| e.replace("http.addr", "http.debug.addr"))?;
+        let debug_local = debug_listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the debug listening address: {e}"))?;
+        tracing::info!(
+            addr = %debug_local,
+            metrics = debug_cfg.prometheus_path.as_deref().unwrap_or(""),
+            "debug server ready"
+        );
+        tokio::spawn(s3driver::server::serve_debug(
+            debug_listener,
+            app.clone(),
+            async {
+                let _ = debug_stopped.await;
+            },
+        ));
+    }
+    // Logged last: once this line is out, every listener is up.
     tracing::info!(
         addr = %local,
         tls = app.is_tls(),
@@ -453,6 +481,7 @@ async fn run(config: Config) -> Result<(), String> {
     serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    let _ = stop_debug.send(());
     tracing::info!("stopped");
     Ok(())
 }

@@ -30,4 +30,4 @@ pub use ops::{
     ByteRange, GetObjectOutput, ListObjectsV2Request, ObjectMeta, ServerSideEncryption,
     WriteOptions,
 };
-pub use s3::{ClientConfig, PayloadSigning, S3Client, SignatureVersion};
+pub use s3::{ClientConfig, ClientStats, PayloadSigning, S3Client, SignatureVersion};

@@ -106,6 +106,51 @@ pub(super) struct Inner {
     pub(super) payload_signing: PayloadSigning,
     pub(super) key_cache: v4::SigningKeyCache,
     pub(super) retry: RetryConfig,
+    pub(super) stats: Stats,
+}
+
+/// Counters of what a client sent and what came back (see [`S3Client::stats`]).
+#[derive(Debug, Default)]
+pub(super) struct Stats {
+    attempts: std::sync::atomic::AtomicU64,
+    retries: std::sync::atomic::AtomicU64,
+    errors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+/// A snapshot of a client's request counters, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Requests sent (every attempt counts).
+    pub attempts: u64,
+    /// Attempts that were retries of a failed one.
+    pub retries: u64,
+    /// Failed attempts by S3 error code (`SlowDown`, `NoSuchKey`, ...), or `HTTP <status>`
+    /// when the answer had no code, or `transport` for connection failures and timeouts.
+    pub errors: Vec<(String, u64)>,
+}
+
+impl Stats {
+    fn attempt(&self, attempt: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.attempts.fetch_add(1, Relaxed);
+        if attempt > 1 {
+            self.retries.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn error(&self, e: &Error) {
+        let key = match (e.code(), e.status()) {
+            (Some(code), _) => code.to_owned(),
+            (None, Some(status)) => format!("HTTP {status}"),
+            (None, None) => "transport".to_owned(),
+        };
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *errors.entry(key).or_default() += 1;
+    }
 }
 
 impl fmt::Debug for S3Client {
@@ -240,6 +285,7 @@ impl S3Client {
                 payload_signing: config.payload_signing,
                 key_cache: v4::SigningKeyCache::default(),
                 retry: config.retry,
+                stats: Stats::default(),
             }),
         })
     }
@@ -260,6 +306,23 @@ impl S3Client {
         self.inner.endpoint.bucket()
     }
 
+    /// What this client (and its clones) sent so far: attempts, retries, errors by code.
+    pub fn stats(&self) -> ClientStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.inner.stats;
+        ClientStats {
+            attempts: s.attempts.load(Relaxed),
+            retries: s.retries.load(Relaxed),
+            errors: s
+                .errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
+    }
+
     /// Sends `req`, retrying replayable failures, and returns the successful response (status
     /// 2xx; the body is not read).
     pub(super) async fn send(&self, req: Request) -> Result<reqwest::Response, Error> {
@@ -270,7 +333,10 @@ impl S3Client {
             &self.inner.retry,
             &mut rng,
             tokio::time::sleep,
-            |_attempt| async move { self.send_no_retry_ref(req).await },
+            |attempt| async move {
+                self.inner.stats.attempt(attempt);
+                self.send_no_retry_ref(req).await
+            },
         )
         .await
         .map_err(|e| e.with_operation(op))
@@ -292,8 +358,9 @@ impl S3Client {
             &self.inner.retry,
             &mut rng,
             tokio::time::sleep,
-            OneShot(|_attempt| {
+            OneShot(|attempt| {
                 let body = body.take();
+                self.inner.stats.attempt(attempt);
                 async move {
                     let body = body.ok_or_else(|| {
                         Error::invalid_config("a streaming body can only be sent once")
@@ -316,6 +383,18 @@ impl S3Client {
     }
 
     async fn dispatch(
+        &self,
+        req: &Request,
+        stream: Option<(reqwest::Body, &StreamPayload)>,
+    ) -> Result<reqwest::Response, Error> {
+        let result = self.dispatch_once(req, stream).await;
+        if let Err(e) = &result {
+            self.inner.stats.error(e);
+        }
+        result
+    }
+
+    async fn dispatch_once(
         &self,
         req: &Request,
         stream: Option<(reqwest::Body, &StreamPayload)>,

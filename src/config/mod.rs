@@ -41,7 +41,7 @@
 //! Values of keys that hold secrets (`secretkey`, `sessiontoken`, passwords,
 //! ...) never appear in errors, warnings or `Debug` output.
 
-mod duration;
+pub(crate) mod duration;
 mod env;
 mod factory;
 mod parse;
@@ -138,8 +138,10 @@ pub struct LogConfig {
     pub level: LogLevel,
     /// `log.formatter`.
     pub format: LogFormat,
-    /// `log.accesslog.disabled`.
+    /// `log.accesslog.disabled`: no Apache-style access-log line per request.
     pub access_log_disabled: bool,
+    /// `log.fields`: added to every log line (values rendered as strings).
+    pub fields: Vec<(String, String)>,
 }
 
 /// The storage driver and its settings.
@@ -248,8 +250,8 @@ impl fmt::Debug for MiddlewareConfig {
     }
 }
 
-/// `http.*`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `http.*`. `Debug` never shows `http.secret`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// `http.addr` as written (`:5000`, `127.0.0.1:5000`, `[::]:5000`, `host:port`).
     pub addr: String,
@@ -267,6 +269,40 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// `http.tls`, if a certificate is configured.
     pub tls: Option<TlsConfig>,
+    /// `http.secret`: signs the upload state in `Location` URLs (`_state`), as registry:2
+    /// does, so that registries behind one load balancer accept each other's uploads.
+    pub secret: Option<String>,
+    /// `http.debug`: the debug listener, if `http.debug.addr` is set.
+    pub debug: Option<DebugConfig>,
+    /// `http.http2.disabled`: no HTTP/2 on the TLS port.
+    pub http2_disabled: bool,
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("addr", &self.addr)
+            .field("prefix", &self.prefix)
+            .field("headers", &self.headers)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("body_idle_timeout", &self.body_idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("debug", &self.debug)
+            .field("http2_disabled", &self.http2_disabled)
+            .finish()
+    }
+}
+
+/// `http.debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugConfig {
+    /// `http.debug.addr`: where `/debug/health`, `/debug/vars` and the metrics are served.
+    pub addr: String,
+    /// `http.debug.prometheus.path` (default `/metrics`) when
+    /// `http.debug.prometheus.enabled`.
+    pub prometheus_path: Option<String>,
 }
 
 /// `http.tls`.

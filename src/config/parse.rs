@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::duration::{format_go_duration, parse_go_duration};
 use super::yaml::{go_sprint, Node, Value};
 use super::{
-    AuthConfig, Config, ConfigError, HealthCheckConfig, HttpConfig, LogConfig, LogFormat, LogLevel,
-    MiddlewareConfig, StorageConfig, TlsConfig, UploadPurging,
+    AuthConfig, Config, ConfigError, DebugConfig, HealthCheckConfig, HttpConfig, LogConfig,
+    LogFormat, LogLevel, MiddlewareConfig, StorageConfig, TlsConfig, UploadPurging,
 };
 
 /// Keys of `storage` that are settings, not driver names (Distribution's
@@ -303,16 +303,16 @@ fn log(root: Option<&Node>, ctx: &mut Ctx) -> Result<LogConfig, ConfigError> {
     };
     let access = section(child(log, "accesslog"), "log.accesslog")?;
     let access_log_disabled = boolean(child(access, "disabled"), "log.accesslog.disabled", false)?;
-    for key in ["fields", "hooks"] {
-        if child(log, key).is_some() {
-            ctx.warnings
-                .push(format!("log.{key} is not supported and is ignored"));
-        }
+    if child(log, "hooks").is_some() {
+        ctx.warnings
+            .push("log.hooks is not supported and is ignored".to_owned());
     }
+    let fields = parameters(child(log, "fields"), "log.fields")?;
     Ok(LogConfig {
         level,
         format,
         access_log_disabled,
+        fields,
     })
 }
 
@@ -569,21 +569,40 @@ fn http(http: Option<&Node>, ctx: &mut Ctx) -> Result<HttpConfig, ConfigError> {
             "absolute URLs are not generated; Location headers are relative",
         ),
         ("relativeurls", "Location headers are always relative"),
-        ("secret", "upload state is not signed; it lives in storage"),
     ] {
         if child(http, key).is_some() {
             ctx.warnings
                 .push(format!("http.{key} is ignored by this build: {what}"));
         }
     }
-    if let Some(dbg) = section(child(http, "debug"), "http.debug")? {
-        if child(Some(dbg), "addr").is_some() {
-            ctx.warnings.push(
-                "http.debug.addr is ignored: there is no separate debug listener; /debug/health is served on http.addr"
-                    .to_owned(),
-            );
+    let secret = string(child(http, "secret"), "http.secret")?.filter(|s| !s.is_empty());
+    let dbg = section(child(http, "debug"), "http.debug")?;
+    let debug = match string(child(dbg, "addr"), "http.debug.addr")?.filter(|a| !a.is_empty()) {
+        None => None,
+        Some(addr) => {
+            let prom = section(child(dbg, "prometheus"), "http.debug.prometheus")?;
+            let enabled = boolean(
+                child(prom, "enabled"),
+                "http.debug.prometheus.enabled",
+                false,
+            )?;
+            let path = string(child(prom, "path"), "http.debug.prometheus.path")?
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/metrics".to_owned());
+            if !path.starts_with('/') {
+                return Err(ConfigError::new(
+                    "http.debug.prometheus.path",
+                    format!("http.debug.prometheus.path must start with '/', not {path:?}"),
+                ));
+            }
+            Some(DebugConfig {
+                addr,
+                prometheus_path: enabled.then_some(path),
+            })
         }
-    }
+    };
+    let h2 = section(child(http, "http2"), "http.http2")?;
+    let http2_disabled = boolean(child(h2, "disabled"), "http.http2.disabled", false)?;
     Ok(HttpConfig {
         addr,
         prefix,
@@ -592,6 +611,9 @@ fn http(http: Option<&Node>, ctx: &mut Ctx) -> Result<HttpConfig, ConfigError> {
         body_idle_timeout,
         max_connections,
         tls,
+        secret,
+        debug,
+        http2_disabled,
     })
 }
 

@@ -171,6 +171,10 @@ impl<D: StorageDriver> StorageDriver for Base<D> {
         self.inner.s3_bucket_key(path)
     }
 
+    fn client_stats(&self) -> Option<crate::client::ClientStats> {
+        self.inner.client_stats()
+    }
+
     async fn purge_incomplete_writes(
         &self,
         path: &str,

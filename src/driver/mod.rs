@@ -202,6 +202,13 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Request counters of the client the driver talks to its backend with (S3: attempts,
+    /// retries, errors by code), for metrics; `None` for drivers without one. Wrappers
+    /// forward it.
+    fn client_stats(&self) -> Option<crate::client::ClientStats> {
+        None
+    }
+
     /// Removes what interrupted writes below `path` left in the backend outside
     /// the driver's paths, if started before `older_than`: for S3, the
     /// multipart uploads that no writer completed or cancelled (a crashed

@@ -267,8 +267,20 @@ impl ApiErrors {
         json!({ "errors": errors })
     }
 
-    /// The complete response.
+    /// The complete response (its extensions carry an [`ErrorSummary`] for the request
+    /// log).
     pub fn into_response(self) -> Response<Body> {
+        let summary = self.0.first().map(|e| ErrorSummary {
+            code: e.code.value().to_ascii_lowercase().replace('_', " "),
+            message: e
+                .message
+                .clone()
+                .unwrap_or_else(|| e.code.message().to_owned()),
+            detail: e.detail.as_ref().map_or_else(String::new, |d| match d {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        });
         let mut text = self.to_json().to_string();
         text.push('\n');
         let mut resp = Response::new(body::empty());
@@ -283,8 +295,20 @@ impl ApiErrors {
             h.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         *resp.body_mut() = body::full(text);
+        if let Some(s) = summary {
+            resp.extensions_mut().insert(s);
+        }
         resp
     }
+}
+
+/// The first error of an error response, for the request log (`err.code` in registry:2's
+/// form, `manifest unknown` for `MANIFEST_UNKNOWN`; `err.message`, `err.detail`).
+#[derive(Debug, Clone)]
+pub(super) struct ErrorSummary {
+    pub code: String,
+    pub message: String,
+    pub detail: String,
 }
 
 #[cfg(test)]

@@ -63,7 +63,9 @@ pub mod error;
 pub mod gc;
 mod health;
 mod listing;
+pub mod logging;
 mod manifests;
+mod metrics;
 pub mod names;
 pub mod paths;
 pub mod purge;
@@ -83,15 +85,15 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, ALLOW, CONNECTION, WWW_AUTHENTICATE};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::config::{
-    build_driver, AuthConfig, Config, ConfigError, HealthCheckConfig, UploadPurging,
+    build_driver, AuthConfig, Config, ConfigError, DebugConfig, HealthCheckConfig, UploadPurging,
 };
 use crate::driver::StorageDriver;
 use body::Body;
@@ -131,6 +133,10 @@ struct State {
     hashes: uploads::HashCache,
     upload_locks: uploads::UploadLocks,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Prometheus metrics, when `http.debug.prometheus.enabled`.
+    metrics: Option<Arc<metrics::Metrics>>,
+    /// Whether the access log goes to standard output (the binary; not in-process tests).
+    access_log_stdout: std::sync::atomic::AtomicBool,
 }
 
 /// The behaviour switches taken from the configuration.
@@ -148,6 +154,20 @@ struct Settings {
     max_connections: usize,
     health_check: Option<HealthCheckConfig>,
     upload_purging: UploadPurging,
+    /// `http.debug`: the debug listener's settings (`/debug/health` moves there).
+    debug: Option<DebugConfig>,
+    /// `http.secret`: signs the upload state of `Location` URLs.
+    secret: Option<Secret>,
+}
+
+/// `http.secret`, never shown by `Debug`.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl App {
@@ -171,13 +191,23 @@ impl App {
         config: &Config,
         driver: Arc<dyn StorageDriver>,
     ) -> Result<Self, ConfigError> {
+        let metrics = config
+            .http
+            .debug
+            .as_ref()
+            .and_then(|d| d.prometheus_path.as_ref())
+            .map(|_| metrics::Metrics::new(Arc::clone(&driver)));
+        let driver: Arc<dyn StorageDriver> = match &metrics {
+            Some(m) => Arc::new(metrics::TimedDriver::new(driver, Arc::clone(m))),
+            None => driver,
+        };
         let auth = match &config.auth {
             None => None,
             Some(AuthConfig::Htpasswd { realm, path }) => Some(auth::Htpasswd::load(realm, path)?),
         };
         let tls = match &config.http.tls {
             None => None,
-            Some(t) => Some(tls::acceptor(t)?),
+            Some(t) => Some(tls::acceptor(t, !config.http.http2_disabled)?),
         };
         let mut headers = Vec::new();
         for (name, values) in &config.http.headers {
@@ -208,14 +238,27 @@ impl App {
                     max_connections: config.http.max_connections,
                     health_check: config.health,
                     upload_purging: config.storage.upload_purging,
+                    debug: config.http.debug.clone(),
+                    secret: config.http.secret.clone().map(Secret),
                 },
                 auth,
                 health: health::Health::new(check_name),
                 hashes: uploads::HashCache::default(),
                 upload_locks: uploads::UploadLocks::default(),
                 tls,
+                metrics,
+                access_log_stdout: std::sync::atomic::AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Writes the access log (one Apache combined-format line per request, unless
+    /// `log.accesslog.disabled`) to standard output, as registry:2 does. Off until called:
+    /// a library should not write to its host's standard output unasked.
+    pub fn log_access_to_stdout(&self) {
+        self.state
+            .access_log_stdout
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The storage driver the registry serves from.
@@ -233,6 +276,93 @@ impl App {
     pub fn is_tls(&self) -> bool {
         self.state.tls.is_some()
     }
+}
+
+/// Serves the debug endpoints of `app` (`http.debug.addr`, plain HTTP, no authentication,
+/// as registry:2's debug server) on `listener` until `shutdown` completes:
+/// `/debug/health`, `/debug/vars` (process facts as JSON) and, with
+/// `http.debug.prometheus.enabled`, the metrics at `http.debug.prometheus.path`.
+///
+/// # Errors
+/// None at present (accept errors are logged and retried).
+pub async fn serve_debug(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let state = app.state;
+    let started = Instant::now();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let st = Arc::clone(&state);
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let st = Arc::clone(&st);
+                    async move { Ok::<_, Infallible>(debug_response(&st, &req, started)) }
+                });
+                let builder = builder.clone();
+                tokio::spawn(async move {
+                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+fn debug_response(state: &State, req: &Request<Incoming>, started: Instant) -> Response<Body> {
+    let path = req.uri().path();
+    if path == "/debug/health" {
+        return health::response(&state.health, req.method());
+    }
+    let metrics_path = state
+        .settings
+        .debug
+        .as_ref()
+        .and_then(|d| d.prometheus_path.as_deref());
+    if let (Some(m), Some(p)) = (&state.metrics, metrics_path) {
+        if path == p {
+            let text = m.encode();
+            return Reply::new(StatusCode::OK)
+                .header(hyper::header::CONTENT_TYPE, metrics::CONTENT_TYPE)
+                .header(hyper::header::CONTENT_LENGTH, text.len().to_string())
+                .with_body(body::full(text));
+        }
+    }
+    if path == "/debug/vars" {
+        let vars = serde_json::json!({
+            "cmdline": std::env::args().collect::<Vec<_>>(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": started.elapsed().as_secs(),
+            "memory": process_memory(),
+            "storage": state.driver.name(),
+            "uploads_in_progress": state.upload_locks.held(),
+        });
+        return Reply::new(StatusCode::OK).json(&vars);
+    }
+    not_found()
+}
+
+/// The process's resident memory now and at its peak (Linux `/proc/self/status`).
+fn process_memory() -> serde_json::Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|k| k * 1024)
+    };
+    serde_json::json!({ "rss_bytes": kib("VmRSS:"), "peak_rss_bytes": kib("VmHWM:") })
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting
@@ -268,6 +398,8 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut h2_builder = http2::Builder::new(TokioExecutor::new());
+    h2_builder.timer(TokioTimer::new());
     let connections = Arc::new(tokio::sync::Semaphore::new(state.settings.max_connections));
     tokio::pin!(shutdown);
     loop {
@@ -295,13 +427,21 @@ pub async fn serve(
                 });
                 let watcher = graceful.watcher();
                 let builder = builder.clone();
+                let h2_builder = h2_builder.clone();
                 let acceptor = state.tls.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
                     let result = match acceptor {
                         None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
                         Some(acceptor) => {
+                            if plain_http_on_tls(&stream).await {
+                                refuse_plain_http(stream).await;
+                                return;
+                            }
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                                    watcher.watch(h2_builder.serve_connection(TokioIo::new(tls), svc)).await
+                                }
                                 Ok(Ok(tls)) => watcher.watch(builder.serve_connection(TokioIo::new(tls), svc)).await,
                                 Ok(Err(e)) => {
                                     tracing::debug!(%remote, error = %e, "TLS handshake failed");
@@ -337,10 +477,119 @@ pub async fn serve(
     Ok(())
 }
 
+/// What a request addressed, for logs and metrics: registry:2's handler name and route
+/// variables.
+#[derive(Debug, Default)]
+struct RouteInfo {
+    handler: &'static str,
+    name: String,
+    reference: String,
+    digest: String,
+    uuid: String,
+}
+
+impl RouteInfo {
+    fn of(state: &State, path: &str) -> Self {
+        let Some(rest) = strip_prefix(path, &state.settings.prefix) else {
+            return Self::handler("unknown");
+        };
+        if rest == "/debug/health" {
+            return Self::handler("health");
+        }
+        let Ok(route) = router::parse(rest) else {
+            return Self::handler("unknown");
+        };
+        let s = String::from;
+        match route {
+            Route::Base => Self::handler("base"),
+            Route::Catalog => Self::handler("catalog"),
+            Route::Tags { name } => Self {
+                name,
+                ..Self::handler("tags")
+            },
+            Route::Manifest { name, reference } => Self {
+                name,
+                reference,
+                ..Self::handler("manifest")
+            },
+            Route::Blob { name, digest } => Self {
+                name,
+                digest,
+                ..Self::handler("blob")
+            },
+            Route::UploadStart { name } => Self {
+                name,
+                ..Self::handler("blob_upload")
+            },
+            Route::Upload { name, id } => Self {
+                name,
+                uuid: s(id.as_str()),
+                ..Self::handler("blob_upload_chunk")
+            },
+            Route::Referrers { name, digest } => Self {
+                name,
+                digest,
+                ..Self::handler("referrers")
+            },
+        }
+    }
+
+    fn handler(handler: &'static str) -> Self {
+        Self {
+            handler,
+            ..Self::default()
+        }
+    }
+}
+
+/// Whether a client on the TLS port started with something other than a TLS handshake
+/// record (a plain-HTTP request line).
+async fn plain_http_on_tls(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0] != 0x16 && first[0].is_ascii_alphabetic(),
+        _ => false,
+    }
+}
+
+/// Answers a plain-HTTP request on the TLS port as Go's `net/http` (and so registry:2) does,
+/// then closes the connection.
+async fn refuse_plain_http(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(
+            b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        )
+        .await;
+    let _ = stream.shutdown().await;
+}
+
 async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().to_string();
+    let version = format!("{:?}", req.version());
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (host, user_agent, referer) = (
+        header(hyper::header::HOST),
+        header(hyper::header::USER_AGENT),
+        header(hyper::header::REFERER),
+    );
+    let host = if host.is_empty() {
+        req.uri()
+            .authority()
+            .map_or_else(String::new, |a| a.to_string())
+    } else {
+        host
+    };
+    let route = RouteInfo::of(state, req.uri().path());
+    let in_flight = state.metrics.as_ref().map(|m| m.start(route.handler));
     let request_id = names::new_uuid().unwrap_or_else(|_| "-".to_owned());
     let has_body = !hyper::body::Body::is_end_stream(req.body());
     let (mut resp, body_read) = error::REQUEST_ID
@@ -358,17 +607,54 @@ async fn handle(state: &State, req: Request<Incoming>, remote: SocketAddr) -> Re
     for (n, v) in &state.settings.headers {
         resp.headers_mut().append(n.clone(), v.clone());
     }
-    if state.settings.access_log {
-        tracing::info!(
-            target: "s3driver::access",
-            %remote,
-            %method,
-            path,
-            request_id,
-            status = resp.status().as_u16(),
-            duration_ms = start.elapsed().as_millis() as u64,
-            "request"
-        );
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    if let Some(m) = &state.metrics {
+        m.finished(route.handler, method.as_str(), status, elapsed);
+    }
+    drop(in_flight);
+    let summary = resp.extensions().get::<error::ErrorSummary>().cloned();
+    let written = resp
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let content_type = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let log = logging::RequestLog {
+        id: &request_id,
+        host: &host,
+        method: method.as_str(),
+        uri: &uri,
+        version: &version,
+        remote: remote.to_string(),
+        user_agent: &user_agent,
+        referer: &referer,
+        status,
+        content_type,
+        written,
+        duration: elapsed,
+        name: &route.name,
+        reference: &route.reference,
+        digest: &route.digest,
+        uuid: &route.uuid,
+        error: summary
+            .as_ref()
+            .map(|s| (s.code.as_str(), s.message.as_str(), s.detail.clone())),
+    };
+    logging::request_completed(&log);
+    if state.settings.access_log
+        && state
+            .access_log_stdout
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        let line = logging::access_line(&log);
+        // registry:2 writes its access log to standard output; a closed pipe loses it.
+        let mut out = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes());
     }
     resp
 }
@@ -386,7 +672,8 @@ async fn dispatch(state: &State, req: Request<Incoming>, remote: SocketAddr) -> 
     let Some(rest) = strip_prefix(path, &state.settings.prefix) else {
         return not_found();
     };
-    if rest == "/debug/health" {
+    // With a debug listener (`http.debug.addr`), health is served there, as registry:2 does.
+    if rest == "/debug/health" && state.settings.debug.is_none() {
         return health::response(&state.health, req.method());
     }
     if rest != "/v2" && !rest.starts_with("/v2/") {
@@ -472,7 +759,14 @@ async fn v2(
         remote,
     };
     let result = match route {
-        Route::Base => Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({}))),
+        // Byte for byte registry:2's answer.
+        Route::Base => Ok(Reply::new(StatusCode::OK)
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .header(hyper::header::CONTENT_LENGTH, "2")
+            .with_body(body::full("{}"))),
         Route::Catalog => listing::catalog(&ctx, &req).await,
         Route::Tags { name } => listing::tags(&ctx, &req, &name).await,
         Route::Referrers { name, digest } => listing::referrers(&ctx, &req, &name, &digest).await,
@@ -489,8 +783,8 @@ async fn v2(
         Route::Upload { name, id } => match method {
             Method::PATCH => uploads::patch(&ctx, req, &name, &id).await,
             Method::PUT => uploads::put(&ctx, req, &name, &id).await,
-            Method::DELETE => uploads::cancel(&ctx, &name, &id).await,
-            _ => uploads::status(&ctx, &name, &id).await,
+            Method::DELETE => uploads::cancel(&ctx, &req, &name, &id).await,
+            _ => uploads::status(&ctx, &req, &name, &id).await,
         },
     };
     result.unwrap_or_else(ApiErrors::into_response)

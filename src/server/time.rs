@@ -23,6 +23,39 @@ pub fn format_rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// `t` in UTC as Go's `time.RFC3339Nano` writes it (`2006-01-02T15:04:05.999999999Z`,
+/// trailing zeros of the fraction dropped): logrus's `time` field.
+pub fn format_rfc3339_nanos(t: SystemTime) -> String {
+    let secs = format_rfc3339(t);
+    let nanos = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    if nanos == 0 {
+        return secs;
+    }
+    let frac = format!("{nanos:09}");
+    format!(
+        "{}.{}Z",
+        secs.trim_end_matches('Z'),
+        frac.trim_end_matches('0')
+    )
+}
+
+/// `t` as the Common Log Format writes it (`03/Dec/2026:07:22:58 +0000`).
+pub fn format_clf(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let s = format_rfc3339(t);
+    // 2026-12-03T07:22:58Z
+    let month = s[5..7].parse::<usize>().unwrap_or(1).clamp(1, 12);
+    format!(
+        "{}/{}/{}:{} +0000",
+        &s[8..10],
+        MONTHS[month - 1],
+        &s[0..4],
+        &s[11..19]
+    )
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (Go's `time.Parse(time.RFC3339, s)`;
 /// the fraction is accepted and dropped). `None` if malformed.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
@@ -94,6 +127,19 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanos_and_common_log_format() {
+        let t = UNIX_EPOCH + Duration::new(1_796_282_578, 737_553_465);
+        assert_eq!(format_rfc3339_nanos(t), "2026-12-03T07:22:58.737553465Z");
+        let t = UNIX_EPOCH + Duration::new(1_796_282_578, 500_000_000);
+        assert_eq!(format_rfc3339_nanos(t), "2026-12-03T07:22:58.5Z");
+        assert_eq!(
+            format_rfc3339_nanos(UNIX_EPOCH + Duration::from_secs(1_796_282_578)),
+            "2026-12-03T07:22:58Z"
+        );
+        assert_eq!(format_clf(t), "03/Dec/2026:07:22:58 +0000");
+    }
 
     #[test]
     fn formats_like_go_rfc3339_utc() {

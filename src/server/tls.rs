@@ -16,7 +16,7 @@ use crate::config::{ConfigError, TlsConfig};
 ///
 /// # Errors
 /// The certificate or key cannot be read or parsed, or they do not match.
-pub(super) fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, ConfigError> {
+pub(super) fn acceptor(cfg: &TlsConfig, http2: bool) -> Result<TlsAcceptor, ConfigError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.certificate)
         .and_then(Iterator::collect)
         .map_err(|e| {
@@ -63,7 +63,12 @@ pub(super) fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, ConfigError> {
                 format!("http.tls: the certificate and key cannot be used together: {e}"),
             )
         })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 is offered first, as registry:2 (Go's net/http) does, unless `http.http2.disabled`.
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -78,7 +83,7 @@ mod tests {
             key: "/nonexistent/key.pem".into(),
             minimum_tls13: false,
         };
-        let Err(e) = acceptor(&cfg) else {
+        let Err(e) = acceptor(&cfg, true) else {
             panic!("a missing certificate was accepted")
         };
         assert_eq!(e.key(), "http.tls.certificate");

@@ -32,7 +32,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -173,12 +173,17 @@ impl UploadLocks {
         }
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// Uploads with a request in progress (for `/debug/vars`).
+    pub(super) fn held(&self) -> usize {
         self.locks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.held()
     }
 }
 
@@ -192,18 +197,164 @@ fn upload_busy() -> ApiErrors {
         .into()
 }
 
-fn location(ctx: &Ctx<'_>, name: &str, id: &str) -> String {
-    ctx.url(&format!("/v2/{name}/blobs/uploads/{id}"))
+/// The upload's URL; with `http.secret`, carrying registry:2's signed upload state
+/// (`?_state=`), so that a registry:2 behind the same load balancer accepts it.
+fn location(ctx: &Ctx<'_>, name: &str, id: &str, started: &str, size: i64) -> String {
+    let path = ctx.url(&format!("/v2/{name}/blobs/uploads/{id}"));
+    match &ctx.state.settings.secret {
+        None => path,
+        Some(secret) => {
+            let token = upload_state::pack(&secret.0, name, id, size, started);
+            format!("{path}?_state={}", token.replace('=', "%3D"))
+        }
+    }
 }
 
 /// The 202/204 headers of an upload in progress (Distribution's
 /// `blobUploadResponse`): `Range: 0-<size-1>` (`0-0` when empty).
-fn progress(ctx: &Ctx<'_>, status: StatusCode, name: &str, id: &str, size: i64) -> Reply {
+fn progress(
+    ctx: &Ctx<'_>,
+    status: StatusCode,
+    name: &str,
+    id: &str,
+    started: &str,
+    size: i64,
+) -> Reply {
     let end = if size > 0 { size - 1 } else { 0 };
     Reply::new(status)
-        .header(LOCATION, location(ctx, name, id))
+        .header(LOCATION, location(ctx, name, id, started, size))
         .header(RANGE, format!("0-{end}"))
         .header(DOCKER_UPLOAD_UUID, id)
+}
+
+/// With `http.secret`, a `_state` the client sends must be registry:2's signed state of
+/// this upload, at the offset that is stored (as registry:2 checks it). Without one, or
+/// without a secret, the stored upload alone is the state.
+fn check_state(
+    ctx: &Ctx<'_>,
+    query: Option<&str>,
+    name: &str,
+    id: &str,
+    size: i64,
+) -> Result<(), ApiErrors> {
+    let Some(secret) = &ctx.state.settings.secret else {
+        return Ok(());
+    };
+    let q = query_pairs(query);
+    let Some(token) = first(&q, "_state") else {
+        return Ok(());
+    };
+    let invalid = |why: String| -> ApiErrors {
+        tracing::info!(upload = id, "refusing an upload state: {why}");
+        ErrorCode::BlobUploadInvalid.with_detail(why).into()
+    };
+    let state = upload_state::unpack(&secret.0, token).map_err(invalid)?;
+    if state.name != name || state.uuid != id {
+        return Err(invalid(format!(
+            "the upload state is for {}/{}, not this upload",
+            state.name, state.uuid
+        )));
+    }
+    if state.offset != size {
+        return Err(ErrorCode::RangeInvalid
+            .with_detail(format!(
+                "the upload state says offset {}, but {size} bytes are stored: GET the upload \
+                 for where it stands",
+                state.offset
+            ))
+            .into());
+    }
+    Ok(())
+}
+
+/// registry:2's upload state token (`registry/handlers/hmac.go`): URL-safe base64 (padded)
+/// of HMAC-SHA256(`http.secret`, JSON) followed by the JSON
+/// `{"Name":..,"UUID":..,"Offset":..,"StartedAt":..}`.
+mod upload_state {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use crate::sign::crypto::{base64_decode, base64_encode, constant_time_eq};
+
+    #[derive(Debug, PartialEq)]
+    pub(super) struct State {
+        pub name: String,
+        pub uuid: String,
+        pub offset: i64,
+    }
+
+    fn mac(secret: &str, message: &[u8]) -> [u8; 32] {
+        let mut m =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        m.update(message);
+        m.finalize().into_bytes().into()
+    }
+
+    pub(super) fn pack(secret: &str, name: &str, uuid: &str, offset: i64, started: &str) -> String {
+        let json = format!(
+            r#"{{"Name":{},"UUID":{},"Offset":{offset},"StartedAt":{}}}"#,
+            serde_json::Value::from(name),
+            serde_json::Value::from(uuid),
+            serde_json::Value::from(started.trim())
+        );
+        let mut token = mac(secret, json.as_bytes()).to_vec();
+        token.extend_from_slice(json.as_bytes());
+        base64_encode(&token).replace('+', "-").replace('/', "_")
+    }
+
+    pub(super) fn unpack(secret: &str, token: &str) -> Result<State, String> {
+        let raw = base64_decode(&token.replace('-', "+").replace('_', "/"))
+            .map_err(|_| "the upload state is not URL-safe base64".to_owned())?;
+        if raw.len() < 32 || !constant_time_eq(&mac(secret, &raw[32..]), &raw[..32]) {
+            return Err("invalid secret".to_owned());
+        }
+        let v: serde_json::Value = serde_json::from_slice(&raw[32..])
+            .map_err(|e| format!("the upload state is not JSON: {e}"))?;
+        Ok(State {
+            name: v["Name"].as_str().unwrap_or_default().to_owned(),
+            uuid: v["UUID"].as_str().unwrap_or_default().to_owned(),
+            offset: v["Offset"].as_i64().unwrap_or(-1),
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trip_and_tamper() {
+            let t = pack("s3cret", "a/b", "u-1", 42, "2026-12-03T07:22:58Z");
+            assert!(!t.contains(['+', '/']));
+            let s = unpack("s3cret", &t).unwrap();
+            assert_eq!(
+                s,
+                State {
+                    name: "a/b".into(),
+                    uuid: "u-1".into(),
+                    offset: 42
+                }
+            );
+            assert_eq!(unpack("other", &t).unwrap_err(), "invalid secret");
+            let mut bad = t.into_bytes();
+            let i = bad.len() / 2;
+            bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+            assert!(unpack("s3cret", std::str::from_utf8(&bad).unwrap()).is_err());
+            assert!(unpack("s3cret", "%%%").is_err());
+        }
+
+        /// A token in registry:2's own form (Go's field order, a nanosecond `StartedAt`) is
+        /// read; the exchange with the real registry:2 is tested in tests/server_mixed_fleet.rs.
+        #[test]
+        fn reads_registry2_tokens() {
+            let json = r#"{"Name":"a","UUID":"6e6b4cd8-6c71-4e9c-9a44-7b0c5a4f3f11","Offset":0,"StartedAt":"2026-12-03T07:22:58.123456789Z"}"#;
+            let mut raw = mac("s3cret", json.as_bytes()).to_vec();
+            raw.extend_from_slice(json.as_bytes());
+            let token = base64_encode(&raw).replace('+', "-").replace('/', "_");
+            let s = unpack("s3cret", &token).unwrap();
+            assert_eq!(s.uuid, "6e6b4cd8-6c71-4e9c-9a44-7b0c5a4f3f11");
+            assert_eq!(s.offset, 0);
+        }
+    }
 }
 
 fn created(ctx: &Ctx<'_>, name: &str, digest: &Digest) -> hyper::Response<super::body::Body> {
@@ -219,22 +370,22 @@ fn upload_unknown(id: &str) -> ApiErrors {
         .into()
 }
 
-/// Checks the upload exists (its `startedat`) and opens its data for appending.
+/// Checks the upload exists (its `startedat`, returned) and opens its data for appending.
 async fn resume(
     driver: &dyn StorageDriver,
     name: &str,
     id: &str,
-) -> Result<Box<dyn FileWriter>, ApiErrors> {
-    match driver
+) -> Result<(Box<dyn FileWriter>, String), ApiErrors> {
+    let started = match driver
         .get_content(&paths::upload_started_at(name, id))
         .await
     {
-        Ok(_) => {}
+        Ok(s) => String::from_utf8_lossy(&s).trim().to_owned(),
         Err(e) if e.is_path_not_found() => return Err(upload_unknown(id)),
         Err(e) => return Err(e.into()),
-    }
+    };
     match driver.writer(&paths::upload_data(name, id), true).await {
-        Ok(w) => Ok(w),
+        Ok(w) => Ok((w, started)),
         Err(e) if e.is_path_not_found() => Err(upload_unknown(id)),
         Err(e) => Err(e.into()),
     }
@@ -244,19 +395,22 @@ async fn resume(
 async fn create(
     driver: &dyn StorageDriver,
     name: &str,
-) -> Result<(String, Box<dyn FileWriter>), ApiErrors> {
+) -> Result<(String, Box<dyn FileWriter>, String), ApiErrors> {
     let id = new_uuid()
         .map_err(|e| ApiError::internal(&format!("no randomness for an upload id: {e}")))?;
     let started = format_rfc3339(SystemTime::now());
     driver
-        .put_content(&paths::upload_started_at(name, &id), Bytes::from(started))
+        .put_content(
+            &paths::upload_started_at(name, &id),
+            Bytes::from(started.clone()),
+        )
         .await
         .map_err(ApiError::from)?;
     let w = driver
         .writer(&paths::upload_data(name, &id), false)
         .await
         .map_err(ApiError::from)?;
-    Ok((id, w))
+    Ok((id, w, started))
 }
 
 /// What went wrong while copying a request body into storage.
@@ -300,11 +454,12 @@ impl From<CopyError> for ApiErrors {
 /// Streams `body` into `writer`, feeding `hasher` with exactly the bytes the
 /// writer accepted. Returns the bytes written.
 async fn copy_body(
+    ctx: &Ctx<'_>,
     mut body: Incoming,
     writer: &mut dyn FileWriter,
     hasher: &mut Option<Hasher>,
-    idle: Duration,
 ) -> Result<u64, CopyError> {
+    let idle = ctx.state.settings.body_idle_timeout;
     let mut written = 0u64;
     while let Some(frame) = next_frame(&mut body, idle).await.map_err(CopyError::Body)? {
         if let Ok(data) = frame.into_data() {
@@ -316,6 +471,9 @@ async fn copy_body(
                 h.update(&data);
             }
             written += data.len() as u64;
+            if let Some(m) = &ctx.state.metrics {
+                m.uploaded(data.len() as u64);
+            }
         }
     }
     Ok(written)
@@ -357,31 +515,24 @@ pub(super) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>, name: &str) -> 
     }
     if let Some(digest) = first(&q, "digest") {
         let digest = parse_digest(digest)?;
-        let (id, mut writer) = create(driver, name).await?;
+        let (id, mut writer, _) = create(driver, name).await?;
         let key = paths::upload(name, &id);
         let mut hasher = Some(Algorithm::Sha256.hasher());
-        if let Err(e) = copy_body(
-            req.into_body(),
-            writer.as_mut(),
-            &mut hasher,
-            ctx.state.settings.body_idle_timeout,
-        )
-        .await
-        {
+        if let Err(e) = copy_body(ctx, req.into_body(), writer.as_mut(), &mut hasher).await {
             let _ = writer.cancel().await;
             let _ = store::delete_if_exists(driver, &key).await;
             return Err(e.into());
         }
         return finish(ctx, name, &id, writer, hasher, &digest).await;
     }
-    let (id, mut writer) = create(driver, name).await?;
+    let (id, mut writer, started) = create(driver, name).await?;
     writer.close().await.map_err(ApiError::from)?;
     ctx.state.hashes.put(
         paths::upload(name, &id),
         writer.as_ref(),
         Algorithm::Sha256.hasher(),
     );
-    Ok(progress(ctx, StatusCode::ACCEPTED, name, &id, 0).empty())
+    Ok(progress(ctx, StatusCode::ACCEPTED, name, &id, &started, 0).empty())
 }
 
 /// Cross-repository mount: links `mount` from repository `from` into `name`.
@@ -406,11 +557,17 @@ async fn try_mount(
 
 /// `GET` (and `HEAD`) of an upload: where what is stored stands. Takes no lock
 /// and changes nothing (the resumed writer is dropped unclosed).
-pub(super) async fn status(ctx: &Ctx<'_>, name: &str, id: &str) -> HandlerResult {
-    let w = resume(ctx.driver(), name, id).await?;
+pub(super) async fn status(
+    ctx: &Ctx<'_>,
+    req: &Request<Incoming>,
+    name: &str,
+    id: &str,
+) -> HandlerResult {
+    let (w, started) = resume(ctx.driver(), name, id).await?;
     let size = w.size();
     drop(w);
-    Ok(progress(ctx, StatusCode::NO_CONTENT, name, id, size).empty())
+    check_state(ctx, req.uri().query(), name, id, size)?;
+    Ok(progress(ctx, StatusCode::NO_CONTENT, name, id, &started, size).empty())
 }
 
 /// Parses `Content-Range` as Distribution does (`<start>-<end>`, also with a
@@ -468,11 +625,12 @@ fn range_refused(
     ctx: &Ctx<'_>,
     name: &str,
     id: &str,
+    started: &str,
     size: i64,
     e: ApiErrors,
 ) -> hyper::Response<super::body::Body> {
     let mut resp = e.into_response();
-    let p = progress(ctx, StatusCode::OK, name, id, size).empty();
+    let p = progress(ctx, StatusCode::OK, name, id, started, size).empty();
     for h in [LOCATION, RANGE, DOCKER_UPLOAD_UUID] {
         if let Some(v) = p.headers().get(&h) {
             resp.headers_mut().insert(h, v.clone());
@@ -518,21 +676,22 @@ pub(super) async fn patch(
         return Err(upload_busy());
     };
     check_content_type(&req)?;
-    let mut w = resume(ctx.driver(), name, id).await?;
+    let (mut w, started) = resume(ctx.driver(), name, id).await?;
     let size = w.size();
-    if let Err(e) = check_range(&req, size) {
-        return Ok(range_refused(ctx, name, id, size, e));
+    if let Err(e) =
+        check_state(ctx, req.uri().query(), name, id, size).and_then(|()| check_range(&req, size))
+    {
+        return Ok(range_refused(ctx, name, id, &started, size, e));
     }
     let mut hasher = ctx.state.hashes.take(&key, size, w.version().as_deref());
-    let idle = ctx.state.settings.body_idle_timeout;
-    if let Err(e) = copy_body(req.into_body(), w.as_mut(), &mut hasher, idle).await {
+    if let Err(e) = copy_body(ctx, req.into_body(), w.as_mut(), &mut hasher).await {
         return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
     }
     w.close().await.map_err(ApiError::from)?;
     if let Some(h) = hasher {
         ctx.state.hashes.put(key, w.as_ref(), h);
     }
-    Ok(progress(ctx, StatusCode::ACCEPTED, name, id, w.size()).empty())
+    Ok(progress(ctx, StatusCode::ACCEPTED, name, id, &started, w.size()).empty())
 }
 
 /// `PUT ?digest=`: the last bytes, then commit and verification.
@@ -557,17 +716,18 @@ pub(super) async fn put(
             ApiErrors::from(ErrorCode::DigestInvalid.with_detail("digest parsing failed"))
         })?,
     };
-    let mut w = resume(ctx.driver(), name, id).await?;
+    let (mut w, started) = resume(ctx.driver(), name, id).await?;
     // A final chunk must continue the upload, as a PATCH must.
-    if let Err(e) = check_range(&req, w.size()) {
-        return Ok(range_refused(ctx, name, id, w.size(), e));
+    if let Err(e) = check_state(ctx, req.uri().query(), name, id, w.size())
+        .and_then(|()| check_range(&req, w.size()))
+    {
+        return Ok(range_refused(ctx, name, id, &started, w.size(), e));
     }
     let mut hasher = ctx
         .state
         .hashes
         .take(&key, w.size(), w.version().as_deref());
-    let idle = ctx.state.settings.body_idle_timeout;
-    if let Err(e) = copy_body(req.into_body(), w.as_mut(), &mut hasher, idle).await {
+    if let Err(e) = copy_body(ctx, req.into_body(), w.as_mut(), &mut hasher).await {
         return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
     }
     finish(ctx, name, id, w, hasher, &digest).await
@@ -679,11 +839,17 @@ async fn rehash(
 
 /// `DELETE`: cancel the upload and remove everything it stored (after a
 /// request writing to it is done).
-pub(super) async fn cancel(ctx: &Ctx<'_>, name: &str, id: &str) -> HandlerResult {
+pub(super) async fn cancel(
+    ctx: &Ctx<'_>,
+    req: &Request<Incoming>,
+    name: &str,
+    id: &str,
+) -> HandlerResult {
     let driver = ctx.driver();
     let key = paths::upload(name, id);
     let _guard = ctx.state.upload_locks.acquire(&key).await;
-    let mut w = resume(driver, name, id).await?;
+    let (mut w, _) = resume(driver, name, id).await?;
+    check_state(ctx, req.uri().query(), name, id, w.size())?;
     ctx.state.hashes.forget(&key);
     if let Err(e) = w.cancel().await {
         tracing::warn!(upload = id, error = %e, "cancelling the upload's writer failed");

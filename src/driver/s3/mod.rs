@@ -738,6 +738,10 @@ impl StorageDriver for S3Driver {
         Some(self.key(path))
     }
 
+    fn client_stats(&self) -> Option<crate::client::ClientStats> {
+        Some(self.client().stats())
+    }
+
     /// Aborts the multipart uploads below `path` initiated before `older_than` (uploads
     /// without an `Initiated` time are left alone). Servers without ListMultipartUploads
     /// (s3s-fs) have nothing to report.

@@ -128,6 +128,10 @@ impl StorageDriver for CloudFrontMiddleware {
         self.inner.s3_bucket_key(path)
     }
 
+    fn client_stats(&self) -> Option<crate::client::ClientStats> {
+        self.inner.client_stats()
+    }
+
     async fn purge_incomplete_writes(
         &self,
         path: &str,
