@@ -71,6 +71,39 @@ mod s3s_fs {
     driver_suite!(make);
 }
 
+/// Four parts in flight per writer (`maxconcurrentparts`), on s3s-fs and Swift.
+mod s3s_fs_concurrent_parts {
+    use super::*;
+
+    async fn make() -> Harness {
+        let server = common::S3sServer::start().await;
+        server.create_bucket("registry");
+        let driver = driver_with(
+            &server.target(),
+            "registry",
+            true,
+            &[("maxconcurrentparts", "4")],
+        );
+        Harness {
+            driver,
+            config: suite_config(),
+            guard: Some(Box::new(server)),
+        }
+    }
+
+    driver_suite!(make);
+}
+
+mod swift_concurrent_parts {
+    use super::*;
+
+    async fn make() -> Option<Harness> {
+        external(&common::SWIFT, true, &[("maxconcurrentparts", "4")]).await
+    }
+
+    driver_suite!(optional make);
+}
+
 mod swift_v4 {
     use super::*;
 

@@ -94,6 +94,9 @@ pub struct S3Parameters {
     /// buffers (each buffering writer reserves one `chunksize`, two while a part is in flight).
     /// At least twice `chunksize`.
     pub max_buffer_memory: u64,
+    /// `maxconcurrentparts` (default 1, at most 64): parts a writer uploads at once while it
+    /// fills the next. More trades memory (a `chunksize` buffer each) for speed.
+    pub max_concurrent_parts: usize,
     /// How long a writer waits for room in that budget before failing with a
     /// [`Busy`](crate::driver::Busy) error (default 30 s; not a configuration key).
     pub buffer_wait: std::time::Duration,
@@ -176,8 +179,12 @@ impl S3Parameters {
             0,
             MAX_CHUNK_SIZE,
         )?;
+        let max_concurrent_parts = p.int("maxconcurrentparts", 1, 1, 64)?;
         let max_buffer_memory = match p.get("maxbuffermemory").map(str::trim) {
-            None | Some("") => DEFAULT_MAX_BUFFER_MEMORY.max(2 * chunk_size),
+            // Room for every part in flight and the one filling.
+            None | Some("") => {
+                DEFAULT_MAX_BUFFER_MEMORY.max((max_concurrent_parts + 1) * chunk_size)
+            }
             Some(_) => p.int("maxbuffermemory", 0, 2 * chunk_size, i64::MAX)?,
         };
         let storage_class = match p.get("storageclass").map(str::trim) {
@@ -246,6 +253,7 @@ impl S3Parameters {
             object_acl,
             redirect_endpoint,
             max_buffer_memory: max_buffer_memory.unsigned_abs(),
+            max_concurrent_parts: usize::try_from(max_concurrent_parts).unwrap_or(1),
             buffer_wait: DEFAULT_BUFFER_WAIT,
         })
     }
@@ -329,6 +337,21 @@ mod tests {
         assert_eq!(p.object_acl, "private");
         assert!(p.redirect_endpoint.is_none() && p.session_token.is_none());
         assert_eq!(p.max_buffer_memory, 512 << 20);
+        assert_eq!(p.max_concurrent_parts, 1);
+        let deep = S3Parameters::from_parameters(
+            &base()
+                .with("chunksize", "104857600")
+                .with("maxconcurrentparts", "8"),
+        )
+        .unwrap();
+        assert_eq!(deep.max_concurrent_parts, 8);
+        assert_eq!(
+            deep.max_buffer_memory,
+            900 << 20,
+            "room for 8 parts and one filling"
+        );
+        let e = S3Parameters::from_parameters(&base().with("maxconcurrentparts", "0")).unwrap_err();
+        assert_eq!(e.key, "maxconcurrentparts");
         let big = S3Parameters::from_parameters(&base().with("chunksize", "1073741824")).unwrap();
         assert_eq!(big.max_buffer_memory, 2 << 30, "at least two chunks");
     }

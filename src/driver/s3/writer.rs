@@ -64,6 +64,12 @@ pub(super) struct OpenUpload {
     etags: Vec<(u32, ETag)>,
 }
 
+/// A part upload in the background: the part, and its buffer with its budget reservation
+/// when they can be reused.
+type PartTask = tokio::task::JoinHandle<
+    Result<(UploadedPart, Option<(BytesMut, OwnedSemaphorePermit)>), DriverError>,
+>;
+
 /// A committed object at the writer's key whose bytes begin the content but are not part of
 /// the multipart upload yet.
 #[derive(Debug, Clone)]
@@ -101,9 +107,12 @@ pub(super) struct S3Writer {
     buf: BytesMut,
     /// The budget reservation backing `buf` (taken when a buffer starts to fill).
     buf_permit: Option<OwnedSemaphorePermit>,
-    /// The part being uploaded while the next one fills `buf` (at most one: memory stays
-    /// within two parts).
-    inflight: Option<tokio::task::JoinHandle<Result<UploadedPart, DriverError>>>,
+    /// The parts being uploaded while the next one fills `buf`, oldest first: at most
+    /// `maxconcurrentparts` (default 1, so memory stays within two parts).
+    inflight: std::collections::VecDeque<PartTask>,
+    /// A buffer (with its budget reservation) a finished part upload gave back, reused for the
+    /// next part instead of freeing and allocating `chunksize` bytes again.
+    spare: Option<(BytesMut, OwnedSemaphorePermit)>,
     /// The content begins with a committed object at the key that no uploaded part holds
     /// yet (it is `base`, or in the buffer): until the first part is stored, that object alone
     /// is the resumable state, so a multipart upload without parts is aborted on failure.
@@ -122,7 +131,7 @@ impl fmt::Debug for S3Writer {
             .field("base", &self.base.as_ref().map(|b| b.size))
             .field("size", &self.size)
             .field("buffered", &self.buf.len())
-            .field("part_in_flight", &self.inflight.is_some())
+            .field("parts_in_flight", &self.inflight.len())
             .field("state", &self.state)
             .finish()
     }
@@ -221,6 +230,15 @@ impl S3Writer {
         mut parts: Vec<UploadedPart>,
     ) -> Self {
         parts.sort_by_key(|p| p.number);
+        // The content is the parts numbered 1, 2, ... without a gap: with several parts in
+        // flight, a failed one can leave later ones stored; they are uploaded again (and so
+        // replaced) when the upload continues, and never completed as they are.
+        let contiguous = parts
+            .iter()
+            .enumerate()
+            .take_while(|(i, p)| p.number as usize == i + 1)
+            .count();
+        parts.truncate(contiguous);
         let size = parts.iter().map(|p| p.size).sum();
         Self {
             driver,
@@ -231,7 +249,8 @@ impl S3Writer {
             size,
             buf: BytesMut::new(),
             buf_permit: None,
-            inflight: None,
+            inflight: std::collections::VecDeque::new(),
+            spare: None,
             continues_base: false,
             began_with_object: false,
             state: State::Open,
@@ -279,6 +298,7 @@ impl S3Writer {
             self.state = State::Failed;
             self.buf = BytesMut::new();
             self.buf_permit = None;
+            self.spare = None;
         }
         r
     }
@@ -298,8 +318,16 @@ impl S3Writer {
         Ok(id)
     }
 
-    /// Makes sure `buf` is backed by a budget reservation before it fills.
+    /// Makes sure `buf` is backed by a budget reservation before it fills (reusing the buffer
+    /// of a finished part when there is one).
     async fn reserve_buffer(&mut self) -> Result<(), DriverError> {
+        if self.buf_permit.is_none() && self.buf.is_empty() {
+            if let Some((buf, permit)) = self.spare.take() {
+                self.buf = buf;
+                self.buf_permit = Some(permit);
+                return Ok(());
+            }
+        }
         if self.buf_permit.is_none() {
             let chunk = self.driver.inner.params.chunk_size;
             self.buf_permit = Some(self.driver.inner.budget.reserve(chunk).await?);
@@ -384,55 +412,79 @@ impl S3Writer {
     }
 
     /// Starts uploading up to `chunksize` buffered bytes as the next part, in the background
-    /// (after the previous part has finished), so that the caller can fill the next part
-    /// meanwhile.
+    /// (once fewer than `maxconcurrentparts` are in flight), so that the caller can fill the
+    /// next part meanwhile.
     async fn flush_part(&mut self) -> Result<(), DriverError> {
-        self.wait_inflight().await?;
+        let depth = self.driver.inner.params.max_concurrent_parts.max(1);
+        while self.inflight.len() >= depth {
+            self.wait_oldest().await?;
+        }
         let upload_id = self.ensure_upload().await?;
         // The buffer never holds more than one part (`write` flushes at `chunksize`; a small
         // base taken into it is under 5 MiB): hand it over whole, with its reservation. The next
-        // buffer is allocated and reserved when data comes.
+        // buffer is reused or reserved when data comes.
         let data = std::mem::take(&mut self.buf).freeze();
         let n = data.len();
         let permit = self.buf_permit.take();
-        let number = u32::try_from(self.parts.len() + 1).unwrap_or(u32::MAX);
+        let number = u32::try_from(self.parts.len() + self.inflight.len() + 1).unwrap_or(u32::MAX);
         let client = self.driver.client().clone();
         let key = self.key.clone();
-        self.inflight = Some(tokio::spawn(async move {
+        self.inflight.push_back(tokio::spawn(async move {
+            let kept = data.clone();
             let etag = client
                 .upload_part(&key, &upload_id, number, data)
                 .await
-                .map_err(client_err);
-            drop(permit);
-            Ok(UploadedPart {
-                number,
-                etag: Some(etag?),
-                size: n as u64,
-            })
+                .map_err(client_err)?;
+            // The request is done with the bytes: give the buffer back for the next part.
+            let reusable = kept.try_into_mut().ok().zip(permit).map(|(mut b, p)| {
+                b.clear();
+                (b, p)
+            });
+            Ok((
+                UploadedPart {
+                    number,
+                    etag: Some(etag),
+                    size: n as u64,
+                },
+                reusable,
+            ))
         }));
         Ok(())
     }
 
-    /// Waits for the part in flight, if any, and records it.
-    async fn wait_inflight(&mut self) -> Result<(), DriverError> {
-        if let Some(task) = self.inflight.take() {
-            let part = match task.await {
-                Ok(Ok(part)) => part,
-                Ok(Err(e)) => {
-                    self.abort_base_upload().await;
-                    return Err(e);
-                }
-                Err(e) => {
-                    self.abort_base_upload().await;
-                    return Err(DriverError::msg(format!(
-                        "the part upload task failed: {e}"
-                    )));
-                }
-            };
-            self.parts.push(part);
-            self.continues_base = false;
-            self.record();
+    /// Waits for the oldest part in flight and records it.
+    async fn wait_oldest(&mut self) -> Result<(), DriverError> {
+        let Some(task) = self.inflight.pop_front() else {
+            return Ok(());
+        };
+        let (part, reusable) = match task.await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                self.abort_base_upload().await;
+                return Err(e);
+            }
+            Err(e) => {
+                self.abort_base_upload().await;
+                return Err(DriverError::msg(format!(
+                    "the part upload task failed: {e}"
+                )));
+            }
+        };
+        self.parts.push(part);
+        self.continues_base = false;
+        if self.spare.is_none() {
+            self.spare = reusable;
         }
+        self.record();
+        Ok(())
+    }
+
+    /// Waits for every part in flight and records them.
+    async fn wait_inflight(&mut self) -> Result<(), DriverError> {
+        while !self.inflight.is_empty() {
+            self.wait_oldest().await?;
+        }
+        self.spare = None;
         Ok(())
     }
 
@@ -610,9 +662,10 @@ impl FileWriter for S3Writer {
         self.state = State::Cancelled;
         self.buf = BytesMut::new();
         self.buf_permit = None;
-        if let Some(task) = self.inflight.take() {
+        for task in self.inflight.drain(..) {
             task.abort();
         }
+        self.spare = None;
         if let Some(id) = self.upload_id.take() {
             self.driver.forget_upload(&self.key);
             self.driver
@@ -642,7 +695,7 @@ impl FileWriter for S3Writer {
     fn version(&self) -> Option<String> {
         if !matches!(self.state, State::Open | State::Closed)
             || !self.buf.is_empty()
-            || self.inflight.is_some()
+            || !self.inflight.is_empty()
         {
             return None;
         }
