@@ -223,6 +223,18 @@ impl ProvideCredentials for WebIdentityProvider {
             }
             None => default_session_name(),
         };
+        if let Some(d) = s.duration_seconds {
+            if !super::assume_role::DURATION_RANGE.contains(&d) {
+                return Err(Error::credentials(
+                    PROVIDER,
+                    format!(
+                        "duration_seconds of {} is {d}; STS accepts 900 to 43200 seconds (and at \
+                         most the role's maximum session duration)",
+                        s.origin
+                    ),
+                ));
+            }
+        }
         let token = read_token(&s).await?;
         let endpoint = StsEndpoint::resolve(
             &self.env,
@@ -366,6 +378,24 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("web_identity_token_file of profile \"k8s\""),
+            "{e}"
+        );
+        let e = WebIdentityProvider::with_settings(
+            env(&[sts]),
+            WebIdentitySettings {
+                role_arn: "arn:aws:iam::1:role/r".into(),
+                token_file: token.clone(),
+                session_name: None,
+                duration_seconds: Some(100_000),
+                origin: "profile \"k8s\"".into(),
+            },
+        )
+        .provide_credentials()
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("duration_seconds of profile \"k8s\" is 100000"),
             "{e}"
         );
     }
