@@ -267,8 +267,8 @@ impl ApiErrors {
         json!({ "errors": errors })
     }
 
-    /// The complete response (its extensions carry an [`ErrorSummary`] for the request
-    /// log).
+    /// The complete response (its extensions carry a summary of the first error for the
+    /// request log).
     pub fn into_response(self) -> Response<Body> {
         let summary = self.0.first().map(|e| ErrorSummary {
             code: e.code.value().to_ascii_lowercase().replace('_', " "),

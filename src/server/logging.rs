@@ -4,14 +4,14 @@
 //!   keys — `time` (RFC 3339 with nanoseconds), `level` (`debug`, `info`, `warning`,
 //!   `error`), `msg` — plus `log.fields` and the event's fields, keys sorted as logrus sorts
 //!   them. Fields with an empty value are left out.
-//! * [`request_completed`]: one `response completed` line per request (level `error` with
+//! * one `response completed` line per request (level `error` with
 //!   `response completed with error` and `err.code`, `err.message`, `err.detail` when the
 //!   answer is an API error), with registry:2's field names: `http.request.host`,
 //!   `http.request.id`, `http.request.method`, `http.request.remoteaddr`,
 //!   `http.request.uri`, `http.request.useragent`, `http.response.contenttype`,
 //!   `http.response.duration` (Go duration syntax), `http.response.status`,
 //!   `http.response.written`, `vars.name`, `vars.reference`, `vars.digest`, `vars.uuid`.
-//! * [`access_line`]: the Apache combined-format access log line registry:2 writes to
+//! * the Apache combined-format access log line registry:2 writes to
 //!   standard output for every request, unless `log.accesslog.disabled`.
 
 use std::fmt;
