@@ -550,6 +550,107 @@ async fn a_repository_without_manifests_is_reported_and_its_blobs_swept() {
     }
 }
 
+#[tokio::test]
+async fn stray_objects_under_blobs_are_reported_and_left_alone() {
+    let server = common::S3sServer::start().await;
+    server.create_bucket("gcstray");
+    let s3 = start_with(&config(DELETES), s3_driver(&server.target(), "gcstray")).await;
+    let mut registries = vec![s3];
+    for backend in BACKENDS {
+        registries.push(start(backend, DELETES).await);
+    }
+    for r in registries {
+        let (used, orphan) = two_images(&r, "stray").await;
+        let driver = r.driver().as_ref();
+        let blobs = format!("{}/blobs", paths::ROOT);
+        let hex = &orphan["sha256:".len()..];
+        // Another object in the orphan's directory goes with it.
+        let extra = format!("{blobs}/sha256/{}/{hex}/extra", &hex[..2]);
+        // A blob directory without data, a misplaced blob, an unknown algorithm, a stray file.
+        let nodata_hex = "ab".repeat(32);
+        let nodata = format!("{blobs}/sha256/ab/{nodata_hex}/partial");
+        let misplaced = format!("{blobs}/sha256/00/{nodata_hex}/data");
+        let md5 = format!("{blobs}/md5/00/0011/data");
+        let stray = format!("{blobs}/sha256/README");
+        for p in [&extra, &nodata, &misplaced, &md5, &stray] {
+            driver
+                .put_content(p, Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        let report = gc::run(driver, opts(false, true)).await.unwrap();
+        assert_eq!(eligible(&report), BTreeSet::from([orphan.clone()]));
+        for p in [&nodata, &misplaced, &md5, &stray] {
+            assert!(
+                report.warnings.iter().any(|w| w.contains(p.as_str())
+                    || (p == &nodata && w.contains(&nodata_hex))
+                    || (p == &md5 && w.contains("/blobs/md5"))),
+                "{p}: {:?}",
+                report.warnings
+            );
+            assert!(driver.stat(p).await.is_ok(), "{p} was deleted");
+        }
+        assert!(driver.stat(&extra).await.is_err(), "{}", driver.name());
+        assert!(used.is_subset(&stored_blobs(driver).await));
+        r.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_layer_referenced_by_its_sha512_digest_keeps_the_stored_blob() {
+    use s3driver::server::digest::Algorithm;
+    for backend in BACKENDS {
+        let r = start(backend, DELETES).await;
+        let config_blob = b"{\"sha512\":true}".to_vec();
+        let config_digest = push_blob(&r, "s512", &config_blob).await;
+        // The layer is uploaded under its sha512 digest: stored under sha256, linked under both.
+        let layer = b"a layer known by its sha512 digest".to_vec();
+        let d512 = Algorithm::Sha512.digest(&layer).to_string();
+        let resp = r
+            .client
+            .post(r.url("/v2/s512/blobs/uploads/"))
+            .send()
+            .await
+            .unwrap();
+        let loc = header(&resp, "location");
+        let resp = r
+            .client
+            .put(r.url(&format!("{loc}?digest={d512}")))
+            .body(layer.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_blob.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d512, "size": layer.len()}],
+        })
+        .to_string()
+        .into_bytes();
+        let resp = put_manifest(&r, "s512", "v1", OCI_MANIFEST, &m).await;
+        assert_eq!(resp.status(), 201);
+        let driver = r.driver().as_ref();
+        for delete_untagged in [false, true] {
+            let report = gc::run(driver, opts(false, delete_untagged)).await.unwrap();
+            assert!(report.blobs.is_empty(), "{:?}", report.blobs);
+            let marked: BTreeSet<String> = report.marked.keys().map(|d| d.to_string()).collect();
+            assert!(marked.contains(&sha256(&layer)), "{marked:?}");
+            assert!(marked.contains(&d512));
+        }
+        let got = r
+            .client
+            .get(r.url(&format!("/v2/s512/blobs/{d512}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.bytes().await.unwrap(), layer);
+        r.stop().await;
+    }
+}
+
 /// `n` blobs no manifest uses, written straight to storage as a push leaves them.
 async fn orphans(driver: &dyn StorageDriver, n: usize, seed: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();

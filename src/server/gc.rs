@@ -275,10 +275,28 @@ fn file_name(path: &str) -> &str {
 /// A blob under `blobs/`.
 #[derive(Debug, Default)]
 struct StoredBlob {
-    /// Size of its `data`.
-    size: u64,
-    /// Every object below its directory (normally just `data`).
-    files: Vec<String>,
+    /// Size of its `data`, if there is one.
+    size: Option<u64>,
+    /// The objects below its directory other than `data` (normally none).
+    others: Vec<String>,
+}
+
+impl StoredBlob {
+    /// Every object of blob `d`.
+    fn files(&self, d: &Digest) -> Vec<String> {
+        let mut files = vec![paths::blob_data(d)];
+        files.extend(self.others.iter().cloned());
+        files
+    }
+}
+
+/// A file found under a blob's directory.
+#[derive(Debug)]
+enum BlobFile {
+    /// Its `data`, of this size.
+    Data(u64),
+    /// Anything else, at this path.
+    Other(String),
 }
 
 /// Everything under `blobs/`: the blobs (directories with a `data` file) and
@@ -325,11 +343,11 @@ async fn inventory(io: &Io<'_>) -> Result<Inventory, String> {
     for result in join_all(walks).await {
         let (found, warnings) = result?;
         inv.warnings.extend(warnings);
-        for (digest, file, data_size) in found {
+        for (digest, file) in found {
             let blob = inv.blobs.entry(digest).or_default();
-            blob.files.push(file);
-            if let Some(size) = data_size {
-                blob.size = size;
+            match file {
+                BlobFile::Data(size) => blob.size = Some(size),
+                BlobFile::Other(path) => blob.others.push(path),
             }
         }
     }
@@ -337,29 +355,29 @@ async fn inventory(io: &Io<'_>) -> Result<Inventory, String> {
     let no_data: Vec<Digest> = inv
         .blobs
         .iter()
-        .filter(|(_, b)| !b.files.iter().any(|f| file_name(f) == "data"))
+        .filter(|(_, b)| b.size.is_none())
         .map(|(d, _)| d.clone())
         .collect();
     for d in no_data {
         if let Some(b) = inv.blobs.remove(&d) {
             inv.warnings.push(format!(
                 "blob directory of {d} has no data file ({}); left alone",
-                b.files.join(", ")
+                b.others.join(", ")
             ));
         }
     }
     Ok(inv)
 }
 
-/// One key range of one algorithm's blobs: `(digest, file, size if it is the
-/// data)` for every file, and warnings about files that are no blob's.
+/// One key range of one algorithm's blobs: every file under a blob's directory,
+/// and warnings about files that are no blob's.
 #[allow(clippy::type_complexity)]
 async fn walk_range(
     io: &Io<'_>,
     alg_dir: String,
     algorithm: Algorithm,
     range: usize,
-) -> Result<(Vec<(Digest, String, Option<u64>)>, Vec<String>), String> {
+) -> Result<(Vec<(Digest, BlobFile)>, Vec<String>), String> {
     let _permit = io.permits.acquire().await.map_err(|e| e.to_string())?;
     let opts = if range == 0 {
         WalkOptions::default()
@@ -391,8 +409,12 @@ async fn walk_range(
         };
         match digest {
             Some(d) => {
-                let data = (rest == Some("data")).then(|| u64::try_from(fi.size).unwrap_or(0));
-                found.push((d, fi.path.clone(), data));
+                let file = if rest == Some("data") {
+                    BlobFile::Data(u64::try_from(fi.size).unwrap_or(0))
+                } else {
+                    BlobFile::Other(fi.path.clone())
+                };
+                found.push((d, file));
             }
             None => warnings.push(format!(
                 "{}: not part of a blob (blobs/<alg>/<hex[0:2]>/<hex>/...); left alone",
@@ -754,7 +776,7 @@ async fn mark(io: &Io<'_>, opts: Options, report: &mut Report) -> Result<Plan, S
     for (d, blob) in &inv.blobs {
         if !report.marked.contains_key(d) {
             plan.blobs
-                .push(((d.clone(), blob.size), blob.files.clone()));
+                .push(((d.clone(), blob.size.unwrap_or(0)), blob.files(d)));
         }
     }
     // `_layers` links whose blob is not (or no longer) stored link to nothing: those of the
