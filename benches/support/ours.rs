@@ -25,7 +25,18 @@ pub fn driver(
     access_key: &str,
     secret_key: &str,
 ) -> Arc<s3driver::driver::Base<S3Driver>> {
-    let params = Parameters::from_iter([
+    driver_with(endpoint, bucket, access_key, secret_key, &[])
+}
+
+/// [`driver`] with more parameters (e.g. `maxconcurrentparts`).
+pub fn driver_with(
+    endpoint: &str,
+    bucket: &str,
+    access_key: &str,
+    secret_key: &str,
+    extra: &[(&str, &str)],
+) -> Arc<s3driver::driver::Base<S3Driver>> {
+    let mut params = Parameters::from_iter([
         ("region", "us-east-1"),
         ("regionendpoint", endpoint),
         ("forcepathstyle", "true"),
@@ -34,7 +45,32 @@ pub fn driver(
         ("secretkey", secret_key),
         ("chunksize", "10485760"),
     ]);
+    for (k, v) in extra {
+        params = params.with(*k, *v);
+    }
     Arc::new(S3Driver::from_parameters(&params).expect("s3driver: driver parameters"))
+}
+
+/// The driver's writer with 8 parts in flight (`maxconcurrentparts: 8`), as object_store's
+/// BufWriter keeps them: the same memory for the same overlap.
+pub fn deep_writer(driver: &Arc<s3driver::driver::Base<S3Driver>>) -> Contender {
+    let d = Arc::clone(driver);
+    Contender {
+        name: "s3driver driver, 8 parts in flight",
+        put: Box::new(move |key, body| {
+            let d = Arc::clone(&d);
+            Box::pin(async move {
+                let mut w = d.writer(&format!("/{key}"), false).await.expect("writer");
+                for piece in body.chunks(1 << 20) {
+                    w.write(piece).await.expect("writer write");
+                }
+                w.commit().await.expect("writer commit");
+                w.close().await.expect("writer close");
+                body.len() as u64
+            })
+        }),
+        get: None,
+    }
 }
 
 /// The s3driver contenders on `driver` (and its client).

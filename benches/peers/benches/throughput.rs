@@ -1,15 +1,23 @@
 //! PUT/GET throughput, s3driver (client and driver) against object_store (feature `aws`), in
-//! one run, against the same in-process s3s-fs server: 1 MiB and 64 MiB objects (1 GiB too
-//! with `S3DRIVER_BENCH_BIG=1`).
+//! one run, side by side, against two in-process servers that verify signatures: s3s-fs
+//! (objects on disk, MD5 on every write) and a bench-only in-memory server that is not the
+//! bottleneck (`benches/support/s3s_mem.rs`). The contenders alternate order from round to
+//! round (`benches/support/interleaved.rs`); each table gives the median, minimum and maximum
+//! of the rounds, with the load average and the floors (single-core SHA-256, loopback TCP)
+//! measured in the same run.
 //!
 //! ```text
-//! cd benches/peers && cargo bench --bench throughput -- --warm-up-time 1 --measurement-time 3
+//! cd benches/peers && cargo bench --bench throughput
+//! S3DRIVER_BENCH_ROUNDS=9 S3DRIVER_BENCH_BIG=1 cargo bench --bench throughput
 //! ```
 //!
 //! Contenders (all path-style, HTTP/1.1, same credentials):
-//! - `s3driver client`: `put_object` (SHA-256 signed payload + Content-MD5) / `get_object`.
+//! - `s3driver client`: `put_object` (SHA-256 signed payload; no Content-MD5, as the signed
+//!   SHA-256 already covers the body) / `get_object`.
 //! - `s3driver client unsigned stream`: `put_object_stream` (`UNSIGNED-PAYLOAD`).
-//! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, multipart above that) / `reader`.
+//! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, one part in flight, the default)
+//!   / `reader`.
+//! - `s3driver driver, 8 parts in flight`: the same with `maxconcurrentparts: 8`.
 //! - `object_store`: `put` (one PutObject, SHA-256 signed payload) / `get`.
 //! - `object_store unsigned`: `put` with `with_unsigned_payload(true)`.
 //! - `object_store BufWriter`: `BufWriter` of 10 MiB capacity (1 MiB `write_all`s, multipart
@@ -21,10 +29,13 @@ mod ours;
 mod s3s_fs;
 #[path = "../../support/throughput.rs"]
 mod throughput;
+#[path = "../../support/interleaved.rs"]
+mod interleaved;
+#[path = "../../support/s3s_mem.rs"]
+mod s3s_mem;
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
@@ -115,20 +126,38 @@ fn object_store_contenders(endpoint: &str, bucket: &str) -> Vec<Contender> {
     ]
 }
 
-fn bench(c: &mut Criterion) {
+fn main() {
+    let rounds = std::env::var("S3DRIVER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
     let rt = throughput::runtime();
-    let server = rt.block_on(s3s_fs::S3sFs::start(0));
-    server.create_bucket("bench");
-    let endpoint = server.endpoint();
-    let mut contenders = {
+    interleaved::floors();
+    let sizes = throughput::sizes();
+    let contenders = |endpoint: &str| {
         let _guard = rt.enter();
         let driver = ours::driver(&endpoint, "bench", s3s_fs::ACCESS_KEY, s3s_fs::SECRET_KEY);
-        ours::contenders(&driver)
+        let deep = ours::driver_with(
+            &endpoint,
+            "bench",
+            s3s_fs::ACCESS_KEY,
+            s3s_fs::SECRET_KEY,
+            &[("maxconcurrentparts", "8")],
+        );
+        let mut c = ours::contenders(&driver);
+        c.push(ours::deep_writer(&deep));
+        c.extend(object_store_contenders(endpoint, "bench"));
+        c
     };
-    contenders.extend(object_store_contenders(&endpoint, "bench"));
-    throughput::bench(c, &rt, &contenders);
-    drop(server);
+    {
+        let server = rt.block_on(s3s_fs::S3sFs::start(0));
+        server.create_bucket("bench");
+        let endpoint = server.endpoint();
+        interleaved::run(&rt, "s3s-fs 0.14.1", &contenders(&endpoint), &sizes, rounds);
+    }
+    {
+        let server = rt.block_on(s3s_mem::S3sMem::start(0));
+        let endpoint = server.endpoint();
+        interleaved::run(&rt, "in-memory s3s (bench server)", &contenders(&endpoint), &sizes, rounds);
+    }
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);
