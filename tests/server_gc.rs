@@ -373,6 +373,27 @@ async fn keeps_what_manifests_use_and_deletes_the_rest_on_s3() {
     r.stop().await;
 }
 
+async fn semantics_on_external(spec: &'static common::external::ServerSpec) {
+    let Some(server) = common::server_or_skip(spec) else {
+        return;
+    };
+    let bucket = common::unique_bucket_name("gc");
+    server.create_bucket(&bucket).await;
+    let r = start_with(&config(DELETES), s3_driver(&server.target(), &bucket)).await;
+    semantics_on(&r).await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn keeps_what_manifests_use_and_deletes_the_rest_on_swift() {
+    semantics_on_external(&common::SWIFT).await;
+}
+
+#[tokio::test]
+async fn keeps_what_manifests_use_and_deletes_the_rest_on_ceph() {
+    semantics_on_external(&common::CEPH).await;
+}
+
 // --- 6. Bad states ----------------------------------------------------------------------------
 
 /// Two tagged images sharing a base layer in `good`, and a blob no manifest uses in `good`.
