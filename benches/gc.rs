@@ -29,6 +29,8 @@
 
 #[path = "support/s3s_listing.rs"]
 mod s3s_listing;
+#[path = "support/s3s_serve.rs"]
+mod s3s_serve;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

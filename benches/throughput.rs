@@ -11,6 +11,8 @@
 mod ours;
 #[path = "support/s3s_fs.rs"]
 mod s3s_fs;
+#[path = "support/s3s_serve.rs"]
+mod s3s_serve;
 #[path = "support/throughput.rs"]
 mod throughput;
 

@@ -11,6 +11,8 @@
 
 #[path = "../benches/support/s3s_fs.rs"]
 mod s3s_fs;
+#[path = "../benches/support/s3s_serve.rs"]
+mod s3s_serve;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// Access key id the server accepts.
 pub const ACCESS_KEY: &str = "AKIDS3DRIVERBENCH";
@@ -54,31 +54,7 @@ impl S3sFs {
             .await
             .unwrap_or_else(|e| panic!("s3s-fs: cannot bind 127.0.0.1:{port}: {e}"));
         let addr = listener.local_addr().expect("s3s-fs: no local address");
-        let task = tokio::spawn(async move {
-            // Aborting this task drops the set, which aborts every connection task.
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((socket, _)) = accepted else {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        // Without it, Nagle's algorithm and delayed ACKs stall small
-                        // responses by ~40 ms (what a production server avoids too).
-                        let _ = socket.set_nodelay(true);
-                        let service = service.clone();
-                        conns.spawn(async move {
-                            let io = hyper_util::rt::TokioIo::new(socket);
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, service)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = crate::s3s_serve::spawn_http1(listener, service);
         S3sFs { addr, data, task }
     }
 

@@ -22,7 +22,7 @@ use s3s::service::S3ServiceBuilder;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// s3s-fs with the listing above.
 #[derive(Debug)]
@@ -347,28 +347,7 @@ impl Server {
             .await
             .expect("s3s-fs: cannot bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("s3s-fs: no local address");
-        let task = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((socket, _)) = accepted else {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        let _ = socket.set_nodelay(true);
-                        let service = service.clone();
-                        conns.spawn(async move {
-                            let io = hyper_util::rt::TokioIo::new(socket);
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, service)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = crate::s3s_serve::spawn_http1(listener, service);
         Server { addr, data, task }
     }
 

@@ -27,7 +27,7 @@ use s3s::dto::{
 use s3s::service::S3ServiceBuilder;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// Access key id the server accepts (the same as the s3s-fs bench server's).
 pub const ACCESS_KEY: &str = "AKIDS3DRIVERBENCH";
@@ -238,29 +238,7 @@ impl S3sMem {
             .await
             .expect("s3s_mem: bind");
         let addr = listener.local_addr().expect("s3s_mem: local address");
-        let task = tokio::spawn(async move {
-            // Aborting this task drops the set, which aborts every connection task.
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((socket, _)) = accepted else {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        let _ = socket.set_nodelay(true);
-                        let service = service.clone();
-                        conns.spawn(async move {
-                            let io = hyper_util::rt::TokioIo::new(socket);
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, service)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-        });
+        let task = crate::s3s_serve::spawn_http1(listener, service);
         S3sMem { addr, task }
     }
 
