@@ -120,7 +120,17 @@ fn reads_every_supported_key() {
     assert_eq!((h.interval, h.threshold), (Duration::from_secs(5), 3));
     let warnings = c.warnings.join("\n");
     assert!(warnings.contains("redis"), "{warnings}");
-    assert!(warnings.contains("notifications"), "{warnings}");
+    assert!(!warnings.contains("notifications"), "{warnings}");
+    let ep = &c.notifications.endpoints[0];
+    assert_eq!(
+        (ep.name.as_str(), ep.url.as_str()),
+        ("alistener", "https://my.listener.com/event")
+    );
+    assert_eq!(
+        (ep.timeout, ep.threshold, ep.backoff),
+        (Duration::from_secs(1), 10, Duration::from_secs(1)),
+        "registry:2's defaults"
+    );
 }
 
 #[test]
@@ -214,13 +224,18 @@ fn errors_name_the_key_and_the_allowed_values() {
         ("version: 0.1\nstorage: inmemory\nlog:\n  formatter: xml\n", &[], "log.formatter must be one of text, json, logstash"),
         ("version: 0.1\nstorage:\n  inmemory:\n  delete:\n    enabled: sometimes\n", &[], "storage.delete.enabled must be a boolean"),
         ("version: 0.1\nstorage:\n  inmemory:\n  maintenance:\n    uploadpurging:\n      age: forever\n", &[], "storage.maintenance.uploadpurging.age must be a duration"),
-        ("version: 0.1\nstorage: inmemory\nauth:\n  token:\n    realm: x\n", &[], "auth.token is not supported"),
+        ("version: 0.1\nstorage: inmemory\nauth:\n  token:\n    realm: x\n", &[], "auth.token.service must be set for the token access controller"),
+        ("version: 0.1\nstorage: inmemory\nauth:\n  silly:\n    realm: x\n", &[], "auth.silly is not supported by this build; the supported access controllers are htpasswd and token"),
+        ("version: 0.1\nstorage: inmemory\nnotifications:\n  endpoints:\n    - name: a\n      url: ftp://x/\n", &[], "notifications.endpoints[0].url must be an http:// or https:// URL"),
+        ("version: 0.1\nstorage: inmemory\nnotifications:\n  endpoints:\n    - url: http://x/\n", &[], "notifications.endpoints[0].name is missing"),
+        ("version: 0.1\nstorage: inmemory\nnotifications:\n  endpoints:\n    - name: a\n      url: http://x/\n      ignore:\n        actions: [pul]\n", &[], "ignore.actions must list actions among pull, push, mount, delete"),
+        ("version: 0.1\nstorage: inmemory\nnotifications:\n  endpoints:\n    - name: a\n      url: http://x/\n      headers:\n        Authorization: \"Bearer s3cr3t\\n\"\n", &[], "notifications.endpoints[0].headers.Authorization is not a valid HTTP header name and value"),
         ("version: 0.1\nstorage: inmemory\nauth:\n  htpasswd:\n    path: /x\n", &[], "auth.htpasswd.realm must be set"),
         ("version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    certificate: /c\n", &[], "http.tls.key is missing"),
         ("version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    certificate: /c\n    key: /k\n    clientcas: [/ca]\n", &[], "http.tls.clientcas is not supported"),
         ("version: 0.1\nstorage: inmemory\nhttp:\n  tls:\n    minimumtls: tls1.0\n", &[], "http.tls.minimumtls must be one of tls1.2, tls1.3"),
         ("version: 0.1\nstorage: inmemory\nhttp:\n  net: unix\n", &[], "http.net must be tcp"),
-        ("version: 0.1\nstorage: inmemory\nproxy:\n  remoteurl: https://registry-1.docker.io\n", &[], "proxy (pull-through cache) mode is not supported"),
+        ("version: 0.1\nstorage: inmemory\nproxy:\n  remoteurl: ftp://registry-1.docker.io\n", &[], "proxy.remoteurl must be the upstream registry's URL"),
         ("version: 0.1\nstorage: inmemory\nmiddleware:\n  storage:\n    - name: rewrite\n", &[], "unknown storage middleware \"rewrite\"; allowed values: cloudfront"),
         ("version: 0.1\nstorage:\n  filesystem:\n    maxthreads: many\n", &[], "maxthreads"),
         ("version: 0.1\nstorage: inmemory\nhealth:\n  storagedriver:\n    enabled: true\n    threshold: -1\n", &[], "health.storagedriver.threshold"),

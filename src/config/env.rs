@@ -87,6 +87,17 @@ const HEALTH: &[&str] = &[
 const STORAGEDRIVER: &[&str] = &["enabled", "interval", "threshold"];
 const MIDDLEWARE: &[&str] = &["name", "disabled", "options"];
 const NOTIFICATIONS: &[&str] = &["events", "endpoints"];
+const ENDPOINT: &[&str] = &[
+    "name",
+    "disabled",
+    "url",
+    "headers",
+    "timeout",
+    "threshold",
+    "backoff",
+    "ignoredmediatypes",
+    "ignore",
+];
 
 fn shape(path: &[String]) -> Shape {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -105,12 +116,19 @@ fn shape(path: &[String]) -> Shape {
         ["health"] => Shape::Struct(HEALTH),
         ["health", "storagedriver"] => Shape::Struct(STORAGEDRIVER),
         ["catalog"] => Shape::Struct(&["maxentries"]),
+        ["proxy"] => Shape::Struct(super::parse::PROXY_KEYS),
         ["notifications"] => Shape::Struct(NOTIFICATIONS),
+        ["notifications", "events"] => Shape::Struct(&["includereferences"]),
+        ["notifications", "endpoints"] => Shape::List(ENDPOINT),
+        ["notifications", "endpoints", _] => Shape::Struct(ENDPOINT),
+        ["notifications", "endpoints", _, "headers"] => Shape::Map,
+        ["notifications", "endpoints", _, "ignore"] => Shape::Struct(&["mediatypes", "actions"]),
+        ["notifications", ..] => Shape::Leaf,
         ["middleware", _] => Shape::List(MIDDLEWARE),
         ["middleware", _, _] => Shape::Struct(MIDDLEWARE),
         ["log" | "http" | "health" | "catalog", ..] | ["version" | "loglevel"] => Shape::Leaf,
-        // storage, auth, middleware (and their parameters), redis, proxy,
-        // validation, policy, notification internals: open maps.
+        // storage, auth, middleware (and their parameters), redis, proxy.exec,
+        // validation, policy: open maps.
         _ => Shape::Map,
     }
 }
@@ -325,6 +343,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("non-numeric"), "{e}");
+    }
+
+    #[test]
+    fn notification_endpoints_are_a_list_of_structs() {
+        let mut root =
+            parse("notifications:\n  endpoints:\n    - name: a\n      url: http://x/\n").unwrap();
+        let w = apply(
+            &mut root,
+            &env(&[
+                ("REGISTRY_NOTIFICATIONS_ENDPOINTS_0_URL", "http://y/"),
+                (
+                    "REGISTRY_NOTIFICATIONS_ENDPOINTS_0_IGNORE_ACTIONS",
+                    "[pull]",
+                ),
+                (
+                    "REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS_AUTHORIZATION",
+                    "[Bearer x]",
+                ),
+                ("REGISTRY_NOTIFICATIONS_ENDPOINTS_1_NAME", "b"),
+                ("REGISTRY_NOTIFICATIONS_ENDPOINTS_1_NOPE", "x"),
+                ("REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            vec!["ignoring unrecognized environment variable REGISTRY_NOTIFICATIONS_ENDPOINTS_1_NOPE"]
+        );
+        let eps = at(&root, &["notifications", "endpoints"]);
+        assert_eq!(
+            go_sprint(eps),
+            "[map[headers:map[authorization:[Bearer x]] ignore:map[actions:[pull]] name:a url:http://y/] map[name:b]]"
+        );
+        assert_eq!(
+            go_sprint(at(&root, &["notifications", "events", "includereferences"])),
+            "true"
+        );
     }
 
     #[test]

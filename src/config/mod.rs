@@ -29,12 +29,17 @@
 //! | `http.maxconnections` | most client connections served at once; more wait to be accepted (default 1024; not in registry:2) |
 //! | `http.tls.certificate`, `http.tls.key`, `http.tls.minimumtls` | HTTPS with rustls |
 //! | `auth.htpasswd.realm`, `auth.htpasswd.path` | HTTP basic auth against bcrypt entries |
+//! | `auth.token` | `realm`, `service`, `issuer`, `rootcertbundle` and/or `jwks`, `autoredirect`, `autoredirectpath`, `signingalgorithms`: bearer tokens (JWT) from a Docker token server |
+//! | `notifications.endpoints` | `name`, `url`, `headers`, `timeout` (1s), `threshold` (10), `backoff` (1s), `ignoredmediatypes`, `ignore.mediatypes`, `ignore.actions`, `disabled` |
+//! | `notifications.events.includereferences` | manifest events list the manifest's references |
 //! | `health.storagedriver` | `enabled` (false), `interval` (10s), `threshold` (3) |
 //! | `catalog.maxentries` | largest `n` of `/v2/_catalog` (default 1000) |
+//! | `proxy.remoteurl`, `proxy.username`, `proxy.password` | a pull-through cache of the registry at `remoteurl` (see [`ProxyConfig`]) |
+//! | `proxy.ttl` | how long fetched content is kept, and a tag trusted without asking the upstream (default 168h; 0: kept forever, tags asked every time) |
+//! | `proxy.timeout` | the longest the upstream may take to answer or stall in a body (default 30s; not in registry:2) |
 //!
-//! `notifications`, `redis`, `validation`, `policy`, `http.secret`,
-//! `http.host`, `http.relativeurls` and `http.debug` are accepted and ignored,
-//! with a warning where they would change behaviour. `proxy`, `auth.token`,
+//! `redis`, `validation`, `policy`, `http.host` and `http.relativeurls` are
+//! accepted and ignored, with a warning where they would change behaviour.
 //! `auth.silly`, `http.net: unix`, `http.tls.clientcas` and
 //! `http.tls.letsencrypt` are refused with an error.
 //!
@@ -102,9 +107,48 @@ pub struct Config {
     pub health: Option<HealthCheckConfig>,
     /// `catalog.maxentries`.
     pub catalog_max_entries: usize,
+    /// `notifications`.
+    pub notifications: NotificationsConfig,
+    /// `proxy`, when `proxy.remoteurl` is set: the registry is a pull-through cache.
+    pub proxy: Option<ProxyConfig>,
     /// Things that were accepted but ignored or changed; the binary logs them
     /// once logging is set up.
     pub warnings: Vec<String>,
+}
+
+/// `proxy`: the registry is a pull-through cache of the registry at
+/// [`remote_url`](Self::remote_url), its cache kept in the configured storage in
+/// registry:2's layout. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// `proxy.remoteurl`: the upstream registry's base URL (`https://registry-1.docker.io`),
+    /// without a trailing slash; its API is below `<remoteurl>/v2/`.
+    pub remote_url: String,
+    /// `proxy.username`: for the upstream's basic authentication or its token server.
+    pub username: Option<String>,
+    /// `proxy.password`.
+    pub password: Option<String>,
+    /// `proxy.ttl` (default 168h): fetched content is removed this long after it was
+    /// fetched (registry:2's scheduler), and a tag is served without asking the upstream
+    /// for this long after it was last checked. `None` (`ttl: 0`): content is kept forever
+    /// and every tag request asks the upstream, as registry:2 2.8 does.
+    pub ttl: Option<Duration>,
+    /// `proxy.timeout` (default 30s; not in registry:2): the longest the upstream (or its
+    /// token server) may take to connect, to answer a request, or to send the next part of
+    /// a body.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("remote_url", &self.remote_url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ttl", &self.ttl)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Log verbosity.
@@ -326,6 +370,94 @@ pub enum AuthConfig {
         /// The htpasswd file (bcrypt entries).
         path: PathBuf,
     },
+    /// `auth.token`.
+    Token(TokenConfig),
+}
+
+/// `auth.token`: bearer tokens issued by a token server (Docker's token authentication).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// `realm`: the token server's URL announced in `WWW-Authenticate`.
+    pub realm: String,
+    /// `service`: announced in the challenge; tokens must name it in `aud`.
+    pub service: String,
+    /// `issuer`: tokens must name it in `iss`.
+    pub issuer: String,
+    /// `rootcertbundle`: PEM certificates whose keys sign tokens (or sign the `x5c` chains
+    /// tokens carry).
+    pub root_cert_bundle: Option<PathBuf>,
+    /// `jwks`: a JSON Web Key Set file of signing keys, selected by `kid` (registry:2 3.x).
+    pub jwks: Option<PathBuf>,
+    /// `autoredirect` with `autoredirectpath` (default `/auth/token`): the realm is
+    /// `https://<request host><path>` instead of `realm`.
+    pub auto_redirect: Option<String>,
+    /// `signingalgorithms` (registry:2 3.x): the JWS algorithms accepted; empty for all the
+    /// asymmetric ones.
+    pub signing_algorithms: Vec<String>,
+}
+
+/// `notifications`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationsConfig {
+    /// `notifications.events.includereferences`: manifest events carry the manifest's
+    /// references.
+    pub include_references: bool,
+    /// `notifications.endpoints`, in order (disabled ones included, marked).
+    pub endpoints: Vec<NotificationEndpoint>,
+}
+
+/// One `notifications.endpoints` entry. `Debug` never shows header values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NotificationEndpoint {
+    /// `name`: identifies the endpoint in logs and metrics.
+    pub name: String,
+    /// `url`: where the event envelopes are POSTed (http or https).
+    pub url: String,
+    /// `headers`: added to every POST (values may hold credentials).
+    pub headers: Vec<(String, Vec<String>)>,
+    /// `timeout` of one POST (default 1s).
+    pub timeout: Duration,
+    /// `threshold`: failures in a row after which each retry waits `backoff` (default 10).
+    pub threshold: u32,
+    /// `backoff` (default 1s).
+    pub backoff: Duration,
+    /// `ignoredmediatypes` and `ignore.mediatypes`: events whose target has one of these
+    /// media types are not sent.
+    pub ignored_media_types: Vec<String>,
+    /// `ignore.actions`: events with one of these actions (`pull`, `push`, `mount`,
+    /// `delete`) are not sent.
+    pub ignored_actions: Vec<String>,
+    /// `disabled`.
+    pub disabled: bool,
+}
+
+impl fmt::Debug for NotificationEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("NotificationEndpoint")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("threshold", &self.threshold)
+            .field("backoff", &self.backoff)
+            .field("ignored_media_types", &self.ignored_media_types)
+            .field("ignored_actions", &self.ignored_actions)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+/// `url` without a password (`https://user:***@host/...`), for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url.parse::<reqwest::Url>() {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<not a URL>".to_owned(),
+    }
 }
 
 /// `health.storagedriver` when enabled.

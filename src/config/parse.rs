@@ -4,11 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod proxy;
+
+pub(crate) use proxy::KEYS as PROXY_KEYS;
+
 use super::duration::{format_go_duration, parse_go_duration};
 use super::yaml::{go_sprint, Node, Value};
 use super::{
     AuthConfig, Config, ConfigError, DebugConfig, HealthCheckConfig, HttpConfig, LogConfig,
-    LogFormat, LogLevel, MiddlewareConfig, StorageConfig, TlsConfig, UploadPurging,
+    LogFormat, LogLevel, MiddlewareConfig, NotificationEndpoint, NotificationsConfig,
+    StorageConfig, TlsConfig, TokenConfig, UploadPurging,
 };
 
 /// Keys of `storage` that are settings, not driver names (Distribution's
@@ -249,7 +254,15 @@ pub(crate) fn config(root: &Node) -> Result<Config, ConfigError> {
             "catalog.maxentries must be a positive integer",
         ));
     }
+    let notifications = notifications(section(child(root_map, "notifications"), "notifications")?)?;
     ignored_sections(root_map, &mut ctx)?;
+    let proxy = proxy::proxy(root_map, &mut ctx)?;
+    if proxy.is_some() && storage.read_only {
+        return Err(ConfigError::new(
+            "storage.maintenance.readonly.enabled",
+            "a pull-through cache (proxy.remoteurl) writes what it fetches to storage, so it cannot be read-only: remove storage.maintenance.readonly or the proxy section",
+        ));
+    }
     Ok(Config {
         log,
         storage,
@@ -257,6 +270,8 @@ pub(crate) fn config(root: &Node) -> Result<Config, ConfigError> {
         auth,
         health,
         catalog_max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX),
+        notifications,
+        proxy,
         warnings: ctx.warnings,
     })
 }
@@ -683,18 +698,23 @@ fn auth(auth: Option<&Node>) -> Result<Option<AuthConfig>, ConfigError> {
             return Err(ConfigError::new(
                 "auth",
                 format!(
-                    "auth must name exactly one access controller (htpasswd); found {}",
+                    "auth must name exactly one access controller (htpasswd or token); found {}",
                     names.join(", ")
                 ),
             ));
         }
     };
-    if kind != "htpasswd" {
-        return Err(ConfigError::new(
+    match kind.as_str() {
+        "htpasswd" => htpasswd(options).map(Some),
+        "token" => token(options).map(|t| Some(AuthConfig::Token(t))),
+        _ => Err(ConfigError::new(
             format!("auth.{kind}"),
-            format!("auth.{kind} is not supported by this build; the only supported access controller is htpasswd"),
-        ));
+            format!("auth.{kind} is not supported by this build; the supported access controllers are htpasswd and token"),
+        )),
     }
+}
+
+fn htpasswd(options: &Node) -> Result<AuthConfig, ConfigError> {
     let options = section(Some(options), "auth.htpasswd")?;
     let realm = string(child(options, "realm"), "auth.htpasswd.realm")?.ok_or_else(|| {
         ConfigError::new(
@@ -714,10 +734,248 @@ fn auth(auth: Option<&Node>) -> Result<Option<AuthConfig>, ConfigError> {
             "auth.htpasswd.realm must not contain a double quote",
         ));
     }
-    Ok(Some(AuthConfig::Htpasswd {
+    Ok(AuthConfig::Htpasswd {
         realm,
         path: PathBuf::from(path),
-    }))
+    })
+}
+
+/// `auth.token`, checked as registry:2 (3.x) checks it: `realm`, `issuer` and `service` are
+/// required strings, at least one of `rootcertbundle` and `jwks` must be set.
+fn token(options: &Node) -> Result<TokenConfig, ConfigError> {
+    let options = section(Some(options), "auth.token")?;
+    let required = |key: &str, what: &str| -> Result<String, ConfigError> {
+        let path = format!("auth.token.{key}");
+        string(child(options, key), &path)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    path.clone(),
+                    format!("{path} must be set for the token access controller ({what})"),
+                )
+            })
+    };
+    let realm = required("realm", "the token server's URL clients are sent to")?;
+    let service = required("service", "the name tokens are issued for, their `aud`")?;
+    let issuer = required("issuer", "the token server's name, the `iss` of its tokens")?;
+    for (key, value) in [("realm", &realm), ("service", &service)] {
+        if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(ConfigError::new(
+                format!("auth.token.{key}"),
+                format!("auth.token.{key} must not contain control characters"),
+            ));
+        }
+    }
+    let path = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+        Ok(string(child(options, key), &format!("auth.token.{key}"))?
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from))
+    };
+    let root_cert_bundle = path("rootcertbundle")?;
+    let jwks = path("jwks")?;
+    if root_cert_bundle.is_none() && jwks.is_none() {
+        return Err(ConfigError::new(
+            "auth.token.rootcertbundle",
+            "auth.token.rootcertbundle (PEM certificates of the token signing keys) or auth.token.jwks (a JSON Web Key Set file) must be set for the token access controller",
+        ));
+    }
+    let auto_redirect = if boolean(
+        child(options, "autoredirect"),
+        "auth.token.autoredirect",
+        false,
+    )? {
+        let p = string(
+            child(options, "autoredirectpath"),
+            "auth.token.autoredirectpath",
+        )?
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/auth/token".to_owned());
+        if !p.starts_with('/') || p.bytes().any(|b| b <= 0x20 || b == b'"' || b == 0x7f) {
+            return Err(ConfigError::new(
+                "auth.token.autoredirectpath",
+                format!(
+                    "auth.token.autoredirectpath must be a URL path such as /auth/token, not {p:?}"
+                ),
+            ));
+        }
+        Some(p)
+    } else {
+        None
+    };
+    let signing_algorithms = string_list(
+        child(options, "signingalgorithms"),
+        "auth.token.signingalgorithms",
+    )?;
+    Ok(TokenConfig {
+        realm,
+        service,
+        issuer,
+        root_cert_bundle,
+        jwks,
+        auto_redirect,
+        signing_algorithms,
+    })
+}
+
+/// A list of strings (a single string is a list of one).
+fn string_list(n: Option<&Node>, path: &str) -> Result<Vec<String>, ConfigError> {
+    match n {
+        None => Ok(Vec::new()),
+        Some(Node::List(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                string(Some(item), &format!("{path}[{i}]")).map(Option::unwrap_or_default)
+            })
+            .collect(),
+        Some(n @ Node::Scalar { .. }) => Ok(string(Some(n), path)?.into_iter().collect()),
+        Some(other) => Err(ConfigError::new(
+            path,
+            format!("{path} must be a list of strings, not {}", other.kind()),
+        )),
+    }
+}
+
+/// `notifications`: the endpoints with registry:2's defaults (timeout 1s, threshold 10,
+/// backoff 1s, as its `EndpointConfig.defaults` applies them to zero values).
+fn notifications(n: Option<&Node>) -> Result<NotificationsConfig, ConfigError> {
+    let events = section(child(n, "events"), "notifications.events")?;
+    let include_references = boolean(
+        child(events, "includereferences"),
+        "notifications.events.includereferences",
+        false,
+    )?;
+    let list = match child(n, "endpoints") {
+        None => Vec::new(),
+        Some(Node::List(items)) => items.clone(),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "notifications.endpoints",
+                format!(
+                    "notifications.endpoints must be a list, not {}",
+                    other.kind()
+                ),
+            ))
+        }
+    };
+    let mut endpoints: Vec<NotificationEndpoint> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let p = format!("notifications.endpoints[{i}]");
+        let item = section(Some(item), &p)?;
+        let name = string(child(item, "name"), &format!("{p}.name"))?
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    format!("{p}.name"),
+                    format!("{p}.name is missing: every endpoint needs a name (it labels its logs and metrics)"),
+                )
+            })?;
+        if endpoints.iter().any(|e| e.name == name) {
+            return Err(ConfigError::new(
+                format!("{p}.name"),
+                format!(
+                    "{p}.name: another endpoint is already named {name:?}; names must be unique"
+                ),
+            ));
+        }
+        let disabled = boolean(child(item, "disabled"), &format!("{p}.disabled"), false)?;
+        let url = string(child(item, "url"), &format!("{p}.url"))?.unwrap_or_default();
+        let valid_url = url
+            .parse::<reqwest::Url>()
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !valid_url && !disabled {
+            return Err(ConfigError::new(
+                format!("{p}.url"),
+                format!("{p}.url must be an http:// or https:// URL (endpoint {name:?})"),
+            ));
+        }
+        let mut headers = Vec::new();
+        if let Some(Node::Map(entries)) = section(child(item, "headers"), &format!("{p}.headers"))?
+        {
+            for (hname, v) in entries {
+                let hp = format!("{p}.headers.{hname}");
+                let values = string_list(Some(v), &hp)?;
+                let valid_name = !hname.is_empty()
+                    && hname
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                // The values are never echoed: they often hold credentials.
+                if !valid_name
+                    || values
+                        .iter()
+                        .any(|v| v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f))
+                {
+                    return Err(ConfigError::new(
+                        hp.clone(),
+                        format!("{hp} is not a valid HTTP header name and value"),
+                    ));
+                }
+                headers.push((hname.clone(), values));
+            }
+        }
+        let positive = |d: Duration, default: Duration| if d.is_zero() { default } else { d };
+        let timeout = positive(
+            duration(
+                child(item, "timeout"),
+                &format!("{p}.timeout"),
+                Duration::ZERO,
+            )?,
+            Duration::from_secs(1),
+        );
+        let backoff = positive(
+            duration(
+                child(item, "backoff"),
+                &format!("{p}.backoff"),
+                Duration::ZERO,
+            )?,
+            Duration::from_secs(1),
+        );
+        let threshold = integer(child(item, "threshold"), &format!("{p}.threshold"), 0)?;
+        let threshold = if threshold <= 0 {
+            10
+        } else {
+            u32::try_from(threshold).map_err(|_| {
+                ConfigError::new(
+                    format!("{p}.threshold"),
+                    format!("{p}.threshold must be at most {}", u32::MAX),
+                )
+            })?
+        };
+        let ignore = section(child(item, "ignore"), &format!("{p}.ignore"))?;
+        let mut ignored_media_types = string_list(
+            child(ignore, "mediatypes"),
+            &format!("{p}.ignore.mediatypes"),
+        )?;
+        ignored_media_types.extend(string_list(
+            child(item, "ignoredmediatypes"),
+            &format!("{p}.ignoredmediatypes"),
+        )?);
+        let ignored_actions =
+            string_list(child(ignore, "actions"), &format!("{p}.ignore.actions"))?;
+        for a in &ignored_actions {
+            if !matches!(a.as_str(), "pull" | "push" | "mount" | "delete") {
+                return Err(ConfigError::new(
+                    format!("{p}.ignore.actions"),
+                    format!("{p}.ignore.actions must list actions among pull, push, mount, delete, not {a:?}"),
+                ));
+            }
+        }
+        endpoints.push(NotificationEndpoint {
+            name,
+            url,
+            headers,
+            timeout,
+            threshold,
+            backoff,
+            ignored_media_types,
+            ignored_actions,
+            disabled,
+        });
+    }
+    Ok(NotificationsConfig {
+        include_references,
+        endpoints,
+    })
 }
 
 fn health(health: Option<&Node>) -> Result<Option<HealthCheckConfig>, ConfigError> {
@@ -747,24 +1005,6 @@ fn health(health: Option<&Node>) -> Result<Option<HealthCheckConfig>, ConfigErro
 }
 
 fn ignored_sections(root: Option<&Node>, ctx: &mut Ctx) -> Result<(), ConfigError> {
-    if let Some(proxy) = section(child(root, "proxy"), "proxy")? {
-        if child(Some(proxy), "remoteurl").is_some() {
-            return Err(ConfigError::new(
-                "proxy.remoteurl",
-                "proxy (pull-through cache) mode is not supported by this build; remove the proxy section",
-            ));
-        }
-    }
-    if let Some(n) = section(child(root, "notifications"), "notifications")? {
-        if let Some(Node::List(eps)) = child(Some(n), "endpoints") {
-            if !eps.is_empty() {
-                ctx.warnings.push(format!(
-                    "notifications are not supported by this build; {} endpoint(s) ignored",
-                    eps.len()
-                ));
-            }
-        }
-    }
     if child(root, "redis").is_some() {
         ctx.warnings
             .push("redis is not used by this build; the section is ignored".to_owned());

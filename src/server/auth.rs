@@ -1,3 +1,6 @@
+//! The access controllers (`auth.htpasswd`, `auth.token` in [`super::token`]) and the access
+//! a request needs, as registry:2 computes it.
+//!
 //! `auth.htpasswd`: HTTP basic authentication against an htpasswd file of
 //! bcrypt entries (Distribution's `registry/auth/htpasswd`).
 //!
@@ -25,9 +28,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hyper::header::AUTHORIZATION;
-use hyper::HeaderMap;
+use hyper::{HeaderMap, Method};
 use sha2::{Digest as _, Sha256};
 
+use super::router::{first, query_pairs, Route};
+use super::token::TokenAuth;
 use crate::config::ConfigError;
 
 /// The highest bcrypt cost accepted (registry:2's tooling writes 5 to 14; one
@@ -51,6 +56,111 @@ pub(super) enum Denied {
     /// Too many failures from the client's address: answer 429, retry after
     /// this many seconds.
     Throttled(u64),
+}
+
+/// One action on one resource a request needs (registry:2's `auth.Access`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Access {
+    /// `repository` or `registry`.
+    pub kind: &'static str,
+    /// The repository name, or `catalog`.
+    pub name: String,
+    /// `pull`, `push`, `delete` or `*`.
+    pub action: &'static str,
+}
+
+/// What a request needs, as registry:2's `appendAccessRecords` and
+/// `appendCatalogAccessRecord` compute it: `pull` to read a repository, `pull` and `push` to
+/// write, `delete` to delete, `pull` on the `from` repository of a mount, `*` on
+/// `registry:catalog` for the catalog; nothing for `/v2/` (or a path that is no route).
+pub(super) fn access_records(
+    route: Option<&Route>,
+    method: &Method,
+    query: Option<&str>,
+) -> Vec<Access> {
+    let name = match route {
+        None | Some(Route::Base) => return Vec::new(),
+        Some(Route::Catalog) => {
+            return vec![Access {
+                kind: "registry",
+                name: "catalog".to_owned(),
+                action: "*",
+            }]
+        }
+        Some(
+            Route::Tags { name }
+            | Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::UploadStart { name }
+            | Route::Upload { name, .. }
+            | Route::Referrers { name, .. },
+        ) => name,
+    };
+    let mut out = Vec::new();
+    let mut append = |method: &Method, name: &str| {
+        let actions: &[&'static str] = match *method {
+            Method::GET | Method::HEAD => &["pull"],
+            Method::POST | Method::PUT | Method::PATCH => &["pull", "push"],
+            Method::DELETE => &["delete"],
+            _ => &[],
+        };
+        for action in actions {
+            out.push(Access {
+                kind: "repository",
+                name: name.to_owned(),
+                action,
+            });
+        }
+    };
+    append(method, name);
+    let q = query_pairs(query);
+    if let Some(from) = first(&q, "from").filter(|f| !f.is_empty()) {
+        append(&Method::GET, from);
+    }
+    out
+}
+
+/// The `detail` of registry:2's 401 answer: the access records (`null` when none).
+pub(super) fn access_detail(access: &[Access]) -> serde_json::Value {
+    if access.is_empty() {
+        return serde_json::Value::Null;
+    }
+    access
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "Type": a.kind,
+                "Class": "",
+                "Name": a.name,
+                "Action": a.action,
+            })
+        })
+        .collect()
+}
+
+/// The configured access controller.
+pub(super) enum Auth {
+    /// `auth.htpasswd`.
+    Htpasswd(Htpasswd),
+    /// `auth.token`.
+    Token(TokenAuth),
+}
+
+impl Auth {
+    /// Checks a request from `remote` to `host` that needs `access`; the user (htpasswd) or the
+    /// token's subject when it may proceed.
+    pub(super) async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        remote: IpAddr,
+        host: &str,
+        access: &[Access],
+    ) -> Result<String, Denied> {
+        match self {
+            Self::Htpasswd(h) => h.authenticate(headers, remote).await,
+            Self::Token(t) => t.authorize(headers, host, access),
+        }
+    }
 }
 
 /// An htpasswd access controller.
@@ -381,6 +491,52 @@ mod tests {
         assert_eq!(basic_credentials(&h), Some(("user".into(), "p:ass".into())));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
         assert_eq!(basic_credentials(&h), None);
+    }
+
+    #[test]
+    fn access_records_follow_registry2() {
+        let names = |a: &[Access]| {
+            a.iter()
+                .map(|a| format!("{}:{}:{}", a.kind, a.name, a.action))
+                .collect::<Vec<_>>()
+        };
+        let blob = Route::Blob {
+            name: "a/b".into(),
+            digest: "sha256:00".into(),
+        };
+        assert!(access_records(None, &Method::GET, None).is_empty());
+        assert!(access_records(Some(&Route::Base), &Method::GET, None).is_empty());
+        assert_eq!(
+            names(&access_records(Some(&Route::Catalog), &Method::GET, None)),
+            ["registry:catalog:*"]
+        );
+        assert_eq!(
+            names(&access_records(Some(&blob), &Method::HEAD, None)),
+            ["repository:a/b:pull"]
+        );
+        assert_eq!(
+            names(&access_records(Some(&blob), &Method::DELETE, None)),
+            ["repository:a/b:delete"]
+        );
+        let start = Route::UploadStart { name: "a/b".into() };
+        assert_eq!(
+            names(&access_records(
+                Some(&start),
+                &Method::POST,
+                Some("mount=sha256:00&from=c/d")
+            )),
+            [
+                "repository:a/b:pull",
+                "repository:a/b:push",
+                "repository:c/d:pull"
+            ]
+        );
+        assert!(access_records(Some(&blob), &Method::OPTIONS, None).is_empty());
+        assert_eq!(access_detail(&[]), serde_json::Value::Null);
+        assert_eq!(
+            access_detail(&access_records(Some(&blob), &Method::GET, None)),
+            serde_json::json!([{"Type": "repository", "Class": "", "Name": "a/b", "Action": "pull"}])
+        );
     }
 
     #[test]

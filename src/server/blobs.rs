@@ -11,6 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::digest::Digest;
 use super::error::{ApiErrors, ErrorCode};
+use super::notifications::{Action, Event};
 use super::reply::Reply;
 use super::{body, paths, store, Ctx, HandlerResult};
 use crate::driver::RedirectRequest;
@@ -39,11 +40,35 @@ pub(super) async fn get(
     digest: &str,
 ) -> HandlerResult {
     let digest = parse_digest(digest)?;
+    let Some(desc) = store::repo_blob(ctx.driver(), name, &digest).await? else {
+        if ctx.state.proxy.is_some() {
+            return super::proxy::blob(ctx, req, name, &digest).await;
+        }
+        return Err(ErrorCode::BlobUnknown
+            .with_detail(digest.to_string())
+            .into());
+    };
+    serve_local(ctx, req, name, &digest, &desc).await
+}
+
+/// Serves blob `desc` (which repository `name` links as `digest`) from storage.
+pub(super) async fn serve_local(
+    ctx: &Ctx<'_>,
+    req: &Request<Incoming>,
+    name: &str,
+    digest: &Digest,
+    desc: &store::BlobDesc,
+) -> HandlerResult {
     let driver = ctx.driver();
-    let desc = store::repo_blob(driver, name, &digest)
-        .await?
-        .ok_or_else(|| ErrorCode::BlobUnknown.with_detail(digest.to_string()))?;
     let path = paths::blob_data(&desc.digest);
+    let pulled = || {
+        ctx.notify(Event::blob(
+            Action::Pull,
+            name,
+            &desc.digest.to_string(),
+            desc.size,
+        ));
+    };
     if !ctx.state.settings.redirect_disabled {
         let rr = RedirectRequest {
             method: req.method().as_str().to_owned(),
@@ -55,6 +80,7 @@ pub(super) async fn get(
             remote_addr: Some(ctx.remote),
         };
         if let Some(url) = driver.redirect_url(&rr, &path).await? {
+            pulled();
             return Ok(Reply::new(StatusCode::TEMPORARY_REDIRECT)
                 .header(LOCATION, url)
                 .header(DOCKER_CONTENT_DIGEST, digest.to_string())
@@ -73,6 +99,7 @@ pub(super) async fn get(
             .header(ACCEPT_RANGES, "bytes")
     };
     if if_none_match(req, &digest.to_string()) {
+        pulled();
         return Ok(base(StatusCode::NOT_MODIFIED).with_body(body::empty()));
     }
     let range = match req.headers().get(RANGE).and_then(|v| v.to_str().ok()) {
@@ -108,6 +135,7 @@ pub(super) async fn get(
         .header(CONTENT_TYPE, "application/octet-stream")
         .header(CONTENT_LENGTH, len.to_string());
     if req.method() == Method::HEAD {
+        pulled();
         return Ok(reply.with_body(body::empty()));
     }
     let offset_i64 = i64::try_from(offset).unwrap_or(i64::MAX);
@@ -121,6 +149,7 @@ pub(super) async fn get(
         Err(e) => return Err(e.into()),
     };
     tracing::debug!(%status, offset, len, "serving blob");
+    pulled();
     Ok(reply.with_body(body::from_reader(reader, len)))
 }
 
@@ -211,7 +240,10 @@ pub(super) async fn delete(ctx: &Ctx<'_>, name: &str, digest: &str) -> HandlerRe
             .with_detail(digest.to_string())
             .into()),
         Err(e) => Err(e.into()),
-        Ok(()) => Ok(Reply::new(StatusCode::ACCEPTED).empty()),
+        Ok(()) => {
+            ctx.notify(Event::deleted(name, &digest.to_string()));
+            Ok(Reply::new(StatusCode::ACCEPTED).empty())
+        }
     }
 }
 

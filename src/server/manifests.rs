@@ -20,6 +20,7 @@ use super::blobs::{if_none_match, parse_digest, DOCKER_CONTENT_DIGEST};
 use super::digest::{Algorithm, Digest};
 use super::error::{ApiError, ApiErrors, ErrorCode};
 use super::names::is_valid_tag;
+use super::notifications::{Action, Event};
 use super::reply::Reply;
 use super::{body, paths, store, Ctx, HandlerResult};
 
@@ -396,6 +397,18 @@ pub(super) async fn put(
         store::write_link(driver, &paths::tag_current_link(name, tag), &canonical).await?;
     }
     tracing::debug!(repository = name, %digest, media_type = parsed.media_type, "manifest stored");
+    let tag = match &reference {
+        Ref::Tag(t) => Some(t.as_str()),
+        Ref::Digest(_) => None,
+    };
+    ctx.notify(Event::manifest(
+        Action::Push,
+        name,
+        parsed.media_type,
+        &canonical.to_string(),
+        &payload,
+        tag,
+    ));
     let mut reply = Reply::new(StatusCode::CREATED)
         .header(LOCATION, ctx.url(&format!("/v2/{name}/manifests/{digest}")))
         .header(DOCKER_CONTENT_DIGEST, digest.to_string());
@@ -445,6 +458,7 @@ pub(super) async fn get(
     name: &str,
     reference: &str,
 ) -> HandlerResult {
+    super::proxy::ensure_manifest(ctx, name, reference).await?;
     let reference = parse_reference(reference).map_err(|e| {
         if e.0[0].code == ErrorCode::TagInvalid {
             ApiErrors::from(
@@ -499,6 +513,7 @@ pub(super) async fn get(
             })
             .and_then(|m| m.get("digest")?.as_str()?.parse::<Digest>().ok())
             .ok_or_else(|| ApiErrors::from(ErrorCode::ManifestUnknown))?;
+        super::proxy::ensure_manifest(ctx, name, &child.to_string()).await?;
         let (_, c) = load(ctx, name, &child).await?;
         let (mt, _) = stored_media_type(&c);
         if mt == DOCKER_MANIFEST && !supports(DOCKER_MANIFEST) {
@@ -510,6 +525,18 @@ pub(super) async fn get(
         content = c;
         media_type = mt;
     }
+    let tag = match &reference {
+        Ref::Tag(t) => Some(t.as_str()),
+        Ref::Digest(_) => None,
+    };
+    ctx.notify(Event::manifest(
+        Action::Pull,
+        name,
+        &media_type,
+        &digest.to_string(),
+        &content,
+        tag,
+    ));
     let reply = Reply::new(StatusCode::OK)
         .header(CONTENT_TYPE, &media_type)
         .header(CONTENT_LENGTH, content.len().to_string())
@@ -530,7 +557,10 @@ pub(super) async fn delete(ctx: &Ctx<'_>, name: &str, reference: &str) -> Handle
     let driver = ctx.driver();
     match parse_reference(reference)? {
         Ref::Tag(tag) => match driver.delete(&paths::tag(name, &tag)).await {
-            Ok(()) => Ok(Reply::new(StatusCode::ACCEPTED).empty()),
+            Ok(()) => {
+                ctx.notify(Event::tag_deleted(name, &tag));
+                Ok(Reply::new(StatusCode::ACCEPTED).empty())
+            }
             Err(e) if e.is_path_not_found() => Err(ErrorCode::ManifestUnknown
                 .with_detail(serde_json::json!({ "Tag": tag }))
                 .into()),
@@ -548,6 +578,7 @@ pub(super) async fn delete(ctx: &Ctx<'_>, name: &str, reference: &str) -> Handle
                 Err(e) if e.is_path_not_found() => return Err(ErrorCode::ManifestUnknown.into()),
                 Err(e) => return Err(ApiError::from(e).into()),
             }
+            ctx.notify(Event::deleted(name, &d.to_string()));
             let tags = match driver.list(&paths::tags(name)).await {
                 Ok(t) => t,
                 Err(e) if e.is_path_not_found() => Vec::new(),
@@ -561,6 +592,7 @@ pub(super) async fn delete(ctx: &Ctx<'_>, name: &str, reference: &str) -> Handle
                     store::delete_if_exists(driver, &paths::tag(name, tag))
                         .await
                         .map_err(ApiError::from)?;
+                    ctx.notify(Event::tag_deleted(name, tag));
                 }
             }
             Ok(Reply::new(StatusCode::ACCEPTED).empty())

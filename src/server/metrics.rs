@@ -130,7 +130,17 @@ impl Collector for ClientCollector {
 
 impl Metrics {
     /// Metrics for a registry whose storage is `driver` (its S3 client's counters included).
+    #[cfg(test)]
     pub(super) fn new(driver: Arc<dyn StorageDriver>) -> Arc<Self> {
+        Self::with_collectors(driver, Vec::new())
+    }
+
+    /// Metrics for a registry whose storage is `driver`, plus those `extra` collects at each
+    /// scrape (notifications).
+    pub(super) fn with_collectors(
+        driver: Arc<dyn StorageDriver>,
+        extra: Vec<Box<dyn Collector>>,
+    ) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -167,6 +177,9 @@ impl Metrics {
             upload_bytes.clone(),
         );
         registry.register_collector(Box::new(ClientCollector { driver }));
+        for c in extra {
+            registry.register_collector(c);
+        }
         Arc::new(Self {
             registry,
             requests,

@@ -52,7 +52,9 @@
 //! | `digest.rs`, `names.rs` | digests, repository names, tags, upload ids |
 //! | `paths.rs`, `store.rs` | storage layout, link files |
 //! | `blobs.rs`, `uploads.rs`, `manifests.rs`, `listing.rs` | the endpoints |
-//! | `auth.rs`, `health.rs`, `purge.rs`, `tls.rs` | htpasswd, health checks, upload purging, HTTPS |
+//! | `auth.rs`, `token.rs` | access controllers: htpasswd, bearer tokens (`auth.token`) |
+//! | `notifications.rs` | webhook events (`notifications.endpoints`) |
+//! | `health.rs`, `purge.rs`, `tls.rs` | health checks, upload purging, HTTPS |
 //! | `body.rs`, `reply.rs`, `time.rs` | response plumbing, RFC 3339 |
 
 mod auth;
@@ -67,13 +69,16 @@ pub mod logging;
 mod manifests;
 mod metrics;
 pub mod names;
+mod notifications;
 pub mod paths;
+mod proxy;
 pub mod purge;
 mod reply;
 pub mod router;
 mod store;
 pub mod time;
 mod tls;
+mod token;
 mod uploads;
 
 use std::collections::BTreeMap;
@@ -128,7 +133,9 @@ impl std::fmt::Debug for App {
 struct State {
     driver: Arc<dyn StorageDriver>,
     settings: Settings,
-    auth: Option<auth::Htpasswd>,
+    auth: Option<auth::Auth>,
+    /// Webhook events, when `notifications.endpoints` has an enabled endpoint.
+    notifier: Option<Arc<notifications::Notifier>>,
     health: health::Health,
     hashes: uploads::HashCache,
     upload_locks: uploads::UploadLocks,
@@ -137,6 +144,8 @@ struct State {
     metrics: Option<Arc<metrics::Metrics>>,
     /// Whether the access log goes to standard output (the binary; not in-process tests).
     access_log_stdout: std::sync::atomic::AtomicBool,
+    /// The pull-through cache, when `proxy.remoteurl` is set.
+    proxy: Option<Arc<proxy::Proxy>>,
 }
 
 /// The behaviour switches taken from the configuration.
@@ -191,19 +200,30 @@ impl App {
         config: &Config,
         driver: Arc<dyn StorageDriver>,
     ) -> Result<Self, ConfigError> {
+        let notifier =
+            notifications::Notifier::new(&config.notifications, &config.http.addr)?.map(Arc::new);
         let metrics = config
             .http
             .debug
             .as_ref()
             .and_then(|d| d.prometheus_path.as_ref())
-            .map(|_| metrics::Metrics::new(Arc::clone(&driver)));
+            .map(|_| {
+                let mut extra: Vec<Box<dyn prometheus_client::collector::Collector>> = Vec::new();
+                if let Some(n) = &notifier {
+                    extra.push(Box::new(notifications::NotifierCollector(Arc::clone(n))));
+                }
+                metrics::Metrics::with_collectors(Arc::clone(&driver), extra)
+            });
         let driver: Arc<dyn StorageDriver> = match &metrics {
             Some(m) => Arc::new(metrics::TimedDriver::new(driver, Arc::clone(m))),
             None => driver,
         };
         let auth = match &config.auth {
             None => None,
-            Some(AuthConfig::Htpasswd { realm, path }) => Some(auth::Htpasswd::load(realm, path)?),
+            Some(AuthConfig::Htpasswd { realm, path }) => {
+                Some(auth::Auth::Htpasswd(auth::Htpasswd::load(realm, path)?))
+            }
+            Some(AuthConfig::Token(t)) => Some(auth::Auth::Token(token::TokenAuth::load(t)?)),
         };
         let tls = match &config.http.tls {
             None => None,
@@ -222,6 +242,10 @@ impl App {
             }
         }
         let check_name = format!("storagedriver_{}", config.storage.driver);
+        let proxy = match &config.proxy {
+            Some(p) => Some(Arc::new(proxy::Proxy::new(p)?)),
+            None => None,
+        };
         Ok(Self {
             state: Arc::new(State {
                 driver,
@@ -242,12 +266,14 @@ impl App {
                     secret: config.http.secret.clone().map(Secret),
                 },
                 auth,
+                notifier,
                 health: health::Health::new(check_name),
                 hashes: uploads::HashCache::default(),
                 upload_locks: uploads::UploadLocks::default(),
                 tls,
                 metrics,
                 access_log_stdout: std::sync::atomic::AtomicBool::new(false),
+                proxy,
             }),
         })
     }
@@ -346,6 +372,10 @@ fn debug_response(state: &State, req: &Request<Incoming>, started: Instant) -> R
             "memory": process_memory(),
             "storage": state.driver.name(),
             "uploads_in_progress": state.upload_locks.held(),
+            "notifications": state.notifier.as_ref().map_or_else(
+                || serde_json::json!({ "endpoints": [] }),
+                |n| n.vars(),
+            ),
         });
         return Reply::new(StatusCode::OK).json(&vars);
     }
@@ -392,6 +422,12 @@ pub async fn serve(
             Arc::clone(&state.driver),
             state.settings.upload_purging,
         )));
+    }
+    if let Some(n) = &state.notifier {
+        n.start();
+    }
+    if let Some(p) = &state.proxy {
+        background.extend(p.start(Arc::clone(&state.driver)));
     }
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -467,12 +503,20 @@ pub async fn serve(
         task.abort();
     }
     let drain = state.settings.drain_timeout;
+    let drain_start = Instant::now();
     tracing::info!(timeout = ?drain, "shutting down: waiting for in-flight requests");
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!(timeout = ?drain, "drain timeout reached; closing the remaining connections");
+    }
+    if let Some(n) = &state.notifier {
+        // The events of the last requests get what is left of the drain timeout.
+        n.stop(drain.saturating_sub(drain_start.elapsed())).await;
+    }
+    if let Some(p) = &state.proxy {
+        p.flush(state.driver.as_ref()).await;
     }
     Ok(())
 }
@@ -708,11 +752,22 @@ async fn v2(
         )
         .into_response();
     }
+    let parsed = router::parse(path);
+    let host = request_host(&req);
+    let mut actor = String::new();
     if let Some(auth) = &state.auth {
-        match auth.authenticate(req.headers(), remote.ip()).await {
-            Ok(_) => {}
+        let access = auth::access_records(parsed.as_ref().ok(), req.method(), req.uri().query());
+        match auth
+            .authorize(req.headers(), remote.ip(), &host, &access)
+            .await
+        {
+            Ok(user) => actor = user,
             Err(auth::Denied::Challenge(challenge)) => {
-                let mut r = ApiErrors::from(ErrorCode::Unauthorized).into_response();
+                // As registry:2: the access the request needs is the detail.
+                let mut r = ApiErrors::from(
+                    ErrorCode::Unauthorized.with_detail(auth::access_detail(&access)),
+                )
+                .into_response();
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     r.headers_mut().insert(WWW_AUTHENTICATE, v);
                 }
@@ -728,7 +783,7 @@ async fn v2(
             }
         }
     }
-    let route = match router::parse(path) {
+    let route = match parsed {
         Ok(r) => r,
         Err(router::RouteError::NotFound) => return not_found(),
         Err(router::RouteError::Api(e)) => return e.into_response(),
@@ -753,10 +808,22 @@ async fn v2(
         )
         .into_response();
     }
+    if writes && state.proxy.is_some() {
+        // registry:2's cache refuses pushes and deletes the same way.
+        return ApiErrors::from(ErrorCode::Unsupported.with_detail(
+            "this registry is a pull-through cache (proxy.remoteurl): push to, or delete from, the upstream registry",
+        ))
+        .into_response();
+    }
+    let request = state
+        .notifier
+        .as_ref()
+        .map(|_| event_request(state, &req, remote, host, actor));
     let ctx = Ctx {
         state,
         prefix: &state.settings.prefix,
         remote,
+        request,
     };
     let result = match route {
         // Byte for byte registry:2's answer.
@@ -768,6 +835,7 @@ async fn v2(
             .header(hyper::header::CONTENT_LENGTH, "2")
             .with_body(body::full("{}"))),
         Route::Catalog => listing::catalog(&ctx, &req).await,
+        Route::Tags { name } if state.proxy.is_some() => proxy::tags(&ctx, &req, &name).await,
         Route::Tags { name } => listing::tags(&ctx, &req, &name).await,
         Route::Referrers { name, digest } => listing::referrers(&ctx, &req, &name, &digest).await,
         Route::Manifest { name, reference } => match method {
@@ -808,16 +876,76 @@ fn allowed_methods(route: &Route) -> &'static [Method] {
     }
 }
 
+/// The `Host` a request was sent to (its header, or the URI's authority under HTTP/2).
+fn request_host(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(ToString::to_string))
+        .unwrap_or_default()
+}
+
+/// The facts notification events record about a request, as registry:2 takes them: the
+/// client from `X-Forwarded-For` or `X-Real-Ip` when they hold an address, else the peer;
+/// target URLs on `X-Forwarded-Proto`/`X-Forwarded-Host` when sent, else the request's own.
+fn event_request(
+    state: &State,
+    req: &Request<Incoming>,
+    remote: SocketAddr,
+    host: String,
+    actor: String,
+) -> notifications::RequestInfo {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let first = |name: &str| {
+        header(name)
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
+    let is_ip = |v: &&str| v.parse::<std::net::IpAddr>().is_ok();
+    let addr = first("x-forwarded-for")
+        .filter(is_ip)
+        .or_else(|| header("x-real-ip").filter(is_ip))
+        .map_or_else(|| remote.to_string(), str::to_owned);
+    let scheme =
+        first("x-forwarded-proto").unwrap_or(if state.tls.is_some() { "https" } else { "http" });
+    let url_host = first("x-forwarded-host").unwrap_or(&host);
+    notifications::RequestInfo {
+        id: error::request_id(),
+        addr,
+        base_url: format!("{scheme}://{url_host}{}", state.settings.prefix),
+        host,
+        method: req.method().to_string(),
+        user_agent: header("user-agent").unwrap_or_default().to_owned(),
+        actor,
+    }
+}
+
 /// Per-request context for the handlers.
 struct Ctx<'a> {
     state: &'a State,
     prefix: &'a str,
     remote: SocketAddr,
+    /// The request's facts for notification events (with notifications only).
+    request: Option<notifications::RequestInfo>,
 }
 
 impl Ctx<'_> {
     fn driver(&self) -> &dyn StorageDriver {
         self.state.driver.as_ref()
+    }
+
+    /// Sends `event` to the notification endpoints (queued; never waits for them).
+    fn notify(&self, event: notifications::Event) {
+        if let (Some(n), Some(r)) = (&self.state.notifier, &self.request) {
+            n.emit(event, r);
+        }
     }
 
     /// An absolute path below the prefix, e.g. `url("/v2/a/blobs/x")`.

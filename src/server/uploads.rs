@@ -552,6 +552,12 @@ async fn try_mount(
     };
     store::link_layer(driver, name, &desc.digest, Some(&digest)).await?;
     tracing::debug!(%digest, from, to = name, "mounted blob");
+    ctx.notify(super::notifications::Event::mount(
+        name,
+        from,
+        &desc.digest.to_string(),
+        desc.size,
+    ));
     Ok(Some(created(ctx, name, &digest)))
 }
 
@@ -802,6 +808,12 @@ async fn finish(
         .await
         .map_err(ApiError::from)?;
     tracing::debug!(upload = id, digest = %canonical, bytes = size.unwrap_or(0), "blob upload committed");
+    ctx.notify(super::notifications::Event::blob(
+        super::notifications::Action::Push,
+        name,
+        &canonical.to_string(),
+        size.unwrap_or(0),
+    ));
     Ok(created(ctx, name, provided))
 }
 

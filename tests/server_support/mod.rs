@@ -3,8 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod front;
+pub mod images;
+pub mod layout;
 pub mod process;
 pub mod raw;
+pub mod skopeo;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
