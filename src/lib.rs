@@ -16,7 +16,82 @@
 //! | [`middleware`] | storage middleware (CloudFront redirects, feature `cloudfront`) |
 //! | `config`, `server` | the `s3driver` registry binary's configuration and HTTP server (feature `server`) |
 //!
-//! # Quick start
+//! # The S3 client
+//!
+//! [`client::S3Client`] talks to one bucket; [`client::S3Client::builder`] makes one.
+//! Clones are cheap and share connections, credentials and signing keys.
+//!
+//! ```no_run
+//! use s3driver::client::{S3Client, WriteOptions};
+//!
+//! # async fn demo() -> Result<(), s3driver::client::Error> {
+//! let client = S3Client::builder()
+//!     .endpoint("http://127.0.0.1:9000") // leave out for AWS
+//!     .region("us-east-1")
+//!     .bucket("my-bucket")
+//!     .static_credentials("AKIDEXAMPLE", "secret") // or .credentials(provider); default: the AWS chain
+//!     .build()?;
+//! client.put_object("hello.txt", "hi".into(), &WriteOptions::default()).await?;
+//! let body = client.get_object("hello.txt", None).await?.bytes().await?;
+//! assert_eq!(&body[..], b"hi");
+//! client.delete_object("hello.txt").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Listing, page by page (the pager follows continuation tokens):
+//!
+//! ```no_run
+//! # async fn demo(client: s3driver::client::S3Client) -> Result<(), s3driver::client::Error> {
+//! use s3driver::client::ListObjectsV2Request;
+//!
+//! let request = ListObjectsV2Request { prefix: Some("logs/".into()), ..Default::default() };
+//! let mut pages = client.list_objects_v2_pages(request);
+//! while let Some(page) = pages.next_page().await? {
+//!     for object in &page.contents {
+//!         println!("{} ({} bytes)", object.key, object.size);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A multipart upload (parts of at least 5 MiB except the last):
+//!
+//! ```no_run
+//! # async fn demo(client: s3driver::client::S3Client, parts: Vec<bytes::Bytes>) -> Result<(), s3driver::client::Error> {
+//! use s3driver::client::WriteOptions;
+//! use s3driver::xml::CompletedPart;
+//!
+//! let id = client.create_multipart_upload("big.bin", &WriteOptions::default()).await?;
+//! let mut done = Vec::new();
+//! for (i, part) in parts.into_iter().enumerate() {
+//!     let part_number = i as u32 + 1;
+//!     let etag = client.upload_part("big.bin", &id, part_number, part).await?;
+//!     done.push(CompletedPart { part_number, etag });
+//! }
+//! client.complete_multipart_upload("big.bin", &id, &done).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A presigned URL (nothing is sent; anyone holding it can GET the object for an hour):
+//!
+//! ```no_run
+//! # async fn demo(client: s3driver::client::S3Client) -> Result<(), s3driver::client::Error> {
+//! use std::time::{Duration, SystemTime};
+//!
+//! let url = client
+//!     .presign("GET", "report.pdf", Duration::from_secs(3600), SystemTime::now())
+//!     .await?;
+//! println!("{url}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/client.rs` runs all of these against a server.
+//!
+//! # The storage driver
 //!
 //! ```no_run
 //! use s3driver::driver::{Parameters, S3Driver, StorageDriver};

@@ -23,11 +23,13 @@ pub use retry::{
 };
 
 mod body;
+mod builder;
 pub mod ops;
 pub mod s3;
 
+pub use builder::S3ClientBuilder;
 pub use ops::{
-    ByteRange, GetObjectOutput, ListObjectsV2Request, ObjectMeta, ServerSideEncryption,
-    WriteOptions,
+    ByteRange, GetObjectOutput, ListObjectsV2Pages, ListObjectsV2Request, ObjectMeta,
+    ServerSideEncryption, WriteOptions,
 };
 pub use s3::{ClientConfig, ClientStats, PayloadSigning, S3Client, SignatureVersion};

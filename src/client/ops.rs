@@ -164,6 +164,60 @@ pub struct ListObjectsV2Request {
     pub start_after: Option<String>,
 }
 
+/// The pages of a ListObjectsV2 listing ([`S3Client::list_objects_v2_pages`]): each
+/// [`next_page`](Self::next_page) sends one request with the previous page's
+/// `NextContinuationToken`, until a page is not truncated. A server that answers a
+/// truncated page without a new token (the same one again, or none) ends the listing with
+/// an error instead of looping or silently stopping short.
+#[derive(Debug)]
+pub struct ListObjectsV2Pages {
+    client: S3Client,
+    request: ListObjectsV2Request,
+    done: bool,
+}
+
+impl ListObjectsV2Pages {
+    /// The next page, or `None` after the last one.
+    ///
+    /// # Errors
+    /// Service and transport errors (the same page can be asked for again by calling this
+    /// again), and a truncated page without a usable continuation token.
+    pub async fn next_page(&mut self) -> Result<Option<xml::ListBucketResult>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.client.list_objects_v2(&self.request).await?;
+        if !page.is_truncated {
+            self.done = true;
+            return Ok(Some(page));
+        }
+        match page.next_continuation_token.as_deref() {
+            Some(t) if !t.is_empty() && Some(t) != self.request.continuation_token.as_deref() => {
+                self.request.continuation_token = Some(t.to_owned());
+                self.request.start_after = None;
+                Ok(Some(page))
+            }
+            _ => {
+                self.done = true;
+                Err(Error::decode(
+                    "the server answered a truncated ListObjectsV2 page without a new \
+                     NextContinuationToken; the listing cannot go on (is this server's ListObjectsV2 \
+                     complete? the client retries nothing here)",
+                    None,
+                )
+                .with_operation("ListObjectsV2"))
+            }
+        }
+    }
+
+    /// The pages as a [`Stream`]; it ends after the last page or the first error.
+    pub fn into_stream(self) -> impl Stream<Item = Result<xml::ListBucketResult, Error>> + Send {
+        futures_util::stream::try_unfold(self, |mut pages| async move {
+            Ok(pages.next_page().await?.map(|page| (page, pages)))
+        })
+    }
+}
+
 impl S3Client {
     /// [HeadObject](https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
     ///
@@ -549,6 +603,33 @@ impl S3Client {
         }
         let body = self.send_read(req).await?;
         xml::ListBucketResult::parse(&body).map_err(decode_err)
+    }
+
+    /// Every page of a ListObjectsV2 listing, one request per page, starting at
+    /// `request` (its `continuation_token` resumes a listing). See [`ListObjectsV2Pages`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: s3driver::client::S3Client) -> Result<(), s3driver::client::Error> {
+    /// use s3driver::client::ListObjectsV2Request;
+    ///
+    /// let mut pages = client.list_objects_v2_pages(ListObjectsV2Request {
+    ///     prefix: Some("photos/".into()),
+    ///     ..Default::default()
+    /// });
+    /// while let Some(page) = pages.next_page().await? {
+    ///     for object in page.contents {
+    ///         println!("{} {} bytes", object.key, object.size);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list_objects_v2_pages(&self, request: ListObjectsV2Request) -> ListObjectsV2Pages {
+        ListObjectsV2Pages {
+            client: self.clone(),
+            request,
+            done: false,
+        }
     }
 
     /// One page of [ListObjects](https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html)

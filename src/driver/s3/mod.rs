@@ -483,20 +483,16 @@ impl StorageDriver for S3Driver {
         let prefix = self.dir_prefix(path);
         let mut files = Vec::new();
         let mut dirs = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .inner
-                .client
-                .list_objects_v2(&ListObjectsV2Request {
-                    prefix: Some(prefix.clone()),
-                    delimiter: Some("/".to_owned()),
-                    max_keys: Some(LIST_MAX),
-                    continuation_token: token.take(),
-                    start_after: None,
-                })
-                .await
-                .map_err(client_err)?;
+        let mut pages = self
+            .inner
+            .client
+            .list_objects_v2_pages(ListObjectsV2Request {
+                prefix: Some(prefix),
+                delimiter: Some("/".to_owned()),
+                max_keys: Some(LIST_MAX),
+                ..ListObjectsV2Request::default()
+            });
+        while let Some(page) = pages.next_page().await.map_err(client_err)? {
             for obj in page.contents {
                 // A "directory marker" object (`dir/`) is not a file.
                 if !obj.key.ends_with('/') {
@@ -505,10 +501,6 @@ impl StorageDriver for S3Driver {
             }
             for p in page.common_prefixes {
                 dirs.push(self.path_of(p.trim_end_matches('/')));
-            }
-            match page.next_continuation_token {
-                Some(t) if page.is_truncated && !t.is_empty() => token = Some(t),
-                _ => break,
             }
         }
         if path != "/" && files.is_empty() && dirs.is_empty() {
@@ -674,21 +666,17 @@ impl StorageDriver for S3Driver {
         };
         let mut prev_dir = base.clone();
         let mut skip_dir: Option<String> = None;
-        let mut token = None;
         let mut seen = 0usize;
-        loop {
-            let page = self
-                .inner
-                .client
-                .list_objects_v2(&ListObjectsV2Request {
-                    prefix: Some(prefix.clone()),
-                    max_keys: Some(LIST_MAX),
-                    continuation_token: token.take(),
-                    start_after: start_after.clone(),
-                    delimiter: None,
-                })
-                .await
-                .map_err(client_err)?;
+        let mut pages = self
+            .inner
+            .client
+            .list_objects_v2_pages(ListObjectsV2Request {
+                prefix: Some(prefix),
+                max_keys: Some(LIST_MAX),
+                start_after,
+                ..ListObjectsV2Request::default()
+            });
+        while let Some(page) = pages.next_page().await.map_err(client_err)? {
             for obj in &page.contents {
                 seen += 1;
                 // Zero-byte "directory" objects (`_uploads/`) are not files.
@@ -722,10 +710,6 @@ impl StorageDriver for S3Driver {
                         WalkControl::Stop => return Ok(()),
                     }
                 }
-            }
-            match page.next_continuation_token {
-                Some(t) if page.is_truncated && !t.is_empty() => token = Some(t),
-                _ => break,
             }
         }
         if seen == 0 && !has_hint && path != "/" {
