@@ -28,8 +28,8 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::path::{join_path, parent_path};
 use super::{
-    walk_fallback, Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter,
-    ParameterError, Parameters, RedirectRequest, Regulator, StorageDriver, WalkFn, WalkOptions,
+    Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, ParameterError, Parameters,
+    Regulator, StorageDriver,
 };
 
 const DRIVER_NAME: &str = "filesystem";
@@ -283,23 +283,6 @@ impl StorageDriver for FilesystemDriver {
             }
         }
         Ok(failed)
-    }
-
-    async fn redirect_url(
-        &self,
-        _req: &RedirectRequest,
-        _path: &str,
-    ) -> Result<Option<String>, DriverError> {
-        Ok(None)
-    }
-
-    async fn walk(
-        &self,
-        path: &str,
-        f: &mut WalkFn<'_>,
-        opts: WalkOptions,
-    ) -> Result<(), DriverError> {
-        walk_fallback(self, path, f, &opts).await
     }
 }
 

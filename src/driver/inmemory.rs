@@ -24,10 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::path::{is_subpath, join_path, parent_path};
-use super::{
-    walk_fallback, Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter,
-    RedirectRequest, StorageDriver, WalkFn, WalkOptions,
-};
+use super::{Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, StorageDriver};
 
 const DRIVER_NAME: &str = "inmemory";
 
@@ -335,23 +332,6 @@ impl StorageDriver for InMemoryDriver {
             }
         }
         Ok(Vec::new())
-    }
-
-    async fn redirect_url(
-        &self,
-        _req: &RedirectRequest,
-        _path: &str,
-    ) -> Result<Option<String>, DriverError> {
-        Ok(None)
-    }
-
-    async fn walk(
-        &self,
-        path: &str,
-        f: &mut WalkFn<'_>,
-        opts: WalkOptions,
-    ) -> Result<(), DriverError> {
-        walk_fallback(self, path, f, &opts).await
     }
 }
 

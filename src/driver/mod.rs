@@ -172,16 +172,21 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     }
 
     /// A URL the client may fetch `path` from directly (answered with a 307 by the
-    /// registry); `Ok(None)` means "no redirect, serve the content yourself".
+    /// registry); `Ok(None)` means "no redirect, serve the content yourself", which is
+    /// what drivers without redirects (the default) answer.
     async fn redirect_url(
         &self,
         req: &RedirectRequest,
         path: &str,
-    ) -> Result<Option<String>, DriverError>;
+    ) -> Result<Option<String>, DriverError> {
+        let _ = (req, path);
+        Ok(None)
+    }
 
     /// Calls `f` for every file and directory below `path` (not `path` itself)
     /// until the tree is exhausted or `f` asks to stop; see [`WalkControl`] and
-    /// [`WalkOptions`]. Drivers without a native walk use [`walk_fallback`].
+    /// [`WalkOptions`]. The default is [`walk_fallback`] (`list` and `stat`, directory
+    /// by directory); drivers with a native walk override it.
     ///
     /// # Errors
     /// [`DriverError::PathNotFound`] if `path` does not exist; any error `f`
@@ -191,7 +196,9 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
         path: &str,
         f: &mut WalkFn<'_>,
         opts: WalkOptions,
-    ) -> Result<(), DriverError>;
+    ) -> Result<(), DriverError> {
+        walk_fallback(self, path, f, &opts).await
+    }
 
     /// The S3 key (bucket-relative, root directory included, no leading `/`) that
     /// stores `path`, for drivers backed by S3; `None` otherwise. This is

@@ -193,13 +193,6 @@ mod tests {
         async fn delete(&self, _: &str) -> Result<(), DriverError> {
             Err(DriverError::unsupported())
         }
-        async fn redirect_url(
-            &self,
-            _: &RedirectRequest,
-            _: &str,
-        ) -> Result<Option<String>, DriverError> {
-            Ok(None)
-        }
         async fn walk(
             &self,
             _: &str,

@@ -70,8 +70,8 @@ type WalkFuture<'a> = Pin<Box<dyn Future<Output = Result<Flow, DriverError>> + S
 ///
 /// `List` of `from` failing (e.g. `PathNotFound` when no hint is given), a `Stat`
 /// failing with anything but `PathNotFound`, or the callback's error.
-pub async fn walk_fallback(
-    driver: &dyn StorageDriver,
+pub async fn walk_fallback<D: StorageDriver + ?Sized>(
+    driver: &D,
     from: &str,
     f: &mut WalkFn<'_>,
     opts: &WalkOptions,
@@ -118,8 +118,8 @@ fn depth_first_less(a: &str, b: &str) -> bool {
     key(a) < key(b)
 }
 
-fn walk_children<'a>(
-    driver: &'a dyn StorageDriver,
+fn walk_children<'a, D: StorageDriver + ?Sized>(
+    driver: &'a D,
     mut children: Vec<String>,
     start_after: &'a str,
     f: &'a mut WalkFn<'_>,
@@ -166,7 +166,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::driver::{BoxedReader, FileWriter, RedirectRequest};
+    use crate::driver::{BoxedReader, FileWriter};
 
     /// A fake tree: directory -> children. Stat says "dir" for map keys.
     #[derive(Debug, Default)]
@@ -221,21 +221,6 @@ mod tests {
         }
         async fn delete(&self, _: &str) -> Result<(), DriverError> {
             Err(DriverError::unsupported())
-        }
-        async fn redirect_url(
-            &self,
-            _: &RedirectRequest,
-            _: &str,
-        ) -> Result<Option<String>, DriverError> {
-            Ok(None)
-        }
-        async fn walk(
-            &self,
-            path: &str,
-            f: &mut WalkFn<'_>,
-            opts: WalkOptions,
-        ) -> Result<(), DriverError> {
-            walk_fallback(self, path, f, &opts).await
         }
     }
 
