@@ -4,7 +4,8 @@
 Both registries run with the same registry:2 configuration on the same S3 server (each under
 its own root directory of one bucket, so neither finds the other's blobs). In every round each
 pushes and pulls, with skopeo, a single-layer image of --big-mib MiB and --small images of
-1 MiB concurrently; the order of the two registries alternates from round to round (ABBA), so
+1 MiB concurrently, and then uploads blobs of --commit-mib sizes over HTTP, timing the closing
+PUT (the commit: the move from _uploads/ to blobs/); the order of the two registries alternates from round to round (ABBA), so
 neither always runs in the quieter minute. Printed: the median wall time of each operation,
 the registry process's CPU time (utime + stime from /proc) for it, and each process's peak RSS
 (VmHWM), with ratios registry:2 / s3driver.
@@ -23,12 +24,14 @@ import argparse
 import base64
 import concurrent.futures
 import email.utils
+import gzip
 import hashlib
 import hmac
 import http.client
 import io
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -65,8 +68,10 @@ def create_bucket(endpoint, ak, sk, bucket):
 
 
 def oci_layout(path, layer_bytes, seed):
-    """An OCI image layout holding one image whose single layer is an uncompressed tar of
-    `layer_bytes` pseudo-random bytes."""
+    """An OCI image layout holding one image whose single layer is a gzip (stored, level 0)
+    tar of `layer_bytes` pseudo-random bytes from `seed`: incompressible, and already
+    compressed so skopeo sends it as it is (it would gzip an uncompressed layer itself, which
+    measures skopeo). Every seed gives different blobs, so no push finds them stored."""
     os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
 
     def put(data):
@@ -75,19 +80,16 @@ def oci_layout(path, layer_bytes, seed):
             f.write(data)
         return f"sha256:{d}", len(data)
 
-    content = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(content) < layer_bytes:
-        block = hashlib.sha256(block).digest()
-        content += block * 64
+    content = random.Random(seed).randbytes(layer_bytes)
     tar_buf = io.BytesIO()
     with tarfile.open(fileobj=tar_buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
         info = tarfile.TarInfo("data.bin")
         info.size = layer_bytes
         info.mtime = 0
-        t.addfile(info, io.BytesIO(bytes(content[:layer_bytes])))
-    layer, layer_size = put(tar_buf.getvalue())
-    diff_id = layer
+        t.addfile(info, io.BytesIO(content))
+    tar = tar_buf.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
+    layer, layer_size = put(gzip.compress(tar, compresslevel=0, mtime=0))
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [diff_id]},
                          "config": {"Labels": {"seed": seed}}}).encode()
@@ -97,8 +99,8 @@ def oci_layout(path, layer_bytes, seed):
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg,
                    "size": cfg_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer,
-                    "size": layer_size}],
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer, "size": layer_size}],
     }).encode()
     m, m_size = put(manifest)
     with open(os.path.join(path, "index.json"), "w") as f:
@@ -138,6 +140,45 @@ def wait_up(base, proc, what):
     sys.exit(f"{what} did not answer")
 
 
+def upload_and_commit(base, repo, data):
+    """Uploads `data` as one blob (POST, one PATCH, closing PUT ?digest= without a body)
+    and returns the seconds the closing PUT took: the commit, which moves the upload from
+    _uploads/ to blobs/ (an S3 copy, multipart above the copy threshold)."""
+    host = base.split("//")[1]
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    c = http.client.HTTPConnection(host, timeout=600)
+    c.request("POST", f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"})
+    r = c.getresponse()
+    r.read()
+    if r.status != 202:
+        sys.exit(f"POST upload to {base}: HTTP {r.status}")
+    loc = r.getheader("Location")
+    path = urllib.parse.urlparse(loc).path + ("?" + urllib.parse.urlparse(loc).query
+                                              if urllib.parse.urlparse(loc).query else "")
+    view = memoryview(data)
+    chunks = (view[i:i + (8 << 20)] for i in range(0, len(data), 8 << 20))
+    c.request("PATCH", path, body=chunks, headers={
+        "Content-Type": "application/octet-stream", "Content-Length": str(len(data)),
+        "Content-Range": f"0-{len(data) - 1}"})
+    r = c.getresponse()
+    r.read()
+    if r.status != 202:
+        sys.exit(f"PATCH to {base}: HTTP {r.status}")
+    loc = r.getheader("Location")
+    u = urllib.parse.urlparse(loc)
+    sep = "&" if u.query else "?"
+    path = u.path + ("?" + u.query if u.query else "") + sep + "digest=" + urllib.parse.quote(digest)
+    t0 = time.monotonic()
+    c.request("PUT", path, headers={"Content-Length": "0"})
+    r = c.getresponse()
+    r.read()
+    took = time.monotonic() - t0
+    if r.status != 201:
+        sys.exit(f"closing PUT to {base}: HTTP {r.status}")
+    c.close()
+    return took
+
+
 def skopeo(*args):
     r = subprocess.run(["skopeo", "--insecure-policy", *args], capture_output=True, text=True)
     if r.returncode != 0:
@@ -149,6 +190,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--big-mib", type=int, default=200)
     ap.add_argument("--small", type=int, default=20)
+    ap.add_argument("--commit-mib", default="1,100,1024",
+                    help="blob sizes (MiB) whose commit latency is measured; empty: none")
+    ap.add_argument("--commit-rounds", type=int, default=3)
+    ap.add_argument("--skip-images", action="store_true",
+                    help="only the commit latency (no skopeo pushes and pulls)")
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "s3driver"))
     args = ap.parse_args()
     endpoint = os.environ.get("S3_ENDPOINT", "http://127.0.0.1:8090")
@@ -161,9 +207,6 @@ def main():
     try:
         print(f"images: 1 x {args.big_mib} MiB, {args.small} x 1 MiB; {args.rounds} rounds; "
               f"S3 {endpoint}")
-        oci_layout(os.path.join(work, "big"), args.big_mib << 20, "big")
-        for i in range(args.small):
-            oci_layout(os.path.join(work, f"small{i}"), 1 << 20, f"small{i}")
         bases = {}
         for name in ("s3driver", "registry:2"):
             port = free_port()
@@ -187,12 +230,23 @@ def main():
             bases[name] = f"http://127.0.0.1:{port}"
             wait_up(bases[name], procs[name], name)
 
+        def images(name, rnd):
+            """This round's images for `name`, different from every other round's and the
+            other registry's (a push never finds its blobs stored)."""
+            d = os.path.join(work, f"img-{name[:2]}-{rnd}")
+            shutil.rmtree(d, ignore_errors=True)
+            oci_layout(os.path.join(d, "big"), args.big_mib << 20, f"big-{name}-{rnd}")
+            for i in range(args.small):
+                oci_layout(os.path.join(d, f"small{i}"), 1 << 20, f"small{i}-{name}-{rnd}")
+            return d
+
         def run_op(name, op, rnd):
             host = bases[name].split("//")[1]
+            src = os.path.join(work, f"img-{name[:2]}-{rnd}")
             pid = procs[name].pid
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
             if op == "push big":
-                skopeo("copy", "--dest-tls-verify=false", f"oci:{work}/big:v1",
+                skopeo("copy", "--dest-tls-verify=false", f"oci:{src}/big:v1",
                        f"docker://{host}/bench/big:r{rnd}")
             elif op == "pull big":
                 out = os.path.join(work, f"pull-big-{name[:2]}-{rnd}")
@@ -204,7 +258,7 @@ def main():
 
                 def one(i):
                     if push:
-                        skopeo("copy", "--dest-tls-verify=false", f"oci:{work}/small{i}:v1",
+                        skopeo("copy", "--dest-tls-verify=false", f"oci:{src}/small{i}:v1",
                                f"docker://{host}/bench/small{i}:r{rnd}")
                     else:
                         out = os.path.join(work, f"pull-{name[:2]}-{rnd}-{i}")
@@ -218,15 +272,44 @@ def main():
 
         ops = ["push big", "pull big", f"push {args.small} small", f"pull {args.small} small"]
         results = {(n, op): [] for n in bases for op in ops}
-        for rnd in range(args.rounds):
+        for rnd in range(0 if args.skip_images else args.rounds):
             order = ["s3driver", "registry:2"] if rnd % 2 == 0 else ["registry:2", "s3driver"]
+            for name in order:
+                images(name, rnd)
             for op in ops:
                 for name in order:
                     results[(name, op)].append(run_op(name, op, rnd))
+            for name in order:
+                shutil.rmtree(os.path.join(work, f"img-{name[:2]}-{rnd}"), ignore_errors=True)
             print(f"round {rnd + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.2f})",
                   flush=True)
 
         med = statistics.median
+        commit_sizes = [int(x) for x in args.commit_mib.split(",") if x.strip()]
+        commits = {(n, m): [] for n in bases for m in commit_sizes}
+        for m in commit_sizes:
+            base_data = bytearray()
+            block = hashlib.sha256(f"commit{m}".encode()).digest()
+            while len(base_data) < (m << 20):
+                block = hashlib.sha256(block).digest()
+                base_data += block * 512
+            del base_data[m << 20:]
+            for rnd in range(args.commit_rounds):
+                order = ["s3driver", "registry:2"] if rnd % 2 == 0 else ["registry:2", "s3driver"]
+                for name in order:
+                    # A distinct blob each time (the first 16 bytes), so no commit finds it stored.
+                    base_data[:16] = hashlib.md5(f"{name}{rnd}".encode()).digest()
+                    commits[(name, m)].append(
+                        upload_and_commit(bases[name], "bench/commit", bytes(base_data)))
+            print(f"commit {m} MiB: {args.commit_rounds} rounds done", flush=True)
+        if commit_sizes:
+            print()
+            print(f"{'blob commit (PUT)':<22} {'s3driver s':>11} {'registry:2 s':>13} {'speed-up':>9}")
+            for m in commit_sizes:
+                o, t = med(commits[("s3driver", m)]), med(commits[("registry:2", m)])
+                print(f"{f'{m} MiB':<22} {o:>11.3f} {t:>13.3f} {t / o:>8.2f}x")
+        if args.skip_images:
+            return
         print()
         print(f"{'operation':<22} {'s3driver s':>11} {'registry:2 s':>13} {'speed-up':>9} "
               f"{'s3driver CPU s':>15} {'registry:2 CPU s':>17} {'CPU ratio':>10}")
