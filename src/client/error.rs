@@ -38,7 +38,7 @@ struct Inner {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// S3 (or an S3-compatible service) answered with an error status or an `<Error>` body.
-    /// Retried when [`classify`](super::retry::classify) says so (5xx, 429, `SlowDown`, `RequestTimeout`, …).
+    /// Retried when the client's retry classification says so (5xx, 429, `SlowDown`, `RequestTimeout`, …).
     Service(ServiceError),
     /// The request did not complete at the HTTP level: DNS, connect, TLS, reset, body I/O.
     /// Retried unless `kind` is [`TransportErrorKind::Other`].
@@ -261,7 +261,7 @@ impl Error {
         }
     }
 
-    /// `true` if sending the same request again may succeed (see [`classify`](super::retry::classify)).
+    /// `true` if sending the same request again may succeed (5xx, 429, throttling and timeout codes, transport failures; see [`RetryConfig`](super::RetryConfig)).
     pub fn is_retryable(&self) -> bool {
         decision_for(self) != RetryDecision::DoNotRetry
     }

@@ -4,23 +4,21 @@
 //! |---|---|
 //! | [`endpoint`] | region validation, AWS/custom endpoints, virtual-hosted vs path style, User-Agent |
 //! | [`credentials`] | secrets, credential providers (static, env, profile files, container, IMDSv2), chain, cache |
-//! | [`retry`](mod@retry) | retry classification, jittered backoff, the async retry driver |
+//! | `retry` | retry classification, jittered backoff, the async retry driver ([`RetryConfig`]) |
 //! | [`error`] | [`Error`], the client layer's one error type |
 
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub(crate) mod json;
-pub mod retry;
+pub(crate) mod retry;
 
 pub use credentials::{
     CachingProvider, Credentials, DefaultChain, Env, ProcessEnv, ProvideCredentials, SecretString,
 };
 pub use endpoint::{AddressingStyle, EndpointConfig, RequestTarget, ResolvedEndpoint, Scheme};
 pub use error::{BoxError, Error, ErrorKind, ServiceError};
-pub use retry::{
-    classify, retry, OneShot, RetryConfig, RetryDecision, RetryOp, TransportErrorKind, XorShift64,
-};
+pub use retry::{RetryConfig, TransportErrorKind, THROTTLE_MIN_BACKOFF};
 
 mod body;
 mod builder;

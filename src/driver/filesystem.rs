@@ -322,8 +322,8 @@ fn stamp_time() -> SystemTime {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut rng = crate::client::XorShift64::new(
-        crate::client::XorShift64::from_time().next_u64() ^ u64::from(std::process::id()),
+    let mut rng = crate::client::retry::XorShift64::new(
+        crate::client::retry::XorShift64::from_time().next_u64() ^ u64::from(std::process::id()),
     );
     let nanos = u32::try_from(rng.next_u64() % 1_000_000_000).unwrap_or(0);
     SystemTime::UNIX_EPOCH + std::time::Duration::new(now.as_secs(), nanos)

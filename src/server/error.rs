@@ -40,8 +40,6 @@ pub enum ErrorCode {
     TagInvalid,
     /// 401: authentication required.
     Unauthorized,
-    /// 403: access denied.
-    Denied,
     /// 405: the operation is not supported (e.g. deletes disabled).
     Unsupported,
     /// 503: the registry is unhealthy.
@@ -70,7 +68,6 @@ impl ErrorCode {
             Self::SizeInvalid => "SIZE_INVALID",
             Self::TagInvalid => "TAG_INVALID",
             Self::Unauthorized => "UNAUTHORIZED",
-            Self::Denied => "DENIED",
             Self::Unsupported => "UNSUPPORTED",
             Self::Unavailable => "UNAVAILABLE",
             Self::TooManyRequests => "TOOMANYREQUESTS",
@@ -94,7 +91,6 @@ impl ErrorCode {
             Self::SizeInvalid => "provided length did not match content length",
             Self::TagInvalid => "manifest tag did not match URI",
             Self::Unauthorized => "authentication required",
-            Self::Denied => "requested access to the resource is denied",
             Self::Unsupported => "The operation is unsupported.",
             Self::Unavailable => "service unavailable",
             Self::TooManyRequests => "too many requests",
@@ -119,7 +115,6 @@ impl ErrorCode {
             | Self::TagInvalid => StatusCode::BAD_REQUEST,
             Self::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Denied => StatusCode::FORBIDDEN,
             Self::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -371,7 +366,6 @@ mod tests {
             (SizeInvalid, 400),
             (RangeInvalid, 416),
             (Unauthorized, 401),
-            (Denied, 403),
             (Unsupported, 405),
             (Unavailable, 503),
             (TooManyRequests, 429),

@@ -59,22 +59,22 @@
 
 mod auth;
 mod blobs;
-pub mod body;
+pub(crate) mod body;
 pub mod digest;
-pub mod error;
+pub(crate) mod error;
 pub mod gc;
 mod health;
 mod listing;
 pub mod logging;
 mod manifests;
 mod metrics;
-pub mod names;
+pub(crate) mod names;
 mod notifications;
 pub mod paths;
 mod proxy;
 pub mod purge;
 mod reply;
-pub mod router;
+pub(crate) mod router;
 mod store;
 pub mod time;
 mod tls;
