@@ -36,7 +36,7 @@ pub fn remote_ip(
         .or_else(|| remote_addr.and_then(parse_host))
 }
 
-/// [`remote_ip`] over request headers (the first value of each header) and the peer's socket
+/// `remote_ip` over request headers (the first value of each header) and the peer's socket
 /// address.
 pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());

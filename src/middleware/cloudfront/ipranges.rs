@@ -124,7 +124,7 @@ impl fmt::Debug for IpRanges {
 }
 
 impl IpRanges {
-    /// Ranges fetched from `url` with a client using [`DEFAULT_FETCH_TIMEOUT`] (system proxy
+    /// Ranges fetched from `url` with a client using `DEFAULT_FETCH_TIMEOUT` (30 s) (system proxy
     /// settings apply). Nothing is fetched yet: call [`IpRanges::try_update`].
     ///
     /// # Errors

@@ -10,8 +10,8 @@
 //! |---|---|
 //! | [`Options`] | the options, parsed from Distribution's names (`baseurl`, `privatekey`, …) |
 //! | [`Signer`], [`Policy`] | canned/custom policies, RSA PKCS#1 v1.5 (SHA-1 or SHA-256) signed URLs and cookies |
-//! | [`IpRanges`], [`RangeTable`], [`Cidr`] | AWS `ip-ranges.json` tables, refresh task, `eligible_for_s3` |
-//! | [`client_ip`], [`remote_ip`] | the client address from `X-Forwarded-For` / `X-Real-Ip` / the peer |
+//! | [`IpRanges`], [`Refresher`] | AWS `ip-ranges.json` tables (CIDR range tables), refresh task, `eligible_for_s3` |
+//! | [`client_ip`] | the client address from `X-Forwarded-For` / `X-Real-Ip` / the peer |
 //! | [`CloudFrontRedirector`] | all of the above: `redirect(now, s3_key, client_ip)` |
 //! | [`CloudFrontMiddleware`] | the storage-driver wrapper: overrides only `redirect_url` |
 //!
@@ -39,13 +39,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use cidr::{Cidr, CidrError, RangeTable};
-pub use client_ip::{client_ip, parse_host, remote_ip};
+pub use client_ip::client_ip;
+use client_ip::remote_ip;
 pub use duration::{parse_go_duration, DurationError};
 pub use error::{BoxError, Error};
-pub use ipranges::{
-    parse_ip_ranges, IpRanges, Refresher, UpdateStats, DEFAULT_FETCH_TIMEOUT, MAX_DOCUMENT_BYTES,
-};
+pub use ipranges::{IpRanges, Refresher, UpdateStats};
 pub use middleware::CloudFrontMiddleware;
 pub use options::{
     IpFilter, Options, Warning, DEFAULT_DURATION, DEFAULT_IP_RANGES_URL, DEFAULT_UPDATE_FREQUENCY,
