@@ -330,6 +330,7 @@ pub async fn serve_debug(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
+                let _ = stream.set_nodelay(true);
                 let st = Arc::clone(&state);
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let st = Arc::clone(&st);
@@ -456,6 +457,9 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Without it, small streamed responses (a 64 KiB blob, a manifest) wait about
+                // 40 ms for the client's delayed ACK (Nagle), as registry:2's Go net does not.
+                let _ = stream.set_nodelay(true);
                 let st = Arc::clone(&state);
                 let svc = service_fn(move |req| {
                     let st = Arc::clone(&st);
