@@ -101,7 +101,10 @@ pub fn run(
     rounds: usize,
 ) -> Vec<(String, &'static str, Stat)> {
     let mut rows = Vec::new();
-    println!("\n== {server}: {rounds} rounds, order alternating; load average {} ==", load_average());
+    println!(
+        "\n== {server}: {rounds} rounds, order alternating; load average {} ==",
+        load_average()
+    );
     for (label, size) in sizes {
         let data = body(*size);
         let reps = (SAMPLE_BYTES / size).max(1);

@@ -6,9 +6,13 @@
 //! of the rounds, with the load average and the floors (single-core SHA-256, loopback TCP)
 //! measured in the same run.
 //!
+//! With `S3DRIVER_SWIFT_ENDPOINT` set (e.g. `http://127.0.0.1:8090` from
+//! `.ci/swift-s3api.sh`; keys `S3DRIVER_SWIFT_ACCESS_KEY`/`_SECRET_KEY`, default
+//! `test:tester`/`testing`), the same contenders also run against Swift in a fresh bucket.
+//!
 //! ```text
 //! cd benches/peers && cargo bench --bench throughput
-//! S3DRIVER_BENCH_ROUNDS=9 S3DRIVER_BENCH_BIG=1 cargo bench --bench throughput
+//! S3DRIVER_BENCH_ROUNDS=9 S3DRIVER_BENCH_BIG=1 S3DRIVER_SWIFT_ENDPOINT=http://127.0.0.1:8090 cargo bench --bench throughput
 //! ```
 //!
 //! Contenders (all path-style, HTTP/1.1, same credentials):
@@ -23,18 +27,18 @@
 //! - `object_store BufWriter`: `BufWriter` of 10 MiB capacity (1 MiB `write_all`s, multipart
 //!   above that, up to 8 parts in flight).
 
+#[path = "../../support/interleaved.rs"]
+mod interleaved;
 #[path = "../../support/ours.rs"]
 mod ours;
 #[path = "../../support/s3s_fs.rs"]
 mod s3s_fs;
+#[path = "../../support/s3s_mem.rs"]
+mod s3s_mem;
 #[path = "../../support/s3s_serve.rs"]
 mod s3s_serve;
 #[path = "../../support/throughput.rs"]
 mod throughput;
-#[path = "../../support/interleaved.rs"]
-mod interleaved;
-#[path = "../../support/s3s_mem.rs"]
-mod s3s_mem;
 
 use std::sync::Arc;
 
@@ -47,25 +51,33 @@ use tokio::io::AsyncWriteExt;
 
 use throughput::Contender;
 
-fn store(endpoint: &str, bucket: &str, unsigned: bool) -> Arc<dyn ObjectStore> {
+/// Where the contenders put and get: endpoint, bucket and keys.
+struct Target {
+    endpoint: String,
+    bucket: String,
+    access_key: String,
+    secret_key: String,
+}
+
+fn store(t: &Target, unsigned: bool) -> Arc<dyn ObjectStore> {
     Arc::new(
         AmazonS3Builder::new()
-            .with_endpoint(endpoint)
+            .with_endpoint(&t.endpoint)
             .with_allow_http(true)
             .with_virtual_hosted_style_request(false)
             .with_region(s3s_fs::REGION)
-            .with_bucket_name(bucket)
-            .with_access_key_id(s3s_fs::ACCESS_KEY)
-            .with_secret_access_key(s3s_fs::SECRET_KEY)
+            .with_bucket_name(&t.bucket)
+            .with_access_key_id(&t.access_key)
+            .with_secret_access_key(&t.secret_key)
             .with_unsigned_payload(unsigned)
             .build()
             .expect("object_store: S3 builder"),
     )
 }
 
-fn object_store_contenders(endpoint: &str, bucket: &str) -> Vec<Contender> {
-    let signed = store(endpoint, bucket, false);
-    let unsigned = store(endpoint, bucket, true);
+fn object_store_contenders(t: &Target) -> Vec<Contender> {
+    let signed = store(t, false);
+    let unsigned = store(t, true);
     let (s1, s2, s3) = (Arc::clone(&signed), Arc::clone(&signed), signed);
     vec![
         Contender {
@@ -128,6 +140,52 @@ fn object_store_contenders(endpoint: &str, bucket: &str) -> Vec<Contender> {
     ]
 }
 
+/// Creates `bucket` on an external server with a SigV2-signed PUT Bucket (our signer, a raw
+/// HTTP/1.1 request: the bench has no other client that creates buckets).
+fn create_bucket(t: &Target) {
+    use s3driver::sign::{v2, Credentials, SignableRequest};
+    use std::io::{Read, Write};
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let path = format!("/{}", t.bucket);
+    let host = t
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let sig = v2::sign_header(
+        &SignableRequest {
+            method: "PUT",
+            path: &path,
+            query: &[],
+            headers: &[],
+        },
+        &Credentials {
+            access_key_id: &t.access_key,
+            secret_access_key: &t.secret_key,
+            session_token: None,
+        },
+        v2::BucketAddressing::PathStyle,
+        "",
+        "",
+        &date,
+    )
+    .expect("sign PUT Bucket");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the S3 server");
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nDate: {date}\r\nAuthorization: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        sig.authorization
+    )
+    .expect("send PUT Bucket");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "PUT Bucket {}: {}",
+        t.bucket,
+        answer.lines().next().unwrap_or("")
+    );
+}
+
 fn main() {
     let rounds = std::env::var("S3DRIVER_BENCH_ROUNDS")
         .ok()
@@ -136,30 +194,61 @@ fn main() {
     let rt = throughput::runtime();
     interleaved::floors();
     let sizes = throughput::sizes();
-    let contenders = |endpoint: &str| {
+    let contenders = |t: &Target| {
         let _guard = rt.enter();
-        let driver = ours::driver(&endpoint, "bench", s3s_fs::ACCESS_KEY, s3s_fs::SECRET_KEY);
+        let driver = ours::driver(&t.endpoint, &t.bucket, &t.access_key, &t.secret_key);
         let deep = ours::driver_with(
-            &endpoint,
-            "bench",
-            s3s_fs::ACCESS_KEY,
-            s3s_fs::SECRET_KEY,
+            &t.endpoint,
+            &t.bucket,
+            &t.access_key,
+            &t.secret_key,
             &[("maxconcurrentparts", "8")],
         );
         let mut c = ours::contenders(&driver);
         c.push(ours::deep_writer(&deep));
-        c.extend(object_store_contenders(endpoint, "bench"));
+        c.extend(object_store_contenders(t));
         c
+    };
+    let local = |endpoint: String| Target {
+        endpoint,
+        bucket: "bench".to_owned(),
+        access_key: s3s_fs::ACCESS_KEY.to_owned(),
+        secret_key: s3s_fs::SECRET_KEY.to_owned(),
     };
     {
         let server = rt.block_on(s3s_fs::S3sFs::start(0));
         server.create_bucket("bench");
-        let endpoint = server.endpoint();
-        interleaved::run(&rt, "s3s-fs 0.14.1", &contenders(&endpoint), &sizes, rounds);
+        let t = local(server.endpoint());
+        interleaved::run(&rt, "s3s-fs 0.14.1", &contenders(&t), &sizes, rounds);
     }
     {
         let server = rt.block_on(s3s_mem::S3sMem::start(0));
-        let endpoint = server.endpoint();
-        interleaved::run(&rt, "in-memory s3s (bench server)", &contenders(&endpoint), &sizes, rounds);
+        let t = local(server.endpoint());
+        interleaved::run(
+            &rt,
+            "in-memory s3s (bench server)",
+            &contenders(&t),
+            &sizes,
+            rounds,
+        );
+    }
+    // OpenStack Swift's s3api (.ci/swift-s3api.sh), when S3DRIVER_SWIFT_ENDPOINT is set.
+    if let Ok(endpoint) = std::env::var("S3DRIVER_SWIFT_ENDPOINT") {
+        let t = Target {
+            endpoint,
+            bucket: format!("s3d-peers-{}", std::process::id()),
+            access_key: std::env::var("S3DRIVER_SWIFT_ACCESS_KEY")
+                .unwrap_or_else(|_| "test:tester".to_owned()),
+            secret_key: std::env::var("S3DRIVER_SWIFT_SECRET_KEY")
+                .unwrap_or_else(|_| "testing".to_owned()),
+        };
+        create_bucket(&t);
+        interleaved::run(
+            &rt,
+            "OpenStack Swift s3api (another process)",
+            &contenders(&t),
+            &sizes,
+            rounds,
+        );
     }
 }
