@@ -111,7 +111,10 @@ pub fn run(
         let key = |who: &Contender| {
             format!(
                 "bench/{}/{}",
-                who.name.replace(' ', "-"),
+                who.name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect::<String>(),
                 label.replace(' ', "")
             )
         };
