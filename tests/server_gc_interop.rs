@@ -69,31 +69,6 @@ fn tools_available() -> bool {
 
 // --- OCI layouts ------------------------------------------------------------------------------
 
-/// A ustar archive of one regular file: an uncompressed image layer.
-fn tar(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    let mut field = |off: usize, len: usize, value: u64| {
-        let s = format!("{value:0width$o}\0", width = len - 1);
-        h[off..off + len].copy_from_slice(s.as_bytes());
-    };
-    field(100, 8, 0o644);
-    field(108, 8, 0);
-    field(116, 8, 0);
-    field(124, 12, data.len() as u64);
-    field(136, 12, 1_700_000_000);
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let mut out = h.to_vec();
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
-    out
-}
-
 /// An OCI image layout directory with several named images.
 struct Layout {
     dir: PathBuf,
@@ -130,7 +105,7 @@ impl Layout {
         let mut descs = Vec::new();
         let mut diff_ids = Vec::new();
         for (i, l) in layers.iter().enumerate() {
-            let t = tar(&format!("file{i}"), l);
+            let t = server_support::images::tar(&[(&format!("file{i}"), l.to_vec())]);
             let d = self.blob(&t);
             diff_ids.push(d.clone());
             descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": t.len()}));

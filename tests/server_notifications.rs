@@ -70,7 +70,7 @@ fn is_uuid(s: &str) -> bool {
 
 #[tokio::test]
 async fn a_skopeo_push_and_pull_send_registry2_events() {
-    if !layout::skopeo_available() {
+    if !skopeo::available() {
         return;
     }
     let (hook, log) = serve_fake(|_| FakeResponse::new(200, "")).await;
@@ -99,7 +99,7 @@ async fn a_skopeo_push_and_pull_send_registry2_events() {
     let host = r.base.trim_start_matches("http://").to_owned();
     let src = work.path().join("src");
     let image = layout::image(&src, "notifications");
-    layout::skopeo_ok(&[
+    skopeo::run(&[
         "copy",
         "--preserve-digests",
         "--dest-tls-verify=false",
@@ -185,7 +185,7 @@ async fn a_skopeo_push_and_pull_send_registry2_events() {
 
     // A pull: the manifest by tag, then the config and the layers.
     let dst = work.path().join("dst");
-    layout::skopeo_ok(&[
+    skopeo::run(&[
         "copy",
         "--src-tls-verify=false",
         "--src-creds",
@@ -508,7 +508,7 @@ async fn an_endpoint_that_fails_twice_then_succeeds_gets_everything_once_in_orde
 /// still hung (it has the first event and no retry), and another endpoint gets every event.
 #[tokio::test]
 async fn a_hanging_endpoint_does_not_hold_up_pushes() {
-    if !layout::skopeo_available() {
+    if !skopeo::available() {
         return;
     }
     let (hung, hung_log) =
@@ -525,7 +525,7 @@ async fn a_hanging_endpoint_does_not_hold_up_pushes() {
     for (i, repo) in ["hang/one", "hang/two"].iter().enumerate() {
         let src = work.path().join(format!("src{i}"));
         layout::image(&src, repo);
-        layout::skopeo_ok(&[
+        skopeo::run(&[
             "copy",
             "--dest-tls-verify=false",
             &format!("oci:{}:v1", src.display()),

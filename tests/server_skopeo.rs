@@ -16,73 +16,9 @@ mod server_support;
 use std::path::Path;
 use std::sync::Arc;
 
+use server_support::images::{gzip_stored, tar};
+use server_support::skopeo::{available as skopeo_available, run as skopeo};
 use server_support::*;
-
-/// A ustar archive of regular files (what an uncompressed image layer is).
-fn tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, data) in files {
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        let mut field = |off: usize, len: usize, value: u64| {
-            let s = format!("{value:0width$o}\0", width = len - 1);
-            h[off..off + len].copy_from_slice(s.as_bytes());
-        };
-        field(100, 8, 0o644);
-        field(108, 8, 0);
-        field(116, 8, 0);
-        field(124, 12, data.len() as u64);
-        field(136, 12, 1_700_000_000);
-        h[156] = b'0';
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.resize(out.len() + 1024, 0);
-    out
-}
-
-/// CRC-32 (IEEE), for the gzip trailer.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A valid gzip stream of `data` using stored (uncompressed) deflate blocks:
-/// a real `+gzip` layer without a compression library.
-fn gzip_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let chunks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[]]
-    } else {
-        data.chunks(65_535).collect()
-    };
-    for (i, c) in chunks.iter().enumerate() {
-        out.push(u8::from(i + 1 == chunks.len()));
-        let len = c.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
-}
 
 fn write_blob(layout: &Path, data: &[u8]) -> String {
     let d = sha256(data);
@@ -141,40 +77,6 @@ fn make_layout(layout: &Path) -> Vec<u8> {
     )
     .unwrap();
     manifest
-}
-
-async fn skopeo(args: &[&str]) -> String {
-    let out = tokio::process::Command::new("skopeo")
-        .arg("--insecure-policy")
-        .args(args)
-        .output()
-        .await
-        .expect("run skopeo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "skopeo {} failed: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        stdout
-    );
-    stdout
-}
-
-fn skopeo_available() -> bool {
-    match std::process::Command::new("skopeo")
-        .arg("--version")
-        .output()
-    {
-        Ok(o) if o.status.success() => true,
-        _ => {
-            if std::env::var("S3DRIVER_REQUIRE_SKOPEO").as_deref() == Ok("1") {
-                panic!("S3DRIVER_REQUIRE_SKOPEO=1 but skopeo is not installed (apt-get install -y skopeo)");
-            }
-            println!("skipping the skopeo end-to-end test: skopeo is not installed (apt-get install -y skopeo)");
-            false
-        }
-    }
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ fn challenge_parts(header: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn skopeo_pushes_and_pulls_through_the_token_flow() {
-    if !layout::skopeo_available() {
+    if !skopeo::available() {
         return;
     }
     let ts = TokenServer::start(&[
@@ -95,7 +95,7 @@ async fn skopeo_pushes_and_pulls_through_the_token_flow() {
     let image = layout::image(&src, "token flow");
 
     // Anonymous: the token server gives a token without access; the push is refused.
-    let refused = layout::skopeo(&[
+    let refused = skopeo::try_run(&[
         "copy",
         "--dest-tls-verify=false",
         &format!("oci:{}:v1", src.display()),
@@ -111,7 +111,7 @@ async fn skopeo_pushes_and_pulls_through_the_token_flow() {
     );
 
     // A user allowed only to pull cannot push either.
-    let refused = layout::skopeo(&[
+    let refused = skopeo::try_run(&[
         "copy",
         "--dest-tls-verify=false",
         "--dest-creds",
@@ -135,7 +135,7 @@ async fn skopeo_pushes_and_pulls_through_the_token_flow() {
         "nothing was stored by the refused pushes"
     );
 
-    layout::skopeo_ok(&[
+    skopeo::run(&[
         "copy",
         "--preserve-digests",
         "--dest-tls-verify=false",
@@ -146,7 +146,7 @@ async fn skopeo_pushes_and_pulls_through_the_token_flow() {
     ])
     .await;
     let dst = work.path().join("dst");
-    layout::skopeo_ok(&[
+    skopeo::run(&[
         "copy",
         "--preserve-digests",
         "--src-tls-verify=false",

@@ -42,3 +42,14 @@ pub async fn output(args: &[&str]) -> std::process::Output {
         .await
         .expect("run skopeo")
 }
+
+/// `skopeo --insecure-policy <args>`: its standard output, or its standard error when it
+/// fails.
+pub async fn try_run(args: &[&str]) -> Result<String, String> {
+    let out = output(args).await;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
