@@ -122,6 +122,10 @@ log_level = $LOG_LEVEL
 pipeline = healthcheck $n-server
 [app:$n-server]
 use = egg:swift#$n
+# Swift's defaults (0.5 s to connect, 3 s for the account update of a container PUT) are made for idle racks; on a
+# 2-core CI machine running tests in parallel they time out and the client sees 503 "Please reduce your request rate".
+conn_timeout = 5
+node_timeout = 30
 [filter:healthcheck]
 use = egg:swift#healthcheck
 [$n-replicator]
@@ -144,6 +148,10 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 [app:proxy-server]
 use = egg:swift#proxy
 allow_account_management = true
+# See the backends' timeouts above: a busy single-threaded backend must not turn into a 503.
+conn_timeout = 5
+node_timeout = 60
+recoverable_node_timeout = 60
 account_autocreate = true
 [filter:s3api]
 use = egg:swift#s3api

@@ -122,9 +122,19 @@ impl Server {
         answer(resp).await
     }
 
+    /// Creates `bucket`, retrying a busy server's 503 like `common::S3Target::create_bucket`.
     async fn create_bucket(&self, bucket: &str) {
-        let (status, body) = self.send("PUT", &format!("/{bucket}"), &[], b"").await;
-        assert_eq!(status, 200, "{}: creating {bucket}: {body}", self.name);
+        let mut attempt = 0;
+        loop {
+            let (status, body) = self.send("PUT", &format!("/{bucket}"), &[], b"").await;
+            if status == 503 && attempt < common::SLOW_DOWN_RETRIES {
+                attempt += 1;
+                tokio::time::sleep(common::slow_down_backoff(attempt)).await;
+                continue;
+            }
+            assert_eq!(status, 200, "{}: creating {bucket}: {body}", self.name);
+            return;
+        }
     }
 }
 

@@ -98,22 +98,39 @@ impl S3Target {
         }
     }
 
-    /// Creates `bucket` with a SigV4 request signed by the reference signer. Panics (test failure) on any answer
-    /// other than 200, with the server's response in the message.
+    /// Creates `bucket` with a SigV4 request signed by the reference signer. A busy server's 503 ("reduce your
+    /// request rate": Swift answers it when its container database is locked by another test) is retried with
+    /// backoff, as every S3 client must; any other answer but 200 panics (test failure) with the server's response.
     pub async fn create_bucket(&self, bucket: &str) {
         let client = http_client();
         let url = format!("{}/{bucket}", self.endpoint);
-        let resp =
-            refsign::send_v4(&client, "PUT", &url, &[], Vec::new(), &self.credentials()).await;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        assert_eq!(
-            status.as_u16(),
-            200,
-            "{}: creating bucket {bucket:?} failed: {body}",
-            self.name
-        );
+        let mut attempt = 0u32;
+        loop {
+            let resp =
+                refsign::send_v4(&client, "PUT", &url, &[], Vec::new(), &self.credentials()).await;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            if status == 503 && attempt < SLOW_DOWN_RETRIES {
+                attempt += 1;
+                tokio::time::sleep(slow_down_backoff(attempt)).await;
+                continue;
+            }
+            assert_eq!(
+                status, 200,
+                "{}: creating bucket {bucket:?} failed after {attempt} retries: {body}",
+                self.name
+            );
+            return;
+        }
     }
+}
+
+/// How many times test set-up retries a server's 503 "slow down" answer before failing.
+pub const SLOW_DOWN_RETRIES: u32 = 8;
+
+/// Backoff before retry `attempt` (1-based) of a 503: 100 ms doubling up to 1.6 s (about 8 s over all retries).
+pub fn slow_down_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64 << attempt.clamp(1, 5).saturating_sub(1))
 }
 
 /// A bucket name unlikely to exist on a shared server (Swift keeps its data between test runs and between test
