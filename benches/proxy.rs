@@ -35,40 +35,49 @@
 //! S3DRIVER_BENCH_ROUNDS=15 cargo bench --features server --bench proxy
 //! ```
 //!
-//! A run on the 2-core development machine (7 rounds), after the registry set TCP_NODELAY on
-//! its connections (before, every contender's small-image pull took ~180 ms, mostly ~40 ms
-//! stalls of delayed ACKs against Nagle's algorithm):
+//! `S3DRIVER_BENCH_LINKS` (default `none,1000:5,100:10`) lists the links modelled between the
+//! pullers and the upstream: `none`, or `MBIT:DELAY_MS`, a TCP relay in front of the upstream
+//! registry that sends at `MBIT` Mbit/s each way (shared by every connection crossing it),
+//! delivers each byte `DELAY_MS` later, and holds a new connection for one round trip (the
+//! handshake). The direct pull and the cache's fetches from the upstream both cross it; the
+//! cache's own S3 storage does not (it is local to the cache, as in a deployment).
+//!
+//! A run on the 2-core development machine (7 rounds; the summary's ratios are to the direct
+//! pull over the same link):
 //!
 //! ```text
-//! == pull-through cache vs direct pull: 7 rounds, order alternating; load average 2.15 1.98 2.44 ==
-//! floors: SHA-256 1705 MiB/s on one core; loopback TCP 4553 MiB/s
+//! == pull-through cache vs direct pull: 7 rounds, order alternating; load average 1.77 1.14 0.50 ==
+//! floors: SHA-256 1693 MiB/s on one core; loopback TCP 2680 MiB/s
 //!
+//! -- link to the upstream: none (loopback, unthrottled) --
 //! 4 x 16 MiB (64.0 MiB, 5 blobs, 3 in flight); ms, median [min, max]; CPU: all threads
 //!                                      wall       MiB/s   / direct      CPU   / direct
-//!   direct           38.3 [  35.4,   46.8]        1672      1.00x     68.3      1.00x
-//!   cold proxy      153.5 [ 146.0,  168.1]         417      4.01x    297.7      4.36x
-//!   warm proxy       35.5 [  32.4,   40.6]        1804      0.93x     65.7      0.96x
-//!   cold, until cached: +40.0 ms [28.8, 57.3] after the client's last byte, +62.2 ms CPU
-//!   one SHA-256 pass over the image: 37.5 ms CPU (at the floor above)
-//!
-//! 20 x 64 KiB (1.3 MiB, 21 blobs, 3 in flight); ms, median [min, max]; CPU: all threads
-//!                                      wall       MiB/s   / direct      CPU   / direct
-//!   direct            6.7 [   5.7,    7.2]         187      1.00x     12.5      1.00x
-//!   cold proxy       25.9 [  23.3,   31.7]          48      3.85x     47.2      3.78x
-//!   warm proxy        6.4 [   5.7,    8.7]         194      0.96x     11.2      0.90x
-//!   cold, until cached: +3.5 ms [2.7, 4.9] after the client's last byte, +5.1 ms CPU
-//!   one SHA-256 pass over the image: 0.7 ms CPU (at the floor above)
+//!   direct           77.2 [  67.6,   92.0]         829      1.00x     75.0      1.00x
+//!   cold proxy      308.4 [ 255.3,  426.6]         208      3.99x    324.7      4.33x
+//!   warm proxy       86.4 [  65.0,  116.0]         741      1.12x     88.1      1.17x
+//! ...
+//! summary, wall time medians as ratios to the direct pull over the same link:
+//!   link                     image         direct ms     cold     warm
+//!   none                     4 x 16 MiB         77.2    3.99x    1.12x
+//!   none                     20 x 64 KiB        12.7    4.70x    0.97x
+//!   1000 Mbit/s, 10 ms RTT   4 x 16 MiB        601.1    1.10x    0.15x
+//!   1000 Mbit/s, 10 ms RTT   20 x 64 KiB       141.7    1.27x    0.10x
+//!   100 Mbit/s, 20 ms RTT    4 x 16 MiB       5467.4    1.00x    0.01x
+//!   100 Mbit/s, 20 ms RTT    20 x 64 KiB       280.8    1.04x    0.04x
 //! ```
 //!
-//! Reading it: the warm pull meets the goal (0.93-0.96x). The cold pull does not (about 4x),
-//! and here it is CPU-bound: both cores are busy (CPU about 1.9 x wall) and its CPU is about
-//! 4.3x a direct pull's. Over loopback from an in-memory S3 a direct pull is nothing but two
-//! copies through TCP, while a cold pull adds a third hop (upstream to cache), the cache's
-//! SHA-256 check, and the write to the cache's storage (a fourth hop, SHA-256 again for the
-//! SigV4 payload signature, and once more in the bench S3 server's signature check). With the
-//! storage write replaced by a drain (an experiment, not in the code) the cold pull was
-//! 2.0-2.2x direct: about half of the excess is the relay, half the write. Against a real
-//! upstream the transfer from it bounds the cold pull instead; this bench has none.
+//! An earlier unthrottled run (before the link model) had warm 0.93x/0.96x and cold
+//! 4.01x/3.85x. Reading it: the warm pull meets the goal. Unthrottled, the cold pull does not
+//! (about 4x): it is CPU-bound, both cores busy, its CPU about 4.3x a direct pull's. Over
+//! loopback from an in-memory S3 a direct pull is nothing but two copies through TCP, while a
+//! cold pull adds a third hop (upstream to cache), the cache's SHA-256 check, and the write to
+//! the cache's storage (a fourth hop, SHA-256 again for the SigV4 payload signature, and once
+//! more in the bench S3 server's signature check). With the storage write replaced by a drain
+//! (an experiment, not in the code) the cold pull was 2.0-2.2x direct: about half of the excess
+//! is the relay, half the write. Behind a link the transfer from the upstream bounds both
+//! pulls and the cold pull's extra CPU overlaps it: 1.00-1.10x for the big image. Many small
+//! blobs over a 10 ms round trip still cost 1.27x (38 ms over 21 blobs 3 at a time, about
+//! 5 ms a blob: the cache's storage lookups before it asks the upstream, and its writes).
 
 #[path = "support/interleaved.rs"]
 mod interleaved;
@@ -97,6 +106,9 @@ const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Blobs in flight per pull (what docker and skopeo do by default).
 const PARALLEL: usize = 3;
+/// Links modelled between the pullers and the upstream (`S3DRIVER_BENCH_LINKS`): none, a
+/// 1 Gbit/s link with 5 ms one-way delay, a 100 Mbit/s link with 10 ms.
+const DEFAULT_LINKS: &str = "none,1000:5,100:10";
 /// The S3 driver's part size for both registries.
 const CHUNK_SIZE: usize = 10 << 20;
 
@@ -363,7 +375,7 @@ fn bench_image(
     image: &Image,
     rounds: usize,
     cache: &mut usize,
-) {
+) -> (Duration, Duration, Duration) {
     let mut direct = Vec::new();
     let mut cold = Vec::new();
     let mut settle = Vec::new();
@@ -446,6 +458,157 @@ fn bench_image(
         ms(max),
         ms(cpu)
     );
+    let wall = |v: &[Sample]| stat(&v.iter().map(|s| s.wall).collect::<Vec<_>>()).0;
+    (d_wall, wall(&cold), wall(&warm))
+}
+
+/// A modelled network link between the clients (and the cache) and the upstream registry:
+/// `mbit` Mbit/s in each direction, shared by every connection crossing it, and a one-way
+/// `delay`.
+#[derive(Clone, Copy)]
+struct Link {
+    mbit: f64,
+    delay: Duration,
+}
+
+impl Link {
+    /// `none` or `MBIT:DELAY_MS` (e.g. `100:10`).
+    fn parse(s: &str) -> Option<Link> {
+        if s == "none" {
+            return None;
+        }
+        let (mbit, ms) = s
+            .split_once(':')
+            .unwrap_or_else(|| panic!("link {s:?}: want none or MBIT:DELAY_MS"));
+        let mbit: f64 = mbit.parse().expect("link bandwidth (Mbit/s)");
+        let ms: f64 = ms.parse().expect("link one-way delay (ms)");
+        assert!(
+            mbit > 0.0 && ms >= 0.0,
+            "link {s:?}: bandwidth > 0, delay >= 0"
+        );
+        Some(Link {
+            mbit,
+            delay: Duration::from_secs_f64(ms / 1000.0),
+        })
+    }
+
+    /// A short name for the summary.
+    fn short(link: Option<Link>) -> String {
+        match link {
+            None => "none".to_owned(),
+            Some(l) => format!("{} Mbit/s, {:.0} ms RTT", l.mbit, 2.0 * ms(l.delay)),
+        }
+    }
+
+    fn label(link: Option<Link>) -> String {
+        match link {
+            None => "none (loopback, unthrottled)".to_owned(),
+            Some(l) => format!(
+                "{} Mbit/s each way, {:.0} ms one-way delay ({:.0} ms round trip)",
+                l.mbit,
+                ms(l.delay),
+                2.0 * ms(l.delay)
+            ),
+        }
+    }
+}
+
+/// One direction of a [`Link`]: bytes leave in arrival order at the link's rate, shared by
+/// every connection, and arrive `delay` later.
+struct Pipe {
+    bytes_per_sec: f64,
+    delay: Duration,
+    /// When the link has sent everything queued so far.
+    free_at: std::sync::Mutex<Instant>,
+}
+
+impl Pipe {
+    fn new(link: Link) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            bytes_per_sec: link.mbit * 1e6 / 8.0,
+            delay: link.delay,
+            free_at: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// When `n` bytes handed to the link now reach its far end.
+    fn schedule(&self, n: usize) -> Instant {
+        let now = Instant::now();
+        let mut free = self.free_at.lock().expect("pipe lock");
+        let sent = (*free).max(now) + Duration::from_secs_f64(n as f64 / self.bytes_per_sec);
+        *free = sent;
+        sent + self.delay
+    }
+}
+
+/// Copies `from` to `to` across `pipe`, then half-closes `to`.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    pipe: Arc<Pipe>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // About 4 MiB in flight per connection and direction, as a TCP window would allow.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Instant, Bytes)>(64);
+    let read = async move {
+        let mut buf = vec![0u8; 64 << 10];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let at = pipe.schedule(n);
+            if tx
+                .send((at, Bytes::copy_from_slice(&buf[..n])))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at.into()).await;
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(read, write);
+}
+
+/// A TCP relay modelling `link` in front of the registry at `upstream` (a base URL).
+/// Returns the base URL to use instead. A new connection waits one round trip before its
+/// first byte crosses, as a TCP handshake would.
+async fn relay(upstream: &str, link: Link) -> String {
+    let target: std::net::SocketAddr = upstream
+        .strip_prefix("http://")
+        .expect("http upstream")
+        .parse()
+        .expect("upstream address");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind relay");
+    let base = format!("http://{}", listener.local_addr().expect("relay addr"));
+    let (up, down) = (Pipe::new(link), Pipe::new(link));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (up, down) = (Arc::clone(&up), Arc::clone(&down));
+            tokio::spawn(async move {
+                tokio::time::sleep(2 * link.delay).await;
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(pump(cr, sw, up), pump(sr, cw, down));
+            });
+        }
+    });
+    base
 }
 
 fn main() {
@@ -455,6 +618,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .filter(|n: &usize| *n > 0)
         .unwrap_or(7);
+    let links: Vec<Option<Link>> = std::env::var("S3DRIVER_BENCH_LINKS")
+        .unwrap_or_else(|_| DEFAULT_LINKS.to_owned())
+        .split(',')
+        .map(|s| Link::parse(s.trim()))
+        .collect();
     let rt = throughput::runtime();
     let server = rt.block_on(s3s_mem::S3sMem::start(0));
     let s3 = server.endpoint();
@@ -487,11 +655,33 @@ fn main() {
     );
     let (sha, _) = interleaved::floors();
     let mut caches = 0;
-    for image in &images {
-        bench_image(&rt, &s3, &upstream, image, rounds, &mut caches);
+    let mut summary = Vec::new();
+    for link in links {
+        let via = match link {
+            None => upstream.clone(),
+            Some(l) => rt.block_on(relay(&upstream, l)),
+        };
+        println!("\n-- link to the upstream: {} --", Link::label(link));
+        for image in &images {
+            let r = bench_image(&rt, &s3, &via, image, rounds, &mut caches);
+            println!(
+                "  one SHA-256 pass over the image: {:.1} ms CPU (at the floor above)",
+                image.bytes() as f64 / f64::from(1 << 20) / sha * 1000.0
+            );
+            summary.push((Link::short(link), image.label, r));
+        }
+    }
+    println!("\nsummary, wall time medians as ratios to the direct pull over the same link:");
+    println!(
+        "  {:<24} {:<12} {:>10} {:>8} {:>8}",
+        "link", "image", "direct ms", "cold", "warm"
+    );
+    for (link, image, (direct, cold, warm)) in summary {
         println!(
-            "  one SHA-256 pass over the image: {:.1} ms CPU (at the floor above)",
-            image.bytes() as f64 / f64::from(1 << 20) / sha * 1000.0
+            "  {link:<24} {image:<12} {:>10.1} {:>7.2}x {:>7.2}x",
+            ms(direct),
+            cold.as_secs_f64() / direct.as_secs_f64(),
+            warm.as_secs_f64() / direct.as_secs_f64()
         );
     }
     println!("\nload average after: {}", interleaved::load_average());
