@@ -248,7 +248,7 @@ impl fmt::Display for SignError {
                 "presigned URL lifetime {seconds}s out of range: use 1 to 604800 seconds (7 days)"
             ),
             Self::MissingDate => f.write_str(
-                "SigV2 needs a date: pass the Date header value (AmzTime::rfc1123) or send x-amz-date",
+                "SigV2 needs a date: pass the Date header value (RFC 1123, e.g. httpdate::fmt_http_date) or send x-amz-date",
             ),
             Self::InvalidTrailer => f.write_str(
                 "invalid trailer: names must be HTTP tokens and values must not contain CR or LF",

@@ -7,8 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::duration::parse_go_duration;
 use super::error::Error;
+use crate::middleware::duration::parse_go_duration;
 
 /// Default lifetime of a signed URL (Distribution: 20 minutes).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(20 * 60);
