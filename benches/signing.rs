@@ -29,9 +29,9 @@ use aws_sigv4::sign::v4 as aws_v4;
 use s3driver::sign::crypto::{sha256_hex, EMPTY_SHA256};
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{self, SignOptions, SigningKey, SigningKeyCache, SigningParams};
-use s3driver::sign::{Credentials, PayloadHash, SignableRequest, UriMode};
+use s3driver::sign::{PayloadHash, SignableRequest, SigningCredentials, UriMode};
 
-const CREDS: Credentials<'static> = Credentials {
+const CREDS: SigningCredentials<'static> = SigningCredentials {
     access_key_id: "AKIAIOSFODNN7EXAMPLE",
     secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     session_token: None,

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use s3driver::sign::encode::{encode_path, encode_query};
 use s3driver::sign::v2::{self, BucketAddressing};
-use s3driver::sign::{AmzTime, Credentials, SignableRequest};
+use s3driver::sign::{SignableRequest, SigningCredentials};
 
 /// One SigV2 server under test.
 struct Server {
@@ -26,8 +26,8 @@ struct Server {
 }
 
 impl Server {
-    fn creds(&self) -> Credentials<'_> {
-        Credentials {
+    fn creds(&self) -> SigningCredentials<'_> {
+        SigningCredentials {
             access_key_id: &self.access_key,
             secret_access_key: &self.secret_key,
             session_token: None,
@@ -51,9 +51,7 @@ impl Server {
         query: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, String) {
-        let date = AmzTime::from_system_time(SystemTime::now())
-            .unwrap()
-            .rfc1123();
+        let date = httpdate::fmt_http_date(SystemTime::now());
         let req = SignableRequest {
             method,
             path,

@@ -18,7 +18,7 @@ use s3driver::sign::v4::{
     self, ContentSha256Header, HeaderSignature, SessionTokenMode, SignOptions, SigningKey,
     SigningParams,
 };
-use s3driver::sign::{AmzTime, Credentials, PayloadHash, SignableRequest, UriMode};
+use s3driver::sign::{AmzTime, PayloadHash, SignableRequest, SigningCredentials, UriMode};
 
 const SUITE_AKID: &str = "AKIDEXAMPLE";
 const SUITE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -266,7 +266,7 @@ fn aws_signing_test_suite_v4() {
         let ctx = read_json(&case_dir.join("context.json"));
         let request = parse_request(&file("request.txt"));
         let creds = &ctx["credentials"];
-        let credentials = Credentials {
+        let credentials = SigningCredentials {
             access_key_id: creds["access_key_id"].as_str().unwrap(),
             secret_access_key: creds["secret_access_key"].as_str().unwrap(),
             session_token: creds["token"].as_str(),
@@ -479,7 +479,7 @@ fn aws_sig_v4_test_suite_legacy() {
         };
         let payload_hash = sha256_hex(raw.body.as_bytes());
         let params = SigningParams {
-            credentials: Credentials {
+            credentials: SigningCredentials {
                 access_key_id: SUITE_AKID,
                 secret_access_key: SUITE_SECRET,
                 session_token: token.as_deref(),
@@ -599,7 +599,7 @@ fn smithy_rs_double_url_encode() {
         headers: &header_refs,
     };
     let params = SigningParams {
-        credentials: Credentials {
+        credentials: SigningCredentials {
             access_key_id: SUITE_AKID,
             secret_access_key: SUITE_SECRET,
             session_token: None,
@@ -661,7 +661,7 @@ fn json_pairs(v: &Value) -> Vec<(String, String)> {
 fn s3_v4_examples() {
     let doc = read_json(&root().join("s3-v4-examples.json"));
     let mut c = Checker::new("s3-v4-examples");
-    let credentials = Credentials {
+    let credentials = SigningCredentials {
         access_key_id: s(&doc["credentials"]["access_key_id"]),
         secret_access_key: s(&doc["credentials"]["secret_access_key"]),
         session_token: None,
@@ -1037,7 +1037,7 @@ fn addressing(case_v: &Value) -> BucketAddressing<'_> {
 fn s3_v2_examples() {
     let doc = read_json(&root().join("s3-v2-examples.json"));
     let mut c = Checker::new("s3-v2-examples");
-    let creds = Credentials {
+    let creds = SigningCredentials {
         access_key_id: s(&doc["credentials"]["access_key_id"]),
         secret_access_key: s(&doc["credentials"]["secret_access_key"]),
         session_token: None,

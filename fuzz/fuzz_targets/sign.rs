@@ -13,7 +13,7 @@ use s3driver::sign::crypto::sha256_hex;
 use s3driver::sign::region::v2_allowed;
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{self, ContentSha256Header, SessionTokenMode, SignOptions, SigningParams};
-use s3driver::sign::{AmzTime, Credentials, PayloadHash, SignableRequest, UriMode};
+use s3driver::sign::{AmzTime, PayloadHash, SignableRequest, SigningCredentials, UriMode};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -57,7 +57,7 @@ fuzz_target!(|input: Input| {
         query: &query,
         headers: &headers,
     };
-    let credentials = Credentials {
+    let credentials = SigningCredentials {
         access_key_id: &input.access_key_id,
         secret_access_key: &input.secret,
         session_token: input.token.as_deref(),

@@ -633,8 +633,8 @@ impl S3Client {
 }
 
 /// The signer's borrowed view of `creds`.
-fn signing_credentials(creds: &Credentials) -> sign::Credentials<'_> {
-    sign::Credentials {
+fn signing_credentials(creds: &Credentials) -> sign::SigningCredentials<'_> {
+    sign::SigningCredentials {
         access_key_id: creds.access_key_id(),
         secret_access_key: creds.secret(),
         session_token: creds.session_token(),

@@ -1,52 +1,7 @@
-//! Go duration strings (`"10s"`, `"168h"`, `"1h30m"`, `"300ms"`), as
-//! `time.ParseDuration` reads them.
+//! Go duration strings (`"10s"`, `"168h"`, `"1h30m"`, `"300ms"`) as `time.Duration.String`
+//! writes them; they are read by [`crate::middleware::duration::parse_go_duration`].
 
 use std::time::Duration;
-
-/// Parses a Go duration. Negative durations are refused (no setting of the
-/// registry accepts one). `None` if malformed.
-pub(crate) fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.strip_prefix('+').unwrap_or(s);
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    if s.is_empty() || s.starts_with('-') {
-        return None;
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
-        let number = &rest[..num_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(rest.len(), |(i, _)| i);
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * nanos_per_unit;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total > u64::MAX as f64 {
-        return None;
-    }
-    Some(Duration::from_nanos(total.round() as u64))
-}
 
 /// Renders a duration as Go's `time.Duration.String` does (`"168h0m0s"`, `"10s"`,
 /// `"1.5s"`, `"300ms"`, `"3.971683ms"`, `"250µs"`, `"12ns"`): for messages and for the
@@ -97,23 +52,6 @@ pub(crate) fn format_go_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_go_durations() {
-        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(
-            parse_go_duration("168h"),
-            Some(Duration::from_secs(168 * 3600))
-        );
-        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
-        assert_eq!(parse_go_duration("2us"), Some(Duration::from_micros(2)));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        for bad in ["", "10", "s", "1x", "-1s", "1..5s", "1h-2m"] {
-            assert_eq!(parse_go_duration(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn formats_like_go() {

@@ -8,13 +8,14 @@ mod proxy;
 
 pub(crate) use proxy::KEYS as PROXY_KEYS;
 
-use super::duration::{format_go_duration, parse_go_duration};
+use super::duration::format_go_duration;
 use super::yaml::{go_sprint, Node, Value};
 use super::{
     AuthConfig, Config, ConfigError, DebugConfig, HealthCheckConfig, HttpConfig, LogConfig,
     LogFormat, LogLevel, MiddlewareConfig, NotificationEndpoint, NotificationsConfig,
     StorageConfig, TlsConfig, TokenConfig, UploadPurging,
 };
+use crate::middleware::duration::parse_go_duration;
 
 /// Keys of `storage` that are settings, not driver names (Distribution's
 /// `Storage.Type`).
@@ -144,7 +145,7 @@ fn duration(n: Option<&Node>, path: &str, default: Duration) -> Result<Duration,
         Some(Node::Scalar {
             raw,
             value: Value::Str,
-        }) => parse_go_duration(raw).ok_or_else(|| {
+        }) => parse_go_duration(raw).map_err(|_| {
             ConfigError::new(
                 path,
                 format!(

@@ -10,6 +10,8 @@
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use crate::driver::parameters::parse_uint_base0;
+
 /// A resolved scalar value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
@@ -281,22 +283,7 @@ fn parse_go_int(s: &str) -> Option<Value> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let lower = body.to_ascii_lowercase();
-    let (digits, radix) = if let Some(d) = lower.strip_prefix("0x") {
-        (d, 16)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (d, 8)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (d, 2)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (&lower[1..], 8)
-    } else {
-        (lower.as_str(), 10)
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    let mag = u64::from_str_radix(digits, radix).ok()?;
+    let mag = parse_uint_base0(body)?;
     if neg {
         if mag <= i64::MAX as u64 + 1 {
             Some(Value::Int((mag as i64).wrapping_neg()))

@@ -51,7 +51,7 @@ mod error;
 mod fileinfo;
 pub mod filesystem;
 pub mod inmemory;
-mod parameters;
+pub(crate) mod parameters;
 mod path;
 mod redirect;
 mod regulator;

@@ -183,8 +183,10 @@ fn parse_decimal(raw: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-/// Go's `strconv.ParseUint(s, 0, 64)` without underscores.
-fn parse_uint_base0(raw: &str) -> Option<u64> {
+/// Go's `strconv.ParseUint(s, 0, 64)` without underscores: decimal, or `0x`/`0o`/`0b`/`0`
+/// (octal) prefixed, any case; no sign. The one Go-integer parser (the configuration's YAML
+/// reader uses it for `strconv.ParseInt` too).
+pub(crate) fn parse_uint_base0(raw: &str) -> Option<u64> {
     let lower = raw.to_ascii_lowercase();
     let (digits, radix) = if let Some(d) = lower.strip_prefix("0x") {
         (d, 16)

@@ -6,3 +6,6 @@
 
 #[cfg(feature = "cloudfront")]
 pub mod cloudfront;
+// Go duration strings: CloudFront's options and the registry configuration.
+#[cfg(any(feature = "cloudfront", feature = "server"))]
+pub(crate) mod duration;

@@ -444,31 +444,18 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Standard base64 with optional padding.
+/// Standard base64, padded or not (unused trailing bits are ignored, as Go's
+/// `base64.StdEncoding` does).
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A single leftover sextet cannot encode a byte.
-    (bits < 6).then_some(out)
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode};
+    use base64::{alphabet, engine::GeneralPurposeConfig, Engine as _};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(s).ok()
 }
 
 #[cfg(test)]
@@ -483,6 +470,12 @@ mod tests {
         assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
         assert!(base64_decode("Y").is_none());
         assert!(base64_decode("a*b=").is_none());
+        assert_eq!(base64_decode("YWI").unwrap(), b"ab");
+        assert_eq!(base64_decode("YR==").unwrap(), b"a");
+        assert_eq!(base64_decode("YQ=").unwrap(), b"a");
+        // More padding than the length needs is refused.
+        assert!(base64_decode("YQ===").is_none());
+        assert!(base64_decode("YWI==").is_none());
         let mut h = HeaderMap::new();
         h.insert(
             AUTHORIZATION,

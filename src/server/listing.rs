@@ -14,9 +14,10 @@ use super::digest::Digest;
 use super::error::{ApiError, ApiErrors, ErrorCode};
 use super::manifests::{stored_media_type, OCI_INDEX, OCI_MANIFEST};
 use super::reply::Reply;
-use super::router::{encode_query_value, first, query_pairs};
+use super::router::{first, query_pairs};
 use super::{paths, store, Ctx, HandlerResult};
 use crate::driver::{DriverError, FileInfo, StorageDriver, WalkControl, WalkOptions};
+use crate::sign::uri_encode;
 
 /// Default page size of the catalog (Distribution's `defaultReturnedEntries`).
 const DEFAULT_CATALOG_ENTRIES: usize = 100;
@@ -42,7 +43,7 @@ fn link(ctx: &Ctx<'_>, path: &str, n: usize, last: &str) -> String {
     format!(
         "<{}?last={}&n={n}>; rel=\"next\"",
         ctx.url(path),
-        encode_query_value(last)
+        uri_encode(last, true)
     )
 }
 

@@ -157,17 +157,6 @@ pub fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Percent-encodes a query value (for `Link` headers).
-pub fn encode_query_value(v: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const SET: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    utf8_percent_encode(v, SET).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +248,5 @@ mod tests {
         assert_eq!(first(&q, "s"), Some("a b"));
         assert_eq!(first(&q, "nope"), None);
         assert!(query_pairs(None).is_empty());
-        assert_eq!(encode_query_value("a/b c"), "a%2Fb%20c");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::sign::time::{civil_from_days, days_from_civil, days_in_month};
+use crate::sign::time::{self, civil_from_days, Rfc3339};
 
 /// `t` in UTC as `2006-01-02T15:04:05Z` (whole seconds, like Go's
 /// `t.UTC().Format(time.RFC3339)`).
@@ -56,72 +56,17 @@ pub fn format_clf(t: SystemTime) -> String {
     )
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (Go's `time.Parse(time.RFC3339, s)`;
-/// the fraction is accepted and dropped). `None` if malformed.
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` as Go's `time.Parse(time.RFC3339, s)`
+/// does (upper-case `T` and `Z`, no leap second; fraction digits past the ninth dropped).
+/// `None` if malformed.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || min > 59
-        || sec > 59
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" => 0,
-        _ => {
-            let ob = rest.as_bytes();
-            if ob.len() != 6 || ob[3] != b':' || !matches!(ob[0], b'+' | b'-') {
-                return None;
-            }
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let o = h * 3600 + m * 60;
-            if ob[0] == b'-' {
-                -o
-            } else {
-                o
-            }
-        }
-    };
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    Some(if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    let (secs, nanos) = time::parse_rfc3339(s, Rfc3339::STRICT).ok()?;
+    let whole = if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-    })
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+    };
+    whole.checked_add(Duration::from_nanos(u64::from(nanos)))
 }
 
 #[cfg(test)]
@@ -153,7 +98,10 @@ mod tests {
     fn parses_offsets_and_fractions() {
         let t = parse_rfc3339("2024-02-29T12:34:56Z").unwrap();
         assert_eq!(parse_rfc3339("2024-02-29T14:34:56+02:00"), Some(t));
-        assert_eq!(parse_rfc3339("2024-02-29T11:34:56.999-01:00"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T11:34:56.25-01:00"),
+            Some(t + Duration::from_millis(250))
+        );
         assert_eq!(
             parse_rfc3339("1969-12-31T23:59:59Z"),
             Some(UNIX_EPOCH - Duration::from_secs(1))
@@ -167,6 +115,8 @@ mod tests {
             "2024-02-29T12:34:56.Z",
             "2024-02-29T24:00:00Z",
             "2024-02-29T12:34:56+0200",
+            "2024-02-29t12:34:56z",
+            "2016-12-31T23:59:60Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

@@ -274,7 +274,10 @@ mod upload_state {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
 
-    use crate::sign::crypto::{base64_decode, base64_encode, constant_time_eq};
+    use base64::engine::general_purpose::URL_SAFE;
+    use base64::Engine as _;
+
+    use crate::sign::crypto::constant_time_eq;
 
     #[derive(Debug, PartialEq)]
     pub(super) struct State {
@@ -299,11 +302,12 @@ mod upload_state {
         );
         let mut token = mac(secret, json.as_bytes()).to_vec();
         token.extend_from_slice(json.as_bytes());
-        base64_encode(&token).replace('+', "-").replace('/', "_")
+        URL_SAFE.encode(&token)
     }
 
     pub(super) fn unpack(secret: &str, token: &str) -> Result<State, String> {
-        let raw = base64_decode(&token.replace('-', "+").replace('_', "/"))
+        let raw = URL_SAFE
+            .decode(token)
             .map_err(|_| "the upload state is not URL-safe base64".to_owned())?;
         if raw.len() < 32 || !constant_time_eq(&mac(secret, &raw[32..]), &raw[..32]) {
             return Err("invalid secret".to_owned());
@@ -349,7 +353,7 @@ mod upload_state {
             let json = r#"{"Name":"a","UUID":"6e6b4cd8-6c71-4e9c-9a44-7b0c5a4f3f11","Offset":0,"StartedAt":"2026-12-03T07:22:58.123456789Z"}"#;
             let mut raw = mac("s3cret", json.as_bytes()).to_vec();
             raw.extend_from_slice(json.as_bytes());
-            let token = base64_encode(&raw).replace('+', "-").replace('/', "_");
+            let token = URL_SAFE.encode(&raw);
             let s = unpack("s3cret", &token).unwrap();
             assert_eq!(s.uuid, "6e6b4cd8-6c71-4e9c-9a44-7b0c5a4f3f11");
             assert_eq!(s.offset, 0);

@@ -1,7 +1,9 @@
 //! The crypto seam of the signer: SHA-256, HMAC-SHA256/SHA1 (RustCrypto `sha2`, `sha1`,
-//! `hmac`), plus hand-rolled lower-case hex, standard base64 and a constant-time
-//! comparison.
+//! `hmac`), standard base64 (the `base64` crate), plus hand-rolled lower-case hex and a
+//! constant-time comparison.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -12,7 +14,6 @@ use super::SignError;
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// SHA-256 digest.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -61,26 +62,7 @@ pub fn is_lower_hex_sha256(s: &str) -> bool {
 
 /// Standard base64 (RFC 4648 §4) with `=` padding.
 pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b0 = chunk[0];
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = u32::from(b0) << 16 | u32::from(b1) << 8 | u32::from(b2);
-        out.push(char::from(B64[(n >> 18 & 63) as usize]));
-        out.push(char::from(B64[(n >> 12 & 63) as usize]));
-        out.push(if chunk.len() > 1 {
-            char::from(B64[(n >> 6 & 63) as usize])
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            char::from(B64[(n & 63) as usize])
-        } else {
-            '='
-        });
-    }
-    out
+    STANDARD.encode(bytes)
 }
 
 /// Decodes standard padded base64, strictly: length a multiple of 4, padding only at the
@@ -89,41 +71,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// # Errors
 /// [`SignError::InvalidBase64`] for anything else.
 pub fn base64_decode(s: &str) -> Result<Vec<u8>, SignError> {
-    let b = s.as_bytes();
-    if b.len() % 4 != 0 {
-        return Err(SignError::InvalidBase64);
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    let quads = b.len() / 4;
-    for (qi, quad) in b.chunks(4).enumerate() {
-        let last = qi + 1 == quads;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return Err(SignError::InvalidBase64);
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = n << 6 | u32::from(b64_value(c).ok_or(SignError::InvalidBase64)?);
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        if (pad == 1 && bytes[2] != 0) || (pad == 2 && (bytes[1] != 0 || bytes[2] != 0)) {
-            return Err(SignError::InvalidBase64);
-        }
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Ok(out)
-}
-
-fn b64_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    STANDARD.decode(s).map_err(|_| SignError::InvalidBase64)
 }
 
 /// Compares two byte strings in time that depends only on their lengths, not on where
@@ -179,7 +127,8 @@ mod tests {
             assert_eq!(base64_decode(enc).unwrap(), raw.as_bytes());
         }
         for bad in [
-            "Zg=", "Zg", "Zh==", "Zm9=", "Zg==Zg==", "Z===", "Zm 9", "Zm9v\n",
+            "Zg=", "Zg", "Zh==", "Zm9=", "Zg==Zg==", "Z===", "Zm 9", "Zm9v\n", "Zm9v=", "Zm9v====",
+            "Zm-v",
         ] {
             assert!(base64_decode(bad).is_err(), "{bad:?}");
         }

@@ -7,9 +7,9 @@
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
-//! use s3driver::sign::{v4, Credentials, PayloadHash, SignableRequest, UriMode};
+//! use s3driver::sign::{v4, SigningCredentials, PayloadHash, SignableRequest, UriMode};
 //!
-//! let credentials = Credentials {
+//! let credentials = SigningCredentials {
 //!     access_key_id: "AKIAIOSFODNN7EXAMPLE",
 //!     secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 //!     session_token: None,
@@ -69,9 +69,10 @@ pub use encode::{encode_path, encode_query, percent_decode, uri_encode};
 pub use time::AmzTime;
 
 /// Access key, secret and optional session token, borrowed for the duration of a signing
-/// call. `Debug` prints the access key id only.
+/// call: the signer's view of [`crate::client::credentials::Credentials`] (which owns them
+/// and knows their expiry). `Debug` prints the access key id only.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Credentials<'a> {
+pub struct SigningCredentials<'a> {
     /// The access key id (`AKIA…`, `ASIA…` or a server-specific id).
     pub access_key_id: &'a str,
     /// The secret access key. Never printed.
@@ -80,9 +81,9 @@ pub struct Credentials<'a> {
     pub session_token: Option<&'a str>,
 }
 
-impl fmt::Debug for Credentials<'_> {
+impl fmt::Debug for SigningCredentials<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
+        f.debug_struct("SigningCredentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("session_token", &self.session_token.map(|_| "<redacted>"))
@@ -248,7 +249,7 @@ impl fmt::Display for SignError {
                 "presigned URL lifetime {seconds}s out of range: use 1 to 604800 seconds (7 days)"
             ),
             Self::MissingDate => f.write_str(
-                "SigV2 needs a date: pass the Date header value (AmzTime::rfc1123) or send x-amz-date",
+                "SigV2 needs a date: pass the Date header value (RFC 1123, e.g. httpdate::fmt_http_date) or send x-amz-date",
             ),
             Self::InvalidTrailer => f.write_str(
                 "invalid trailer: names must be HTTP tokens and values must not contain CR or LF",
@@ -376,7 +377,7 @@ mod tests {
 
     #[test]
     fn credentials_debug_is_redacted() {
-        let creds = Credentials {
+        let creds = SigningCredentials {
             access_key_id: "AKIDEXAMPLE",
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
             session_token: Some("SESSIONTOKENVALUE"),

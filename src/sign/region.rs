@@ -119,12 +119,14 @@ pub fn v2_allowed(region: &str, endpoint: Option<&str>) -> Result<(), SignError>
             region: region.to_owned(),
         });
     }
-    match endpoint.map(endpoint_host).filter(|h| !h.is_empty()) {
+    // An endpoint that is not a URL has no host here: it is not AWS's, and endpoint
+    // resolution refuses it with the reason.
+    match endpoint.map(str::trim).filter(|e| !e.is_empty()) {
         None => Err(SignError::V2EndpointNotAllowed { host: None }),
-        Some(host) if is_aws_host(&host) => {
-            Err(SignError::V2EndpointNotAllowed { host: Some(host) })
-        }
-        Some(_) => Ok(()),
+        Some(endpoint) => match endpoint_host(endpoint) {
+            host if is_aws_host(&host) => Err(SignError::V2EndpointNotAllowed { host: Some(host) }),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -220,18 +222,27 @@ pub fn is_aws_host(host: &str) -> bool {
 }
 
 /// The lower-cased host of an endpoint given as a URL (`https://host:port/path`) or as a
-/// bare `host[:port]`.
+/// bare `host[:port]` (IPv6 without brackets, no trailing dot); `""` when it has none or is
+/// not a URL.
 pub fn endpoint_host(endpoint: &str) -> String {
-    let rest = endpoint.trim();
-    let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
+    let endpoint = endpoint.trim();
+    // `host:port` reads as a scheme and a path, a bare host or IP address as a relative URL.
+    let url = match url::Url::parse(endpoint) {
+        Ok(url) if url.cannot_be_a_base() => url::Url::parse(&format!("http://{endpoint}")),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            url::Url::parse(&format!("http://{endpoint}"))
+        }
+        parsed => parsed,
     };
-    host.trim_end_matches('.').to_ascii_lowercase()
+    let host = match url.as_ref().ok().and_then(url::Url::host) {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        Some(host) => host.to_string(),
+        None => String::new(),
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -362,5 +373,11 @@ mod tests {
         assert_eq!(endpoint_host("a.b"), "a.b");
         assert_eq!(endpoint_host("http://[::1]:9000"), "::1");
         assert_eq!(endpoint_host("http://u:p@Host.Example./"), "host.example");
+        assert_eq!(endpoint_host("minio:9000"), "minio");
+        assert_eq!(
+            endpoint_host("HTTPS://S3.AMAZONAWS.COM"),
+            "s3.amazonaws.com"
+        );
+        assert_eq!(endpoint_host("http://ho st"), "");
     }
 }

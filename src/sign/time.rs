@@ -1,9 +1,10 @@
-//! Signing timestamps: ISO-8601 basic (`YYYYMMDDTHHMMSSZ`), the SigV4 date stamp
-//! (`YYYYMMDD`) and RFC 1123 (`Sun, 30 Aug 2015 12:36:00 GMT`, SigV2 `Date`).
+//! Signing timestamps: ISO-8601 basic (`YYYYMMDDTHHMMSSZ`) and the SigV4 date stamp
+//! (`YYYYMMDD`). The SigV2 `Date` header is RFC 1123: `httpdate::fmt_http_date`.
 //!
 //! Pure conversions from a given instant; nothing here reads a clock. The civil-date
 //! arithmetic ([`days_from_civil`], [`civil_from_days`], [`days_in_month`]) is Howard
-//! Hinnant's, on signed day counts, and is the one copy the other layers use too.
+//! Hinnant's, on signed day counts, and the RFC 3339 parser (`parse_rfc3339`, with the
+//! leniency each caller needs) is the one copy the other layers use too.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,10 +14,6 @@ use super::SignError;
 /// 9999-12-31T23:59:59Z: the last instant with a four-digit year.
 const MAX_UNIX: u64 = 253_402_300_799;
 const SECS_PER_DAY: u64 = 86_400;
-const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// A signing instant with whole-second precision, between 1970-01-01T00:00:00Z and
 /// 9999-12-31T23:59:59Z.
@@ -111,21 +108,6 @@ impl AmzTime {
         format!("{:04}{:02}{:02}", c.year, c.month, c.day)
     }
 
-    /// RFC 1123 / IMF-fixdate, e.g. `Sun, 30 Aug 2015 12:36:00 GMT` (the SigV2 `Date`).
-    pub fn rfc1123(self) -> String {
-        let c = self.civil();
-        format!(
-            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-            WEEKDAYS[c.weekday as usize],
-            c.day,
-            MONTHS[(c.month - 1) as usize],
-            c.year,
-            c.hour,
-            c.minute,
-            c.second
-        )
-    }
-
     /// Parses ISO-8601 UTC in basic (`20150830T123600Z`) or extended
     /// (`2015-08-30T12:36:00Z`) form.
     ///
@@ -133,56 +115,24 @@ impl AmzTime {
     /// [`SignError::InvalidTimestamp`] for any other shape or an impossible date.
     pub fn parse_iso8601(s: &str) -> Result<Self, SignError> {
         let b = s.as_bytes();
-        let digits: Vec<u8> = match b.len() {
-            16 if b[8] == b'T' && b[15] == b'Z' => [&b[..8], &b[9..15]].concat(),
-            20 if b[4] == b'-'
-                && b[7] == b'-'
-                && b[10] == b'T'
-                && b[13] == b':'
-                && b[16] == b':'
-                && b[19] == b'Z' =>
-            {
-                [
-                    &b[..4],
-                    &b[5..7],
-                    &b[8..10],
-                    &b[11..13],
-                    &b[14..16],
-                    &b[17..19],
-                ]
-                .concat()
-            }
+        // The basic form is rewritten to the extended one, which RFC 3339 (strict, no
+        // fraction, no offset: exactly 20 characters) reads.
+        let extended = match b.len() {
+            16 if b.is_ascii() && b[8] == b'T' && b[15] == b'Z' => format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &s[..4],
+                &s[4..6],
+                &s[6..8],
+                &s[9..11],
+                &s[11..13],
+                &s[13..15]
+            ),
+            20 if b[19] == b'Z' => s.to_owned(),
             _ => return Err(SignError::InvalidTimestamp),
         };
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(SignError::InvalidTimestamp);
-        }
-        let num = |r: std::ops::Range<usize>| {
-            digits[r]
-                .iter()
-                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
-        };
-        let (year, month, day) = (num(0..4), num(4..6), num(6..8));
-        let (hour, minute, second) = (num(8..10), num(10..12), num(12..14));
-        if year < 1970
-            || !(1..=12).contains(&month)
-            || day < 1
-            || i64::from(day) > days_in_month(i64::from(year), i64::from(month))
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return Err(SignError::InvalidTimestamp);
-        }
-        // Non-negative: the year is at least 1970.
-        let days =
-            days_from_civil(i64::from(year), i64::from(month), i64::from(day)).unsigned_abs();
-        Self::from_unix(
-            days * SECS_PER_DAY
-                + u64::from(hour) * 3600
-                + u64::from(minute) * 60
-                + u64::from(second),
-        )
+        let (secs, _) =
+            parse_rfc3339(&extended, Rfc3339::STRICT).map_err(|_| SignError::InvalidTimestamp)?;
+        Self::from_unix(u64::try_from(secs).map_err(|_| SignError::InvalidTimestamp)?)
     }
 }
 
@@ -197,6 +147,152 @@ impl TryFrom<SystemTime> for AmzTime {
     fn try_from(value: SystemTime) -> Result<Self, Self::Error> {
         Self::from_system_time(value)
     }
+}
+
+/// How lenient [`parse_rfc3339`] is. [`Rfc3339::STRICT`] is Go's `time.RFC3339`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rfc3339 {
+    /// Accept `t` and `z` for `T` and `Z`.
+    pub lowercase: bool,
+    /// Accept a space for the `T` between date and time.
+    pub space_separator: bool,
+    /// Accept second 60 (a leap second), counted as the next second.
+    pub leap_second: bool,
+    /// Read a time without `Z` or offset as UTC.
+    pub zone_optional: bool,
+}
+
+impl Rfc3339 {
+    /// Go's `time.Parse(time.RFC3339, s)`: `T`, `Z` or `±hh:mm`, seconds up to 59.
+    pub const STRICT: Self = Self {
+        lowercase: false,
+        space_separator: false,
+        leap_second: false,
+        zone_optional: false,
+    };
+    /// What the AWS SDKs read in credential documents: also `t`/`z`, a space separator and
+    /// a leap second.
+    pub const SDK: Self = Self {
+        lowercase: true,
+        space_separator: true,
+        leap_second: true,
+        zone_optional: false,
+    };
+    /// What S3 and S3-compatible servers write in XML bodies: also `t`/`z`, a leap second
+    /// and no zone at all (read as UTC).
+    pub const S3_XML: Self = Self {
+        lowercase: true,
+        space_separator: false,
+        leap_second: true,
+        zone_optional: true,
+    };
+}
+
+/// Parses `YYYY-MM-DD?HH:MM:SS[.fraction][Z|±hh:mm]` (RFC 3339, four-digit years) with the
+/// leniency of `opts`: any number of fraction digits (past the ninth dropped), offsets up to
+/// 23:59. Returns whole seconds since the Unix epoch (negative before 1970) and nanoseconds,
+/// or why the text is not such a time.
+pub(crate) fn parse_rfc3339(text: &str, opts: Rfc3339) -> Result<(i64, u32), &'static str> {
+    const SHAPE: &str = "expected a time like 2009-10-12T17:50:30.000Z";
+    let b = text.as_bytes();
+    let mut at = 0usize;
+    let digits = |at: &mut usize, count: usize| -> Result<i64, &'static str> {
+        let slice = b
+            .get(*at..*at + count)
+            .ok_or("too short for an RFC 3339 time")?;
+        if !slice.iter().all(u8::is_ascii_digit) {
+            return Err(SHAPE);
+        }
+        *at += count;
+        Ok(slice
+            .iter()
+            .fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
+    };
+    let expect = |at: &mut usize, allowed: &[u8]| match b.get(*at) {
+        Some(c) if allowed.contains(c) => {
+            *at += 1;
+            Ok(())
+        }
+        _ => Err(SHAPE),
+    };
+    let separator: &[u8] = match (opts.lowercase, opts.space_separator) {
+        (false, false) => b"T",
+        (true, false) => b"Tt",
+        (false, true) => b"T ",
+        (true, true) => b"Tt ",
+    };
+    let year = digits(&mut at, 4)?;
+    expect(&mut at, b"-")?;
+    let month = digits(&mut at, 2)?;
+    expect(&mut at, b"-")?;
+    let day = digits(&mut at, 2)?;
+    expect(&mut at, separator)?;
+    let hour = digits(&mut at, 2)?;
+    expect(&mut at, b":")?;
+    let minute = digits(&mut at, 2)?;
+    expect(&mut at, b":")?;
+    let second = digits(&mut at, 2)?;
+
+    let mut nanos = 0u32;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let count = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if count == 0 {
+            return Err("a '.' must be followed by fraction digits");
+        }
+        for i in 0..9 {
+            let digit = if i < count { b[at + i] - b'0' } else { 0 };
+            nanos = nanos * 10 + u32::from(digit);
+        }
+        at += count;
+    }
+
+    let offset = match b.get(at) {
+        None if opts.zone_optional => 0,
+        Some(b'Z') => {
+            at += 1;
+            0
+        }
+        Some(b'z') if opts.lowercase => {
+            at += 1;
+            0
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            at += 1;
+            let hours = digits(&mut at, 2)?;
+            expect(&mut at, b":")?;
+            let minutes = digits(&mut at, 2)?;
+            if hours > 23 || minutes > 59 {
+                return Err("the zone offset is out of range");
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return Err("expected Z or a zone offset after the seconds"),
+    };
+    if at != b.len() {
+        return Err("unexpected text after the time");
+    }
+
+    if !(1..=12).contains(&month) {
+        return Err("the month is out of range");
+    }
+    if day < 1 || day > days_in_month(year, month) {
+        return Err("the day does not exist in that month");
+    }
+    let max_second = if opts.leap_second { 60 } else { 59 };
+    if hour > 23 || minute > 59 || second > max_second {
+        return Err("the time of day is out of range");
+    }
+    let days = days_from_civil(year, month, day);
+    Ok((
+        days * 86_400 + hour * 3600 + minute * 60 + second - offset,
+        nanos,
+    ))
 }
 
 // Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms), shared by every
@@ -252,7 +348,6 @@ mod tests {
         assert_eq!(t.unix(), 1_440_938_160);
         assert_eq!(t.iso8601_basic(), "20150830T123600Z");
         assert_eq!(t.date_stamp(), "20150830");
-        assert_eq!(t.rfc1123(), "Sun, 30 Aug 2015 12:36:00 GMT");
         assert_eq!(AmzTime::parse_iso8601("20150830T123600Z").unwrap(), t);
     }
 
@@ -260,7 +355,6 @@ mod tests {
     fn epoch_leap_days_and_limits() {
         let epoch = AmzTime::from_unix(0).unwrap();
         assert_eq!(epoch.iso8601_basic(), "19700101T000000Z");
-        assert_eq!(epoch.rfc1123(), "Thu, 01 Jan 1970 00:00:00 GMT");
         let leap = AmzTime::parse_iso8601("2000-02-29T23:59:59Z").unwrap();
         assert_eq!(leap.iso8601_basic(), "20000229T235959Z");
         assert!(AmzTime::parse_iso8601("2100-02-29T00:00:00Z").is_err());
@@ -275,17 +369,47 @@ mod tests {
     }
 
     #[test]
-    fn rfc1123_agrees_with_httpdate() {
-        for secs in [
-            0u64,
-            951_782_399,
-            1_175_024_202,
-            1_440_938_160,
-            4_102_444_800,
-        ] {
-            let t = AmzTime::from_unix(secs).unwrap();
-            assert_eq!(t.rfc1123(), httpdate::fmt_http_date(t.to_system_time()));
+    fn rfc3339_leniency_by_option() {
+        let parse = |text: &str, opts| parse_rfc3339(text, opts).ok();
+        let t = Some((1_714_579_200, 0));
+        for opts in [Rfc3339::STRICT, Rfc3339::SDK, Rfc3339::S3_XML] {
+            assert_eq!(parse("2024-05-01T16:00:00Z", opts), t);
+            assert_eq!(parse("2024-05-01T18:00:00+02:00", opts), t);
+            assert_eq!(
+                parse("2024-05-01T16:00:00.1234567891Z", opts),
+                Some((1_714_579_200, 123_456_789))
+            );
+            assert_eq!(parse("1969-12-31T23:59:59Z", opts), Some((-1, 0)));
+            for bad in [
+                "2024-05-01T16:00:00.Z",
+                "2024-05-01T16:00:00+0200",
+                "2024-05-01T16:00:00+24:00",
+                "2024-05-01T16:00:00ZZ",
+                "2024-02-30T16:00:00Z",
+                "2024-05-01T24:00:00Z",
+                "+2024-05-01T16:00:00Z",
+                "２024-05-01T16:00:00Z",
+            ] {
+                assert_eq!(parse(bad, opts), None, "{bad} {opts:?}");
+            }
         }
+        // Lower case: SDK and S3 XML only.
+        assert_eq!(parse("2024-05-01t16:00:00z", Rfc3339::STRICT), None);
+        assert_eq!(parse("2024-05-01t16:00:00z", Rfc3339::SDK), t);
+        assert_eq!(parse("2024-05-01t16:00:00z", Rfc3339::S3_XML), t);
+        // A space separator: SDK only.
+        assert_eq!(parse("2024-05-01 16:00:00Z", Rfc3339::STRICT), None);
+        assert_eq!(parse("2024-05-01 16:00:00Z", Rfc3339::SDK), t);
+        assert_eq!(parse("2024-05-01 16:00:00Z", Rfc3339::S3_XML), None);
+        // A leap second: SDK and S3 XML only.
+        let leap = "2016-12-31T23:59:60Z";
+        assert_eq!(parse(leap, Rfc3339::STRICT), None);
+        assert_eq!(parse(leap, Rfc3339::SDK), Some((1_483_228_800, 0)));
+        assert_eq!(parse(leap, Rfc3339::S3_XML), Some((1_483_228_800, 0)));
+        // No zone: S3 XML only.
+        assert_eq!(parse("2024-05-01T16:00:00", Rfc3339::STRICT), None);
+        assert_eq!(parse("2024-05-01T16:00:00", Rfc3339::SDK), None);
+        assert_eq!(parse("2024-05-01T16:00:00", Rfc3339::S3_XML), t);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::sign::crypto::{base64_encode, hmac_sha1};
 use crate::sign::encode::{join_sorted_pairs, uri_encode};
 use crate::sign::{
     validate_access_key_id, validate_header_names, validate_method, validate_path,
-    validate_session_token, Credentials, SignError, SignableRequest,
+    validate_session_token, SignError, SignableRequest, SigningCredentials,
 };
 
 /// Query parameters that are part of the CanonicalizedResource (sorted by name, `k` or
@@ -135,7 +135,7 @@ impl fmt::Debug for V2Presigned {
 /// `authorization` header, or `x-amz-security-token` while the credentials carry a token.
 pub fn sign_header(
     req: &SignableRequest<'_>,
-    creds: &Credentials<'_>,
+    creds: &SigningCredentials<'_>,
     bucket: BucketAddressing<'_>,
     content_md5: &str,
     content_type: &str,
@@ -163,7 +163,7 @@ pub fn sign_header(
 /// As [`sign_header`].
 pub fn sign_header_encoded(
     req: &SignableRequest<'_>,
-    creds: &Credentials<'_>,
+    creds: &SigningCredentials<'_>,
     bucket: BucketAddressing<'_>,
     content_md5: &str,
     content_type: &str,
@@ -226,7 +226,7 @@ pub fn sign_header_encoded(
 /// `AWSAccessKeyId`, `Expires`, `Signature` or `x-amz-security-token`.
 pub fn presign(
     req: &SignableRequest<'_>,
-    creds: &Credentials<'_>,
+    creds: &SigningCredentials<'_>,
     bucket: BucketAddressing<'_>,
     expires_unix: u64,
 ) -> Result<V2Presigned, SignError> {
@@ -308,7 +308,7 @@ pub fn presign(
     })
 }
 
-fn validate(req: &SignableRequest<'_>, creds: &Credentials<'_>) -> Result<(), SignError> {
+fn validate(req: &SignableRequest<'_>, creds: &SigningCredentials<'_>) -> Result<(), SignError> {
     validate_method(req.method)?;
     validate_path(req.path)?;
     validate_header_names(req.headers)?;
@@ -430,7 +430,7 @@ pub fn canonicalized_resource(
 mod tests {
     use super::*;
 
-    const CREDS: Credentials<'static> = Credentials {
+    const CREDS: SigningCredentials<'static> = SigningCredentials {
         access_key_id: "AKIAIOSFODNN7EXAMPLE",
         secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         session_token: None,
@@ -525,7 +525,7 @@ mod tests {
 
     #[test]
     fn token_is_signed_and_returned() {
-        let creds = Credentials {
+        let creds = SigningCredentials {
             session_token: Some("TOKEN"),
             ..CREDS
         };

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::de::is_xml_space;
 use super::error::XmlError;
-use crate::sign::time::{civil_from_days, days_from_civil, days_in_month};
+use crate::sign::time::{civil_from_days, parse_rfc3339, Rfc3339};
 
 /// A time from an S3 body, kept both as sent and as Unix time.
 ///
@@ -37,7 +37,7 @@ impl Timestamp {
 
     /// Like [`Timestamp::parse`], naming `field` in the error.
     pub(crate) fn parse_field(field: &'static str, text: &str) -> Result<Self, XmlError> {
-        let (unix_seconds, nanos) = parse_iso8601(text.trim_matches(is_xml_space))
+        let (unix_seconds, nanos) = parse_rfc3339(text.trim_matches(is_xml_space), Rfc3339::S3_XML)
             .map_err(|reason| XmlError::invalid(field, text, reason))?;
         Ok(Timestamp {
             raw: text.to_owned(),
@@ -83,125 +83,10 @@ impl Timestamp {
     }
 }
 
-/// A cursor over the ASCII bytes of a timestamp.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn digits(&mut self, count: usize) -> Result<i64, &'static str> {
-        let end = self.at + count;
-        let slice = self
-            .bytes
-            .get(self.at..end)
-            .ok_or("too short for an ISO-8601 time")?;
-        let mut value = 0i64;
-        for &b in slice {
-            if !b.is_ascii_digit() {
-                return Err("expected a time like 2009-10-12T17:50:30.000Z");
-            }
-            value = value * 10 + i64::from(b - b'0');
-        }
-        self.at = end;
-        Ok(value)
-    }
-
-    fn expect(&mut self, allowed: &[u8]) -> Result<(), &'static str> {
-        match self.bytes.get(self.at) {
-            Some(b) if allowed.contains(b) => {
-                self.at += 1;
-                Ok(())
-            }
-            _ => Err("expected a time like 2009-10-12T17:50:30.000Z"),
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-}
-
-fn parse_iso8601(text: &str) -> Result<(i64, u32), &'static str> {
-    let mut c = Cursor {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
-    let year = c.digits(4)?;
-    c.expect(b"-")?;
-    let month = c.digits(2)?;
-    c.expect(b"-")?;
-    let day = c.digits(2)?;
-    c.expect(b"Tt")?;
-    let hour = c.digits(2)?;
-    c.expect(b":")?;
-    let minute = c.digits(2)?;
-    c.expect(b":")?;
-    let second = c.digits(2)?;
-
-    let mut nanos = 0u32;
-    if c.peek() == Some(b'.') {
-        c.at += 1;
-        let mut count = 0;
-        while let Some(b) = c.peek().filter(u8::is_ascii_digit) {
-            if count < 9 {
-                nanos = nanos * 10 + u32::from(b - b'0');
-            }
-            count += 1;
-            c.at += 1;
-        }
-        if count == 0 {
-            return Err("a '.' must be followed by fraction digits");
-        }
-        for _ in count..9 {
-            nanos *= 10;
-        }
-    }
-
-    let offset = match c.peek() {
-        None => 0,
-        Some(b'Z' | b'z') => {
-            c.at += 1;
-            0
-        }
-        Some(sign @ (b'+' | b'-')) => {
-            c.at += 1;
-            let hours = c.digits(2)?;
-            c.expect(b":")?;
-            let minutes = c.digits(2)?;
-            if hours > 23 || minutes > 59 {
-                return Err("the zone offset is out of range");
-            }
-            let seconds = hours * 3600 + minutes * 60;
-            if sign == b'-' {
-                -seconds
-            } else {
-                seconds
-            }
-        }
-        Some(_) => return Err("expected Z, a zone offset or the end after the seconds"),
-    };
-    if c.at != c.bytes.len() {
-        return Err("unexpected text after the time");
-    }
-
-    if !(1..=12).contains(&month) {
-        return Err("the month is out of range");
-    }
-    if day < 1 || day > days_in_month(year, month) {
-        return Err("the day does not exist in that month");
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return Err("the time of day is out of range");
-    }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    Ok((seconds, nanos))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sign::time::{days_from_civil, days_in_month};
 
     fn unix(text: &str) -> (i64, u32) {
         let t = Timestamp::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));

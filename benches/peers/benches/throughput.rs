@@ -143,7 +143,7 @@ fn object_store_contenders(t: &Target) -> Vec<Contender> {
 /// Creates `bucket` on an external server with a SigV2-signed PUT Bucket (our signer, a raw
 /// HTTP/1.1 request: the bench has no other client that creates buckets).
 fn create_bucket(t: &Target) {
-    use s3driver::sign::{v2, Credentials, SignableRequest};
+    use s3driver::sign::{v2, SignableRequest, SigningCredentials};
     use std::io::{Read, Write};
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let path = format!("/{}", t.bucket);
@@ -158,7 +158,7 @@ fn create_bucket(t: &Target) {
             query: &[],
             headers: &[],
         },
-        &Credentials {
+        &SigningCredentials {
             access_key_id: &t.access_key,
             secret_access_key: &t.secret_key,
             session_token: None,

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use url::Host;
 
 use super::{credentials_from_json, Credentials, Env, EnvRef, ProvideCredentials, SecretString};
+use crate::client::endpoint::parse_http_url;
 use crate::client::error::Error;
 
 const PROVIDER: &str = "container";
@@ -112,26 +114,17 @@ impl ContainerProvider {
 /// The AWS SDK rule for `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
 async fn check_full_uri(uri: &str) -> Result<(), Error> {
     let bad = |why: &str| Error::credentials(PROVIDER, format!("{ENV_FULL} {uri:?} {why}"));
-    let (scheme, rest) = uri
-        .split_once("://")
-        .ok_or_else(|| bad("is not an absolute http(s) URL"))?;
-    if scheme.eq_ignore_ascii_case("https") {
+    let url = parse_http_url(uri).map_err(bad)?;
+    if url.scheme() == "https" {
         return Ok(());
     }
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(bad("must use http or https"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(Host::Domain(_)) => None,
+        None => return Err(bad("has no host")),
     };
-    if host.is_empty() {
-        return Err(bad("has no host"));
-    }
-    if let Ok(ip) = host.parse::<IpAddr>() {
+    if let Some(ip) = ip {
         return if allowed_ip(ip) {
             Ok(())
         } else {
@@ -141,6 +134,7 @@ async fn check_full_uri(uri: &str) -> Result<(), Error> {
             ))
         };
     }
+    let host = url.host_str().unwrap_or_default();
     let addrs: Vec<_> = tokio::net::lookup_host((host, 80))
         .await
         .map_err(|e| Error::credentials_with_source(PROVIDER, format!("cannot resolve {host}"), e))?
@@ -233,6 +227,9 @@ mod tests {
             "ftp://127.0.0.1/x",
             "/relative/path",
             "http:///nohost",
+            "http:127.0.0.1/x",
+            "http://127.0.0.1:0/x",
+            "http://127.0.0.1\\x",
         ] {
             assert!(check_full_uri(bad).await.is_err(), "{bad}");
         }

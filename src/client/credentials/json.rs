@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::json::{self, JsonError, Value};
-use crate::sign::time::{days_from_civil, days_in_month};
+use crate::sign::time::{self, Rfc3339};
 
 /// Parses a JSON object and returns its top-level string fields (later duplicates win;
 /// members of other types are skipped). A UTF-8 byte-order mark is tolerated.
@@ -31,84 +31,12 @@ pub(crate) fn parse_flat_object(input: &str) -> Result<HashMap<String, String>, 
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2024-05-01T16:00:00Z`, optional fraction, `Z` or `±hh:mm`).
-/// Returns `None` for anything else, including times before 1970.
+/// Parses an RFC 3339 timestamp as the AWS SDKs do (`2024-05-01T16:00:00Z`, optional
+/// fraction, `Z` or `±hh:mm`; also `t`/`z`, a space separator and a leap second). Returns
+/// `None` for anything else, including times before 1970.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(r)?;
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    if !(1..=12).contains(&month)
-        || day == 0
-        || i64::from(day) > days_in_month(i64::from(year), i64::from(month))
-    {
-        return None;
-    }
-    if hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + u32::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        let n = i - start;
-        if n == 0 {
-            return None;
-        }
-        for _ in n..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_secs: i64 = match b.get(i..)? {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let h = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-            let m = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let off = h * 3600 + m * 60;
-            if *sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
-    let secs =
-        days * 86_400 + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec) - offset_secs;
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+    let (secs, nanos) = time::parse_rfc3339(s, Rfc3339::SDK).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, nanos))
 }
 
 #[cfg(test)]
@@ -210,6 +138,14 @@ mod tests {
         assert_eq!(
             t("2024-05-01t16:00:00z"),
             Some(Duration::from_secs(1_714_579_200))
+        );
+        assert_eq!(
+            t("2024-05-01 16:00:00Z"),
+            Some(Duration::from_secs(1_714_579_200))
+        );
+        assert_eq!(
+            t("2016-12-31T23:59:60Z"),
+            Some(Duration::from_secs(1_483_228_800))
         );
         for bad in [
             "2024-05-01",

@@ -120,7 +120,8 @@ impl Drop for SecretString {
     }
 }
 
-/// AWS credentials.
+/// AWS credentials, owned, with their expiry: what providers return. The signer borrows them
+/// as [`crate::sign::SigningCredentials`].
 ///
 /// `Debug` shows the access key id (not a secret), redacts the secret key and session token.
 #[derive(Clone)]

@@ -652,7 +652,7 @@ impl StsClient {
             headers: &headers,
         };
         let params = v4::SigningParams {
-            credentials: sign::Credentials {
+            credentials: sign::SigningCredentials {
                 access_key_id: creds.access_key_id(),
                 secret_access_key: creds.secret(),
                 session_token: creds.session_token(),

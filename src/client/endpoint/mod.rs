@@ -52,9 +52,12 @@
 //!
 //! [distribution#4528]: https://github.com/distribution/distribution/issues/4528
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
+
+use url::{Host, Url};
 
 use super::error::Error;
+use crate::sign::percent_decode;
 
 /// The `User-Agent` sent by this client (before any configured suffix).
 pub const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
@@ -211,13 +214,6 @@ impl Scheme {
             Self::Https => "https",
         }
     }
-
-    fn default_port(self) -> u16 {
-        match self {
-            Self::Http => 80,
-            Self::Https => 443,
-        }
-    }
 }
 
 /// How the bucket is addressed.
@@ -253,6 +249,7 @@ pub struct ResolvedEndpoint {
     style: AddressingStyle,
     signing_region: String,
     aws: bool,
+    ip_literal: bool,
 }
 
 impl ResolvedEndpoint {
@@ -357,15 +354,18 @@ impl ResolvedEndpoint {
         } else {
             config.region.clone()
         };
-        Ok(Self::build(
-            parsed.scheme,
-            parsed.authority,
-            parsed.path_prefix,
-            bucket,
-            style,
-            region,
-            false,
-        ))
+        Ok(Self {
+            ip_literal: parsed.ip_literal,
+            ..Self::build(
+                parsed.scheme,
+                parsed.authority,
+                parsed.path_prefix,
+                bucket,
+                style,
+                region,
+                false,
+            )
+        })
     }
 
     /// The same endpoint with the addressing style forced to `style`, overriding the automatic
@@ -383,11 +383,11 @@ impl ResolvedEndpoint {
         }
         match style {
             AddressingStyle::VirtualHosted => {
-                let (host, _) = split_host_port(&self.endpoint_host).unwrap_or(("", None));
-                if host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok() {
+                if self.ip_literal {
                     return Err(Error::invalid_config(format!(
                         "virtual-hosted addressing needs a host name, but the endpoint is the IP \
-                         address {host}; use path style or a host name that resolves to it"
+                         address {}; use path style or a host name that resolves to it",
+                        self.endpoint_host
                     )));
                 }
                 if !host_compatible_bucket(&self.bucket, self.scheme) {
@@ -407,15 +407,18 @@ impl ResolvedEndpoint {
                 }
             }
         }
-        Ok(Self::build(
-            self.scheme,
-            self.endpoint_host,
-            self.path_prefix,
-            &self.bucket,
-            style,
-            self.signing_region,
-            self.aws,
-        ))
+        Ok(Self {
+            ip_literal: self.ip_literal,
+            ..Self::build(
+                self.scheme,
+                self.endpoint_host,
+                self.path_prefix,
+                &self.bucket,
+                style,
+                self.signing_region,
+                self.aws,
+            )
+        })
     }
 
     fn build(
@@ -440,6 +443,7 @@ impl ResolvedEndpoint {
             style,
             signing_region,
             aws,
+            ip_literal: false,
         }
     }
 
@@ -564,6 +568,7 @@ struct ParsedEndpoint {
     scheme: Scheme,
     authority: String,
     path_prefix: String,
+    ip_literal: bool,
     ip_or_localhost: bool,
 }
 
@@ -573,45 +578,39 @@ fn parse_endpoint(endpoint: &str, secure: bool) -> Result<ParsedEndpoint, Error>
             "`regionendpoint` {endpoint:?} {why}; expected [http[s]://]host[:port][/path]"
         ))
     };
-    let (scheme, rest) = match endpoint.find("://") {
-        Some(i) => {
-            let s = &endpoint[..i];
-            let scheme = if s.eq_ignore_ascii_case("https") {
-                Scheme::Https
-            } else if s.eq_ignore_ascii_case("http") {
-                Scheme::Http
-            } else {
-                return Err(bad("has an unsupported scheme (use http or https)"));
-            };
-            (scheme, &endpoint[i + 3..])
+    // A URL with an authority has a scheme; anything else (`host:port`, which `url` reads as
+    // scheme `host`, or an IP address) is a host to which `secure` gives the scheme.
+    let url = match Url::parse(endpoint) {
+        Ok(url) if !url.cannot_be_a_base() => parse_http_url(endpoint),
+        _ => {
+            let scheme = if secure { "https" } else { "http" };
+            parse_http_url(&format!("{scheme}://{endpoint}"))
         }
-        None if secure => (Scheme::Https, endpoint),
-        None => (Scheme::Http, endpoint),
-    };
-    if rest
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '\\'))
-    {
-        return Err(bad("contains whitespace, a query, a fragment or user info"));
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
+    .map_err(bad)?;
+    let scheme = match url.scheme() {
+        "https" => Scheme::Https,
+        _ => Scheme::Http,
     };
-    if authority.is_empty() {
-        return Err(bad("has no host"));
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("has user info"));
     }
-    let (host, port) =
-        split_host_port(authority).ok_or_else(|| bad("has an invalid host or port"))?;
-    let host = host.to_ascii_lowercase();
-    let ip_or_localhost = host.starts_with('[')
-        || host.parse::<Ipv4Addr>().is_ok()
-        || host == "localhost"
-        || host.ends_with(".localhost");
-    let authority = match port {
-        Some(p) if p != scheme.default_port() => format!("{host}:{p}"),
-        _ => host,
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("has a query or a fragment"));
+    }
+    let (host, ip) = match url.host() {
+        Some(Host::Domain(d)) => (d.to_owned(), false),
+        Some(Host::Ipv4(ip)) => (ip.to_string(), true),
+        Some(Host::Ipv6(ip)) => (format!("[{ip}]"), true),
+        None => return Err(bad("has no host")),
     };
+    let ip_or_localhost = ip || host == "localhost" || host.ends_with(".localhost");
+    // `url` leaves out the scheme's default port.
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    };
+    let path = percent_decode(url.path()).map_err(|_| bad("has an invalid path"))?;
     let path_prefix = path.trim_end_matches('/').to_owned();
     if path_prefix.contains("//") {
         return Err(bad("has an empty path segment"));
@@ -620,37 +619,42 @@ fn parse_endpoint(endpoint: &str, secure: bool) -> Result<ParsedEndpoint, Error>
         scheme,
         authority,
         path_prefix,
+        ip_literal: ip,
         ip_or_localhost,
     })
 }
 
-/// Splits `host[:port]` / `[v6][:port]`; `None` when malformed.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let end = rest.find(']')?;
-        rest[..end].parse::<Ipv6Addr>().ok()?;
-        let host = &authority[..end + 2];
-        match &rest[end + 1..] {
-            "" => (host, None),
-            p => (host, Some(p.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() || (!host.starts_with('[') && host.contains([':', '[', ']'])) {
-        return None;
+/// Parses an absolute `http`/`https` URL (any case) with [`Url`], more strictly than the WHATWG
+/// rules it follows: whitespace, control characters and `\` are refused (rather than dropped or
+/// read as `/`), and so are a missing `//`, extra slashes before the host (`http:///x`, which
+/// [`Url`] reads as host `x`), an empty port (`host:`) and port 0. [`Url`] lower-cases the host,
+/// drops the scheme's default port and rewrites `.`/`..` path segments.
+pub(crate) fn parse_http_url(text: &str) -> Result<Url, &'static str> {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err("contains whitespace, a control character or a backslash");
     }
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return None,
-        },
-    };
-    Some((host, port))
+    let url = Url::parse(text).map_err(|_| "is not an absolute URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("has an unsupported scheme (use http or https)");
+    }
+    let written = text
+        .get(url.scheme().len()..)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .ok_or("is not an absolute URL (scheme://host)")?;
+    let authority = written.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if host.is_empty() || host.starts_with(':') || url.host().is_none() {
+        return Err("has no host");
+    }
+    if authority.ends_with(':') || url.port() == Some(0) {
+        return Err("has an invalid port");
+    }
+    Ok(url)
 }
 
 #[cfg(test)]

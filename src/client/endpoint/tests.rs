@@ -413,12 +413,32 @@ fn custom_endpoint_malformed() {
         "http://[::1]9000",
         "http://a:b:c",
         "http://host//x",
+        "http://host\\x",
+        "http://ho\tst",
+        "http://ho\nst",
+        "http://:9000",
+        "http://user:pw@host",
+        "localhost:0",
     ] {
         assert!(
             err_msg(custom(ep).resolve("bkt")).contains("regionendpoint"),
             "{ep}"
         );
     }
+}
+
+#[test]
+fn custom_endpoint_url_normalisation() {
+    // `url` normalises IPv4 forms and dot segments, and the path prefix is decoded once.
+    let r = custom("http://127.1:9000").resolve("bkt").unwrap();
+    assert_eq!(r.endpoint_host(), "127.0.0.1:9000");
+    let r = custom("https://gw.example.com/a/../s3%20x/")
+        .resolve("bkt")
+        .unwrap();
+    assert_eq!(r.path_prefix(), "/s3 x");
+    let r = custom("minio:9000").resolve("bkt").unwrap();
+    assert_eq!(r.endpoint_host(), "minio:9000");
+    assert_eq!(r.scheme(), Scheme::Https);
 }
 
 #[test]

@@ -640,7 +640,10 @@ impl StorageDriver for S3Driver {
             .await
             .map_err(client_err)?;
         Ok(Some(match &self.inner.params.redirect_endpoint {
-            Some(endpoint) => swap_origin(&url, endpoint),
+            Some(endpoint) => {
+                let base = self.inner.client.endpoint().url_for("").base_url;
+                swap_origin(&url, &base, endpoint)
+            }
             None => url,
         }))
     }
@@ -788,11 +791,14 @@ fn directory_diff(prev: &str, file: &str) -> Vec<String> {
     out
 }
 
-/// Replaces `scheme://host[:port]` of `url` with `origin`.
-fn swap_origin(url: &str, origin: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path_start = rest.find('/').unwrap_or(rest.len());
-    format!("{origin}{}", &rest[path_start..])
+/// Replaces `base` (`scheme://host[:port]`, what the client's URLs start with) at the start of
+/// `url` with `origin`; the path and query stay byte for byte (a URL parser would rewrite
+/// `.`/`..` segments, which storage paths may have, and break the signature).
+fn swap_origin(url: &str, base: &str, origin: &str) -> String {
+    match url.strip_prefix(base) {
+        Some(rest) => format!("{origin}{rest}"),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -817,9 +823,18 @@ mod tests {
         assert_eq!(
             swap_origin(
                 "http://127.0.0.1:9000/b/k?X-Amz-Signature=1",
+                "http://127.0.0.1:9000",
                 "https://cdn.example.com"
             ),
             "https://cdn.example.com/b/k?X-Amz-Signature=1"
+        );
+        assert_eq!(
+            swap_origin(
+                "http://127.0.0.1:9000/b/a/../k?X-Amz-Signature=1",
+                "http://127.0.0.1:9000",
+                "https://cdn.example.com"
+            ),
+            "https://cdn.example.com/b/a/../k?X-Amz-Signature=1"
         );
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::client::credentials::SecretString;
-use crate::client::endpoint::{validate_region, EndpointConfig};
+use crate::client::endpoint::{parse_http_url, validate_region, EndpointConfig};
 use crate::client::SignatureVersion;
 use crate::driver::{ParameterError, Parameters};
 use crate::sign::{self, region::V2Decision};
@@ -303,18 +303,17 @@ fn parse_redirect_endpoint(s: &str) -> Result<String, ParameterError> {
             format!("invalid redirectendpoint {s:?}: {why}; expected scheme://host[:port]"),
         )
     };
-    let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad("the scheme must be http or https"));
-    }
-    let host = rest.strip_suffix('/').unwrap_or(rest);
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    if host.contains(['/', '?', '#', '@', ' ']) {
+    let url = parse_http_url(s).map_err(bad)?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(bad("it must not have a path, query, fragment or user info"));
     }
-    Ok(format!("{scheme}://{host}"))
+    // Lower-cased host, no default port.
+    Ok(url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -460,11 +459,24 @@ mod tests {
             p.redirect_endpoint.as_deref(),
             Some("https://cdn.example.com")
         );
+        let p = S3Parameters::from_parameters(
+            &base().with("redirectendpoint", "HTTPS://CDN.Example.com:443"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.redirect_endpoint.as_deref(),
+            Some("https://cdn.example.com")
+        );
         for bad in [
             "cdn.example.com",
             "https://cdn.example.com/path",
             "https://h?x=1",
             "ftp://h",
+            "https://",
+            "https:///h",
+            "https://u@h",
+            "https://h:0",
+            "https://h\\x",
         ] {
             let e =
                 S3Parameters::from_parameters(&base().with("redirectendpoint", bad)).unwrap_err();

@@ -27,7 +27,6 @@
 
 mod cidr;
 mod client_ip;
-mod duration;
 mod error;
 mod ipranges;
 mod middleware;
@@ -39,9 +38,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use super::duration::{parse_go_duration, DurationError};
 pub use client_ip::client_ip;
 use client_ip::remote_ip;
-pub use duration::{parse_go_duration, DurationError};
 pub use error::{BoxError, Error};
 pub use ipranges::{IpRanges, Refresher, UpdateStats};
 pub use middleware::CloudFrontMiddleware;

@@ -7,8 +7,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::duration::parse_go_duration;
 use super::error::Error;
+use crate::client::endpoint::parse_http_url;
+use crate::middleware::duration::parse_go_duration;
 
 /// Default lifetime of a signed URL (Distribution: 20 minutes).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(20 * 60);
@@ -119,24 +120,6 @@ fn duration_option(option: &'static str, value: &str) -> Result<Duration, Error>
 }
 
 fn http_url(option: &'static str, value: &str) -> Result<(), Error> {
-    let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &value[8..]
-    } else if lower.starts_with("http://") {
-        &value[7..]
-    } else {
-        return Err(Error::invalid_option(
-            option,
-            format!("{value:?} must be an http:// or https:// URL"),
-        ));
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() {
-        return Err(Error::invalid_option(
-            option,
-            format!("{value:?} has no host"),
-        ));
-    }
     if let Some(c) = value
         .chars()
         .find(|&c| !(' '..='~').contains(&c) || matches!(c, ' ' | '"' | '\\'))
@@ -146,7 +129,9 @@ fn http_url(option: &'static str, value: &str) -> Result<(), Error> {
             format!("{value:?} contains {c:?}; use printable ASCII (percent-encode the rest)"),
         ));
     }
-    Ok(())
+    parse_http_url(value)
+        .map(drop)
+        .map_err(|why| Error::invalid_option(option, format!("{value:?} {why}")))
 }
 
 impl Options {
@@ -366,6 +351,9 @@ mod tests {
             "cdn.example.com/#x",
             "cdn.exa mple.com",
             "https://caf\u{e9}.com",
+            "https://cdn.example.com:0",
+            "https://cdn.example.com:",
+            "https:cdn.example.com",
         ] {
             let e = Options::from_params([("baseurl", bad), BASE[1], BASE[2]]).unwrap_err();
             assert!(

@@ -199,24 +199,17 @@ fn normalize_source_ip(range: &str) -> Result<String, Error> {
 
 /// CloudFront's URL-safe base64: standard base64 with padding, then `+`→`-`, `=`→`_`, `/`→`~`.
 pub fn cloudfront_base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('_');
-            }
-        }
-    }
-    out
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    STANDARD
+        .encode(data)
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '=' => '_',
+            '/' => '~',
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -568,19 +568,8 @@ mod tests {
                     c => c,
                 })
                 .collect();
-            let mut out = Vec::new();
-            let val = |c: u8| {
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-                    .find(c as char)
-                    .map(|i| i as u32)
-            };
-            for chunk in std.as_bytes().chunks(4) {
-                let v: Vec<Option<u32>> = chunk.iter().map(|&c| val(c)).collect();
-                let n = v.iter().fold(0u32, |acc, x| (acc << 6) | x.unwrap_or(0));
-                let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-                out.extend_from_slice(&bytes[..v.iter().filter(|x| x.is_some()).count() - 1]);
-            }
-            out
+            use base64::{engine::general_purpose::STANDARD, Engine as _};
+            STANDARD.decode(std).unwrap()
         };
         let digest = HashAlgorithm::Sha256.digest(b"policy");
         s.public_key()

@@ -89,11 +89,10 @@ fn decode(content: &[u8]) -> Result<HashMap<String, Entry>, String> {
     };
     let mut out = HashMap::new();
     for (key, e) in map {
-        let expiry = e.get("ExpiryData").and_then(|t| t.as_str()).and_then(|t| {
-            // Go writes fractions of up to 9 digits; parse_rfc3339 drops them, so add them back.
-            let base = parse_rfc3339(t)?;
-            Some(base + fraction(t))
-        });
+        let expiry = e
+            .get("ExpiryData")
+            .and_then(|t| t.as_str())
+            .and_then(parse_rfc3339);
         let kind = match e.get("EntryType").and_then(serde_json::Value::as_i64) {
             Some(0) => Some(Kind::Blob),
             Some(1) => Some(Kind::Manifest),
@@ -107,21 +106,6 @@ fn decode(content: &[u8]) -> Result<HashMap<String, Entry>, String> {
         }
     }
     Ok(out)
-}
-
-/// The fractional seconds of an RFC 3339 time (`.123456789`), zero without.
-fn fraction(t: &str) -> Duration {
-    let Some(dot) = t.get(19..).and_then(|r| r.strip_prefix('.')) else {
-        return Duration::ZERO;
-    };
-    let digits: String = dot
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .take(9)
-        .collect();
-    let n = digits.len();
-    let value: u32 = digits.parse().unwrap_or(0);
-    Duration::from_nanos(u64::from(value) * 10u64.pow(9 - n as u32))
 }
 
 /// Entries as registry:2 writes them (keys sorted, as Go's `json.Marshal` of a map).
@@ -474,10 +458,10 @@ mod tests {
         assert!(parse_key(&format!("a/b@{D}")).is_some());
         assert!(parse_key("a/b@sha256:00").is_none());
         assert!(parse_key(&format!("A@{D}")).is_none());
+        let whole = parse_rfc3339("2030-01-02T03:04:05Z").unwrap();
         assert_eq!(
-            fraction("2030-01-02T03:04:05.5Z"),
-            Duration::from_millis(500)
+            parse_rfc3339("2030-01-02T03:04:05.5Z"),
+            Some(whole + Duration::from_millis(500))
         );
-        assert_eq!(fraction("2030-01-02T03:04:05Z"), Duration::ZERO);
     }
 }

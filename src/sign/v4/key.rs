@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 use crate::sign::crypto::{constant_time_eq, hex_encode, hmac_sha256, sha256};
-use crate::sign::Credentials;
+use crate::sign::SigningCredentials;
 
 /// The SigV4 signing key: `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
 /// "aws4_request")`. Valid for one (date, region, service). `Debug` is redacted; the bytes
@@ -88,7 +88,7 @@ impl SigningKeyCache {
     /// The cached key for these inputs, deriving (and caching) it on a miss.
     pub fn get_or_derive(
         &self,
-        credentials: &Credentials<'_>,
+        credentials: &SigningCredentials<'_>,
         date_stamp: &str,
         region: &str,
         service: &str,
@@ -163,8 +163,8 @@ mod tests {
 
     const S3_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-    fn creds(secret: &str) -> Credentials<'_> {
-        Credentials {
+    fn creds(secret: &str) -> SigningCredentials<'_> {
+        SigningCredentials {
             access_key_id: "AKIAIOSFODNN7EXAMPLE",
             secret_access_key: secret,
             session_token: None,

@@ -22,7 +22,8 @@ use crate::sign::crypto::is_lower_hex_sha256;
 use crate::sign::encode::{join_sorted_pairs, uri_encode};
 use crate::sign::{
     validate_access_key_id, validate_header_names, validate_method, validate_path,
-    validate_session_token, AmzTime, Credentials, PayloadHash, SignError, SignableRequest, UriMode,
+    validate_session_token, AmzTime, PayloadHash, SignError, SignableRequest, SigningCredentials,
+    UriMode,
 };
 use canonical::{
     canonical_headers, canonical_request, canonical_uri, encoded_pair, string_to_sign, ALGORITHM,
@@ -35,7 +36,7 @@ pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
 #[derive(Clone, Copy, Debug)]
 pub struct SigningParams<'a> {
     /// The credentials to sign with.
-    pub credentials: Credentials<'a>,
+    pub credentials: SigningCredentials<'a>,
     /// Region of the credential scope, e.g. `us-east-1`.
     pub region: &'a str,
     /// Service of the credential scope: `s3` for S3.
@@ -421,7 +422,7 @@ mod tests {
 
     fn params(payload: PayloadHash<'_>) -> SigningParams<'_> {
         SigningParams {
-            credentials: Credentials {
+            credentials: SigningCredentials {
                 access_key_id: "AKIAIOSFODNN7EXAMPLE",
                 secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                 session_token: None,

@@ -1,5 +1,6 @@
 //! Go `time.ParseDuration` syntax (`"20m"`, `"1h30m"`, `"1.5h"`, `"300ms"`), as Distribution's
-//! configuration accepts it for `duration` and `updatefrequency`.
+//! configuration accepts it (CloudFront's `duration` and `updatefrequency`, and every duration
+//! of the registry configuration): the one Go-duration parser of the crate.
 
 use std::fmt;
 use std::time::Duration;
@@ -180,6 +181,11 @@ mod tests {
         assert_eq!(ok("1.s"), Duration::from_secs(1));
         assert_eq!(ok("12h"), Duration::from_secs(43_200));
         assert_eq!(ok("0.000000001s"), Duration::from_nanos(1));
+        assert_eq!(ok("10s"), Duration::from_secs(10));
+        assert_eq!(ok("168h"), Duration::from_secs(168 * 3600));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("2us"), Duration::from_micros(2));
+        assert_eq!(ok("-0"), Duration::ZERO);
         // Fraction digits past u64 precision are dropped, not an error (Go parity).
         assert_eq!(
             ok("1.00000000000000000000000000001s"),
@@ -213,6 +219,9 @@ mod tests {
             "9223372036854775808ns",
             "2562048h",
             "1e3s",
+            "10",
+            "1..5s",
+            "1h-2m",
         ] {
             let e = parse_go_duration(s).expect_err(s);
             assert!(e.to_string().contains("20m"), "{e}");
