@@ -1,7 +1,7 @@
 //! RFC 3339 timestamps as Go's `time.RFC3339` writes and reads them (the
 //! content of `_uploads/<id>/startedat`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sign::time::{self, civil_from_days, Rfc3339};
 
@@ -60,18 +60,13 @@ pub fn format_clf(t: SystemTime) -> String {
 /// does (upper-case `T` and `Z`, no leap second; fraction digits past the ninth dropped).
 /// `None` if malformed.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let (secs, nanos) = time::parse_rfc3339(s, Rfc3339::STRICT).ok()?;
-    let whole = if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
-    };
-    whole.checked_add(Duration::from_nanos(u64::from(nanos)))
+    time::parse_rfc3339_system_time(s, Rfc3339::STRICT).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn nanos_and_common_log_format() {

@@ -295,6 +295,22 @@ pub(crate) fn parse_rfc3339(text: &str, opts: Rfc3339) -> Result<(i64, u32), &'s
     ))
 }
 
+/// [`parse_rfc3339`] as a [`SystemTime`] (times before 1970 included).
+pub(crate) fn parse_rfc3339_system_time(
+    text: &str,
+    opts: Rfc3339,
+) -> Result<SystemTime, &'static str> {
+    let (secs, nanos) = parse_rfc3339(text, opts)?;
+    let whole = if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
+    };
+    whole
+        .and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nanos))))
+        .ok_or("the time is out of range")
+}
+
 // Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms), shared by every
 // layer that reads or writes dates: the XML codec, credential expiry, the registry server.
 

@@ -7,7 +7,7 @@
 //! input (which holds secrets).
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::client::json::{self, JsonError, Value};
 use crate::sign::time::{self, Rfc3339};
@@ -35,13 +35,15 @@ pub(crate) fn parse_flat_object(input: &str) -> Result<HashMap<String, String>, 
 /// fraction, `Z` or `±hh:mm`; also `t`/`z`, a space separator and a leap second). Returns
 /// `None` for anything else, including times before 1970.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let (secs, nanos) = time::parse_rfc3339(s, Rfc3339::SDK).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, nanos))
+    time::parse_rfc3339_system_time(s, Rfc3339::SDK)
+        .ok()
+        .filter(|t| *t >= UNIX_EPOCH)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn flat_object_strings_kept_others_skipped() {
