@@ -622,6 +622,85 @@ async fn a_corrupted_upstream_blob_is_never_stored_or_served() {
     r.stop().await;
 }
 
+/// A blob cached through one repository is served to another only when the upstream
+/// says that repository has it (a blob's digest is not a key to every repository), and
+/// then from storage: linked, not fetched again.
+#[tokio::test]
+async fn a_blob_cached_through_another_repository_needs_the_upstreams_word() {
+    let (_work, up, content, front, r, _s3) = setup("  ttl: 1h\n").await;
+    Pusher::new(&up.base, Some(USER))
+        .image("lib/copy", "v1", &content.app)
+        .await;
+    let layer = content.app.layers()[1].clone(); // 2.5 MB
+    let resp = get(&r, &format!("/v2/lib/app/blobs/{layer}")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(sha256(&resp.bytes().await.unwrap()), layer);
+    wait_linked(&r, "lib/app", &layer).await;
+
+    // `lib/multi` exists upstream but does not have the layer.
+    front.clear_log();
+    for head in [false, true] {
+        let url = r.url(&format!("/v2/lib/multi/blobs/{layer}"));
+        let client = common::http_client();
+        let resp = if head {
+            client.head(url)
+        } else {
+            client.get(url)
+        }
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 404, "HEAD {head}");
+        if !head {
+            assert!(resp.text().await.unwrap().contains("BLOB_UNKNOWN"));
+        }
+    }
+    assert!(
+        !linked(&r, "lib/multi", &layer).await,
+        "linked without the upstream's word"
+    );
+    assert!(stored(&r, &layer).await, "the cached blob stays");
+
+    // `lib/copy` and `lib/copy2` have it upstream: a HEAD (in `lib/copy`) and a GET (in
+    // `lib/copy2`) each take one upstream answer as the word, link, and serve from storage.
+    let size = content
+        .app
+        .blobs
+        .iter()
+        .find(|(d, _)| *d == layer)
+        .unwrap()
+        .1
+        .len();
+    Pusher::new(&up.base, Some(USER))
+        .image("lib/copy2", "v1", &content.app)
+        .await;
+    front.clear_log();
+    let resp = common::http_client()
+        .head(r.url(&format!("/v2/lib/copy/blobs/{layer}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "content-length"), size.to_string());
+    assert!(linked(&r, "lib/copy", &layer).await);
+    let resp = get(&r, &format!("/v2/lib/copy2/blobs/{layer}")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(sha256(&resp.bytes().await.unwrap()), layer);
+    assert!(linked(&r, "lib/copy2", &layer).await);
+    for repo in ["lib/copy", "lib/copy2"] {
+        let resp = get(&r, &format!("/v2/{repo}/blobs/{layer}")).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(sha256(&resp.bytes().await.unwrap()), layer);
+    }
+    let asked = front.blob_requests();
+    assert_eq!(
+        asked.len(),
+        2,
+        "one word per repository, then storage: {asked:?}"
+    );
+    r.stop().await;
+}
+
 /// Point 1: the first client gets the blob's bytes before it is stored (streamed), and
 /// concurrent requests for it make one upstream fetch.
 #[tokio::test]

@@ -138,9 +138,14 @@ fn tap_body(rx: mpsc::Receiver<Tap>) -> Body {
     StreamBody::new(stream).boxed_unsync()
 }
 
-/// GET or HEAD of blob `digest` of repository `name`, which storage does not link into
-/// the repository: from storage when it is there (and the upstream confirms the
-/// repository has it), else from the upstream.
+/// GET or HEAD of blob `digest` of repository `name`, which storage did not link into
+/// the repository when the caller looked: from storage when it is there (and the
+/// upstream confirms the repository has it), else from the upstream.
+///
+/// The lookup of the blob store and the request to the upstream go out together, so a
+/// cold blob costs one upstream round trip and no storage round trip before its first
+/// byte; a blob already cached through another repository takes the upstream's answer
+/// (its status line) as the confirmation and is served from storage.
 pub(in crate::server) async fn serve(
     ctx: &Ctx<'_>,
     req: &Request<Incoming>,
@@ -153,28 +158,23 @@ pub(in crate::server) async fn serve(
             .into());
     };
     let driver = ctx.driver();
-    for _ in 0..3 {
-        if let Some(desc) = store::repo_blob(driver, name, digest).await? {
-            return serve_local(ctx, req, name, digest, &desc).await;
-        }
-        if digest.algorithm() == Algorithm::Sha256 {
-            if let Some(size) = store::stat_blob(driver, digest).await? {
-                // Cached through another repository: link it once the upstream confirms
-                // this repository has it.
-                let resp = head(proxy, name, digest).await?;
-                tracing::debug!(repository = name, %digest, "linking a blob cached through another repository");
-                drop(resp);
-                store::link_layer(driver, name, digest, None).await?;
-                proxy.schedule(Kind::Blob, name, digest);
-                let desc = store::BlobDesc {
-                    digest: digest.clone(),
-                    size,
-                };
+    for attempt in 0..3 {
+        // The caller has just looked; a retry looks again (another fetch may have linked it).
+        if attempt > 0 {
+            if let Some(desc) = store::repo_blob(driver, name, digest).await? {
                 return serve_local(ctx, req, name, digest, &desc).await;
             }
         }
         if req.method() == Method::HEAD {
-            let resp = head(proxy, name, digest).await?;
+            let (stored, resp) = tokio::join!(
+                cached_elsewhere(driver, digest),
+                upstream(proxy, name, digest, reqwest::Method::HEAD)
+            );
+            let resp = resp?;
+            if let Some(size) = stored? {
+                drop(resp);
+                return link_and_serve(ctx, req, proxy, name, digest, size).await;
+            }
             let mut reply = base_reply(digest);
             if let Some(len) = resp.content_length() {
                 reply = reply.header(CONTENT_LENGTH, len.to_string());
@@ -183,8 +183,27 @@ pub(in crate::server) async fn serve(
         }
         match proxy.inflight.join(digest) {
             Join::Leader(slot) => {
+                let (stored, resp) = tokio::join!(
+                    cached_elsewhere(driver, digest),
+                    upstream(proxy, name, digest, reqwest::Method::GET)
+                );
+                let resp = match resp {
+                    Ok(r) => r,
+                    Err(e) => {
+                        slot.finish(Outcome::Failed(e.clone()));
+                        return Err(e);
+                    }
+                };
+                // A storage failure drops the slot unfinished: the waiting requests retry.
+                if let Some(size) = stored? {
+                    // Its status line was the confirmation; the body is not wanted.
+                    drop(resp);
+                    let served = link_and_serve(ctx, req, proxy, name, digest, size).await;
+                    slot.finish(Outcome::Stored);
+                    return served;
+                }
                 let ranged = req.headers().contains_key(RANGE);
-                match lead(ctx, proxy, name, digest, slot, !ranged).await? {
+                match lead(ctx, proxy, name, digest, slot, resp, !ranged).await {
                     Led::Streaming(resp) => return Ok(resp),
                     Led::Done(Outcome::Failed(e)) => return Err(e),
                     Led::Done(_) => {}
@@ -207,6 +226,38 @@ pub(in crate::server) async fn serve(
         .into())
 }
 
+/// The size of blob `digest` in the blob store, when a pull through another repository
+/// cached it there (only sha256 blobs are stored under their own digest).
+async fn cached_elsewhere(
+    driver: &dyn StorageDriver,
+    digest: &Digest,
+) -> Result<Option<i64>, ApiErrors> {
+    if digest.algorithm() != Algorithm::Sha256 {
+        return Ok(None);
+    }
+    Ok(store::stat_blob(driver, digest).await?)
+}
+
+/// Links blob `digest`, cached through another repository, into repository `name` (the
+/// upstream has confirmed `name` has it) and serves it from storage.
+async fn link_and_serve(
+    ctx: &Ctx<'_>,
+    req: &Request<Incoming>,
+    proxy: &Proxy,
+    name: &str,
+    digest: &Digest,
+    size: i64,
+) -> HandlerResult {
+    tracing::debug!(repository = name, %digest, "linking a blob cached through another repository");
+    store::link_layer(ctx.driver(), name, digest, None).await?;
+    proxy.schedule(Kind::Blob, name, digest);
+    let desc = store::BlobDesc {
+        digest: digest.clone(),
+        size,
+    };
+    serve_local(ctx, req, name, digest, &desc).await
+}
+
 /// The headers of a blob answer.
 fn base_reply(digest: &Digest) -> Reply {
     Reply::new(StatusCode::OK)
@@ -216,16 +267,23 @@ fn base_reply(digest: &Digest) -> Reply {
         .header(CONTENT_TYPE, "application/octet-stream")
 }
 
-/// `HEAD` of the blob upstream, which must answer 200.
-async fn head(proxy: &Proxy, name: &str, digest: &Digest) -> Result<reqwest::Response, ApiErrors> {
+/// `method` (GET or HEAD) of the blob upstream, which must answer 200.
+async fn upstream(
+    proxy: &Proxy,
+    name: &str,
+    digest: &Digest,
+    method: reqwest::Method,
+) -> Result<reqwest::Response, ApiErrors> {
+    // A HEAD is answered whole; a GET's body streams for as long as it takes.
+    let whole = method == reqwest::Method::HEAD;
     let resp = proxy
         .upstream
         .send(
-            reqwest::Method::HEAD,
+            method,
             name,
             &format!("/v2/{name}/blobs/{digest}"),
             None,
-            true,
+            whole,
         )
         .await
         .map_err(|e| upstream_error(e, ErrorCode::BlobUnknown))?;
@@ -246,40 +304,18 @@ enum Led {
     Done(Outcome),
 }
 
-/// Fetches the blob as the leader. With `stream` the client's response is returned at
-/// once and fed as the bytes come; without (a `Range` request, an empty blob) the fetch
-/// is awaited.
+/// Fetches the blob as the leader from `resp`, the upstream's 200 answer to its GET.
+/// With `stream` the client's response is returned at once and fed as the bytes come;
+/// without (a `Range` request, an empty blob) the fetch is awaited.
 async fn lead(
     ctx: &Ctx<'_>,
     proxy: &Proxy,
     name: &str,
     digest: &Digest,
     slot: Slot,
+    resp: reqwest::Response,
     stream: bool,
-) -> Result<Led, ApiErrors> {
-    let resp = proxy
-        .upstream
-        .send(
-            reqwest::Method::GET,
-            name,
-            &format!("/v2/{name}/blobs/{digest}"),
-            None,
-            false,
-        )
-        .await
-        .map_err(|e| upstream_error(e, ErrorCode::BlobUnknown));
-    let resp = match resp {
-        Ok(r) if r.status() == StatusCode::OK => r,
-        Ok(r) => {
-            let e = status_error(&r, ErrorCode::BlobUnknown, &format!("blob {digest}"));
-            slot.finish(Outcome::Failed(e.clone()));
-            return Err(e);
-        }
-        Err(e) => {
-            slot.finish(Outcome::Failed(e.clone()));
-            return Err(e);
-        }
-    };
+) -> Led {
     let expected = resp.content_length();
     tracing::info!(repository = name, %digest, bytes = ?expected, "fetching a blob from the upstream registry");
     let job = Job {
@@ -297,7 +333,7 @@ async fn lead(
         let outcome = tokio::spawn(job.run(resp, None, slot))
             .await
             .unwrap_or(Outcome::Retry);
-        return Ok(Led::Done(outcome));
+        return Led::Done(outcome);
     }
     let (tx, rx) = mpsc::channel(TAP_QUEUE);
     tokio::spawn(job.run(resp, Some(tx), slot));
@@ -305,7 +341,7 @@ async fn lead(
     if let Some(len) = expected {
         reply = reply.header(CONTENT_LENGTH, len.to_string());
     }
-    Ok(Led::Streaming(reply.with_body(tap_body(rx))))
+    Led::Streaming(reply.with_body(tap_body(rx)))
 }
 
 /// One fetch, run as its own task so that it finishes (and stores the blob) even when

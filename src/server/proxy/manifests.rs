@@ -80,14 +80,16 @@ pub(in crate::server) async fn ensure(
     let tag = reference;
     let driver = ctx.driver();
     let link = paths::tag_current_link(name, tag);
-    let checked = match driver.stat(&link).await {
-        Ok(fi) => fi.mod_time,
-        Err(e) if e.is_path_not_found() => None,
+    // A tag never pulled costs one storage lookup before the upstream is asked.
+    let (local, checked) = match driver.stat(&link).await {
+        Ok(fi) => match store::read_link(driver, &link).await? {
+            Some(d) if store::repo_manifest(driver, name, &d).await?.is_some() => {
+                (Some(d), fi.mod_time)
+            }
+            _ => (None, None),
+        },
+        Err(e) if e.is_path_not_found() => (None, None),
         Err(e) => return Err(ApiError::from(e).into()),
-    };
-    let local = match store::read_link(driver, &link).await? {
-        Some(d) if store::repo_manifest(driver, name, &d).await?.is_some() => Some(d),
-        _ => None,
     };
     let Some(local) = local else {
         let f = fetch(proxy, name, tag, None).await?;
