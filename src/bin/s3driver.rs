@@ -231,54 +231,40 @@ fn main() -> ExitCode {
             outln!("s3driver {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Check(path, writes) => match load(path.as_deref()) {
-            Ok(config) => {
-                for w in &config.warnings {
-                    errln!("s3driver: warning: {w}");
-                }
-                match App::from_config(&config) {
-                    Ok(_) => {
-                        outln!(
-                            "configuration OK: storage {}, listening on {}",
-                            config.storage.describe(),
-                            config.http.addr
-                        );
-                        if matches!(config.storage.driver.as_str(), "s3" | "s3aws") {
-                            check_bucket(&config, writes)
-                        } else {
-                            ExitCode::SUCCESS
-                        }
-                    }
-                    Err(e) => {
-                        errln!("s3driver: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Err(e) => {
-                errln!("s3driver: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::GarbageCollect(path, flags) => garbage_collect(path.as_deref(), flags),
-        Command::Serve(path) => {
-            let config = match load(path.as_deref()) {
+        Command::Check(path, writes) => {
+            let config = match load(path.as_deref(), true) {
                 Ok(c) => c,
+                Err(code) => return code,
+            };
+            match App::from_config(&config) {
+                Ok(_) => {
+                    outln!(
+                        "configuration OK: storage {}, listening on {}",
+                        config.storage.describe(),
+                        config.http.addr
+                    );
+                    if matches!(config.storage.driver.as_str(), "s3" | "s3aws") {
+                        check_bucket(&config, writes)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
                 Err(e) => {
                     errln!("s3driver: {e}");
-                    return ExitCode::FAILURE;
+                    ExitCode::FAILURE
                 }
+            }
+        }
+        Command::GarbageCollect(path, flags) => garbage_collect(path.as_deref(), flags),
+        Command::Serve(path) => {
+            let config = match load(path.as_deref(), false) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
             init_logging(&config);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match runtime(true) {
                 Ok(r) => r,
-                Err(e) => {
-                    errln!("s3driver: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match runtime.block_on(run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -309,15 +295,9 @@ fn check_bucket(config: &Config, writes: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(false) {
         Ok(r) => r,
-        Err(e) => {
-            errln!("s3driver: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let report = runtime.block_on(async {
         let driver = s3driver::driver::S3Driver::new(params)?;
@@ -342,16 +322,10 @@ fn check_bucket(config: &Config, writes: bool) -> ExitCode {
 /// `garbage-collect`: refuses unless no registry can be writing, then runs the collection
 /// and prints its report (see the usage text).
 fn garbage_collect(path: Option<&std::path::Path>, flags: GcFlags) -> ExitCode {
-    let config = match load(path) {
+    let config = match load(path, true) {
         Ok(c) => c,
-        Err(e) => {
-            errln!("s3driver: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    for w in &config.warnings {
-        errln!("s3driver: warning: {w}");
-    }
     if !flags.dry_run && !config.storage.read_only && !flags.no_writers {
         errln!(
             "s3driver: garbage-collect refuses to delete while registries may write to this storage \
@@ -363,15 +337,9 @@ fn garbage_collect(path: Option<&std::path::Path>, flags: GcFlags) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            errln!("s3driver: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let opts = s3driver::server::gc::Options {
         dry_run: flags.dry_run,
@@ -406,8 +374,33 @@ fn garbage_collect(path: Option<&std::path::Path>, flags: GcFlags) -> ExitCode {
     }
 }
 
-fn load(path: Option<&std::path::Path>) -> Result<Config, s3driver::config::ConfigError> {
-    Config::load(path)
+/// The configuration at `path` (or from the environment); a failure is printed and becomes
+/// the exit status. With `warn`, its warnings are printed (`serve` logs them instead).
+fn load(path: Option<&std::path::Path>, warn: bool) -> Result<Config, ExitCode> {
+    let config = Config::load(path).map_err(|e| {
+        errln!("s3driver: {e}");
+        ExitCode::FAILURE
+    })?;
+    if warn {
+        for w in &config.warnings {
+            errln!("s3driver: warning: {w}");
+        }
+    }
+    Ok(config)
+}
+
+/// A Tokio runtime (`multi`: the multi-threaded one); a failure is printed and becomes the
+/// exit status.
+fn runtime(multi: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        errln!("s3driver: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn init_logging(config: &Config) {

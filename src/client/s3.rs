@@ -17,7 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::credentials::{Credentials, ProvideCredentials};
 use super::endpoint::{AddressingStyle, EndpointConfig, ResolvedEndpoint};
 use super::error::{Error, ServiceError};
-use super::retry::{retry, OneShot, RetryConfig, TransportErrorKind, XorShift64};
+use super::retry::{retry, OneShot, RetryConfig, RetryOp, TransportErrorKind, XorShift64};
 use crate::sign::{self, crypto, v2, v4, PayloadHash, SignableRequest, UriMode};
 use crate::xml;
 
@@ -326,20 +326,28 @@ impl S3Client {
     /// Sends `req`, retrying replayable failures, and returns the successful response (status
     /// 2xx; the body is not read).
     pub(super) async fn send(&self, req: Request) -> Result<reqwest::Response, Error> {
-        let op = req.operation;
-        let mut rng = XorShift64::from_time();
         let req = &req;
+        self.retried(req.operation, |attempt| async move {
+            self.inner.stats.attempt(attempt);
+            self.send_no_retry_ref(req).await
+        })
+        .await
+    }
+
+    /// Runs `op` under the client's retry policy; errors name operation `name`.
+    async fn retried<O: RetryOp<Output = reqwest::Response>>(
+        &self,
+        name: &'static str,
+        op: O,
+    ) -> Result<reqwest::Response, Error> {
         retry(
             &self.inner.retry,
-            &mut rng,
+            &mut XorShift64::from_time(),
             tokio::time::sleep,
-            |attempt| async move {
-                self.inner.stats.attempt(attempt);
-                self.send_no_retry_ref(req).await
-            },
+            op,
         )
         .await
-        .map_err(|e| e.with_operation(op))
+        .map_err(|e| e.with_operation(name))
     }
 
     /// Sends a request whose body is a stream: one attempt only.
@@ -349,15 +357,11 @@ impl S3Client {
         body: reqwest::Body,
         payload: StreamPayload,
     ) -> Result<reqwest::Response, Error> {
-        let op = req.operation;
         let mut body = Some(body);
         let req = &req;
-        let mut rng = XorShift64::from_time();
         let payload = &payload;
-        retry(
-            &self.inner.retry,
-            &mut rng,
-            tokio::time::sleep,
+        self.retried(
+            req.operation,
             OneShot(|attempt| {
                 let body = body.take();
                 self.inner.stats.attempt(attempt);
@@ -370,7 +374,6 @@ impl S3Client {
             }),
         )
         .await
-        .map_err(|e| e.with_operation(op))
     }
 
     /// One attempt, no retry (callers that retry themselves).

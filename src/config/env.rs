@@ -29,22 +29,6 @@ enum Shape {
     Leaf,
 }
 
-const ROOT: &[&str] = &[
-    "version",
-    "log",
-    "loglevel",
-    "storage",
-    "auth",
-    "middleware",
-    "http",
-    "notifications",
-    "redis",
-    "health",
-    "catalog",
-    "proxy",
-    "validation",
-    "policy",
-];
 const LOG: &[&str] = &[
     "accesslog",
     "level",
@@ -102,7 +86,7 @@ const ENDPOINT: &[&str] = &[
 fn shape(path: &[String]) -> Shape {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     match p.as_slice() {
-        [] => Shape::Struct(ROOT),
+        [] => Shape::Struct(super::parse::TOP_LEVEL),
         ["log"] => Shape::Struct(LOG),
         ["log", "accesslog"] => Shape::Struct(&["disabled"]),
         ["log", "fields"] => Shape::Map,

@@ -21,7 +21,8 @@ use crate::middleware::duration::parse_go_duration;
 /// `Storage.Type`).
 const STORAGE_SETTINGS: &[&str] = &["maintenance", "cache", "delete", "redirect", "tag"];
 
-const TOP_LEVEL: &[&str] = &[
+/// The top-level keys of registry:2's configuration.
+pub(super) const TOP_LEVEL: &[&str] = &[
     "version",
     "log",
     "loglevel",

@@ -147,44 +147,37 @@ pub(super) struct RequestLog<'a> {
 /// Logs registry:2's `response completed` line for `r`.
 pub(super) fn request_completed(r: &RequestLog<'_>) {
     let duration = format_go_duration(r.duration);
+    // registry:2's fields, at `error` with the error's or `info` without.
+    macro_rules! completed {
+        ($level:ident, $($more:tt)*) => {
+            tracing::$level!(
+                http.request.host = r.host,
+                http.request.id = r.id,
+                http.request.method = r.method,
+                http.request.remoteaddr = r.remote.as_str(),
+                http.request.uri = r.uri,
+                http.request.useragent = r.user_agent,
+                http.response.contenttype = r.content_type,
+                http.response.duration = duration.as_str(),
+                http.response.status = r.status,
+                http.response.written = r.written,
+                vars.name = r.name,
+                vars.reference = r.reference,
+                vars.digest = r.digest,
+                vars.uuid = r.uuid,
+                $($more)*
+            )
+        };
+    }
     match &r.error {
-        Some((code, message, detail)) => tracing::error!(
-            http.request.host = r.host,
-            http.request.id = r.id,
-            http.request.method = r.method,
-            http.request.remoteaddr = r.remote.as_str(),
-            http.request.uri = r.uri,
-            http.request.useragent = r.user_agent,
-            http.response.contenttype = r.content_type,
-            http.response.duration = duration.as_str(),
-            http.response.status = r.status,
-            http.response.written = r.written,
-            vars.name = r.name,
-            vars.reference = r.reference,
-            vars.digest = r.digest,
-            vars.uuid = r.uuid,
+        Some((code, message, detail)) => completed!(
+            error,
             err.code = *code,
             err.message = *message,
             err.detail = detail.as_str(),
             "response completed with error"
         ),
-        None => tracing::info!(
-            http.request.host = r.host,
-            http.request.id = r.id,
-            http.request.method = r.method,
-            http.request.remoteaddr = r.remote.as_str(),
-            http.request.uri = r.uri,
-            http.request.useragent = r.user_agent,
-            http.response.contenttype = r.content_type,
-            http.response.duration = duration.as_str(),
-            http.response.status = r.status,
-            http.response.written = r.written,
-            vars.name = r.name,
-            vars.reference = r.reference,
-            vars.digest = r.digest,
-            vars.uuid = r.uuid,
-            "response completed"
-        ),
+        None => completed!(info, "response completed"),
     }
 }
 

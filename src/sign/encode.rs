@@ -77,17 +77,26 @@ pub fn encode_query(query: &[(&str, &str)]) -> String {
 /// Sorts already-encoded pairs (by name, then value) and joins them as a query string.
 pub(crate) fn join_sorted_pairs(pairs: &mut [(String, String)]) -> String {
     pairs.sort_unstable();
-    let len = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let mut out = String::with_capacity(len);
+    let mut out = String::new();
+    join_pairs_into(&mut out, pairs);
+    out
+}
+
+/// Appends already-encoded pairs, in their order, to `out` as `k=v&k=v`.
+pub(crate) fn join_pairs_into<K: AsRef<str>, V: AsRef<str>>(out: &mut String, pairs: &[(K, V)]) {
+    let len: usize = pairs
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
+    out.reserve(len);
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(k);
+        out.push_str(k.as_ref());
         out.push('=');
-        out.push_str(v);
+        out.push_str(v.as_ref());
     }
-    out
 }
 
 /// Decodes `%XX` escapes (strictly: a `%` must be followed by two hex digits) and checks

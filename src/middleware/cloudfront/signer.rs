@@ -434,18 +434,11 @@ impl Signer {
 }
 
 fn append(url: &str, sep: &str, pairs: &[Pair]) -> String {
-    let mut out = String::with_capacity(url.len() + 400);
+    let mut out = String::with_capacity(url.len() + sep.len());
     out.push_str(url);
     out.push_str(sep);
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        // Values are CloudFront base64, digits or the checked key id: nothing to escape.
-        out.push_str(v);
-    }
+    // Values are CloudFront base64, digits or the checked key id: nothing to escape.
+    crate::sign::encode::join_pairs_into(&mut out, pairs);
     out
 }
 
