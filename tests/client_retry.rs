@@ -697,11 +697,11 @@ fn sigv2_is_refused_at_construction_for_aws() {
         );
         let msg = err.to_string();
         assert!(
-            msg.contains("v4auth: false"),
+            msg.contains("`SignatureVersion::V2` cannot be used"),
             "{region} {endpoint:?}: {msg}"
         );
         assert!(
-            msg.contains("set `v4auth: true`"),
+            msg.contains("use `SignatureVersion::V4`") && !msg.contains("v4auth"),
             "{region} {endpoint:?}: {msg}"
         );
         assert!(

@@ -313,9 +313,9 @@ fn service_hint(status: u16, code: Option<&str>) -> Option<&'static str> {
              configured region), and that the system clock is correct"
         }
         Some("InvalidAccessKeyId") => {
-            "the access key id is unknown to this endpoint: check `accesskey` (or the environment / \
-             profile the credentials came from) and that `regionendpoint` points at the service that \
-             issued the key"
+            "the access key id is unknown to this endpoint: check the access key (`static_credentials`, \
+             or the environment / profile the credentials came from) and that the `endpoint` points \
+             at the service that issued the key"
         }
         Some("InvalidToken" | "ExpiredToken" | "TokenRefreshRequired") => {
             "the session token is invalid or expired: refresh the temporary credentials (or remove a \
@@ -331,7 +331,7 @@ fn service_hint(status: u16, code: Option<&str>) -> Option<&'static str> {
             | "TemporaryRedirect",
         ) => "set `region` to the region the bucket lives in (or use that region's endpoint)",
         Some("NoSuchBucket") => {
-            "check `bucket`, that it exists, and that `region`/`regionendpoint` point where it lives"
+            "check `bucket`, that it exists, and that `region`/`endpoint` point where it lives"
         }
         Some("SlowDown" | "ServiceUnavailable" | "Throttling" | "ThrottlingException") => {
             "S3 is throttling requests; this is retried with backoff, but sustained throttling \
@@ -342,7 +342,7 @@ fn service_hint(status: u16, code: Option<&str>) -> Option<&'static str> {
         Some(_) => return None,
         None => match status {
             301 | 307 => "set `region` to the region the bucket lives in (or use that region's endpoint)",
-            400 => "the request was rejected without an error body; check `region` and `regionendpoint`",
+            400 => "the request was rejected without an error body; check `region` and `endpoint`",
             403 => {
                 "access was denied (no error body for HEAD): check the credentials, their IAM \
                  policy and `region`"
@@ -393,7 +393,7 @@ impl fmt::Display for Error {
                 };
                 write!(
                     f,
-                    "{what}: {source}; check `regionendpoint`/`region`, DNS, proxies and TLS settings"
+                    "{what}: {source}; check `endpoint`/`region`, DNS, proxies and TLS settings"
                 )
             }
             ErrorKind::Timeout { after } => match after {
@@ -558,7 +558,7 @@ mod tests {
         let cases = [
             ("AccessDenied", "IAM policy"),
             ("SignatureDoesNotMatch", "system clock"),
-            ("InvalidAccessKeyId", "regionendpoint"),
+            ("InvalidAccessKeyId", "`endpoint`"),
             ("PermanentRedirect", "set `region`"),
             ("AuthorizationHeaderMalformed", "set `region`"),
             ("RequestTimeTooSkewed", "NTP"),

@@ -248,8 +248,8 @@ impl S3Client {
                 .region_endpoint
                 .as_deref()
                 .filter(|e| !e.trim().is_empty());
-            sign::region::v2_allowed(&config.endpoint.region, custom).map_err(|e| {
-                Error::invalid_config(format!("v4auth: false cannot be used here: {e}"))
+            super::endpoint::v2_allowed(&config.endpoint.region, custom).map_err(|e| {
+                Error::invalid_config(format!("`SignatureVersion::V2` cannot be used here: {e}"))
             })?;
         }
         let mut builder = reqwest::Client::builder()

@@ -61,8 +61,8 @@ pub fn build_driver(cfg: &StorageConfig) -> Result<Arc<dyn StorageDriver>, Confi
 }
 
 /// What the configured storage driver has to say about its parameters, as configuration
-/// warnings (`storage.s3: v4auth is false, but ...` when SigV4 is used on AWS's own endpoint
-/// instead of the SigV2 that was asked for). Parameters the driver refuses give no warning
+/// warnings (`storage.s3: Signature Version 2 was asked for (`v4auth: false`), but ...` when
+/// SigV4 is used on AWS's own endpoint instead of the SigV2 that was asked for). Parameters the driver refuses give no warning
 /// here: [`build_driver`] reports them as errors.
 pub fn storage_warnings(cfg: &StorageConfig) -> Vec<String> {
     match cfg.driver.as_str() {
@@ -204,7 +204,9 @@ mod tests {
             let warning = config
                 .warnings
                 .iter()
-                .find(|w| w.starts_with("storage.s3: v4auth is false"))
+                .find(|w| {
+                    w.starts_with("storage.s3: Signature Version 2 was asked for (`v4auth: false`)")
+                })
                 .unwrap_or_else(|| panic!("{region}: {:?}", config.warnings));
             assert!(
                 warning.contains("Signature Version 4") && warning.contains(region),
@@ -225,7 +227,7 @@ mod tests {
             config
                 .warnings
                 .iter()
-                .any(|w| w.contains("v4auth is false")),
+                .any(|w| w.contains("(`v4auth: false`)")),
             "{:?}",
             config.warnings
         );

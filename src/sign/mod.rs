@@ -1,5 +1,5 @@
 //! Request signing: AWS Signature Version 4 (header, presigned URL, aws-chunked streaming
-//! with and without a signed trailer), Signature Version 2, and the V2 region policy.
+//! with and without a signed trailer) and Signature Version 2.
 //!
 //! Pure code: no I/O, no clock (the signing instant is always an argument), no HTTP
 //! client. Callers describe a request with a borrowed [`SignableRequest`], sign it, and
@@ -50,16 +50,16 @@
 //!
 //! # Why SigV2 is still here
 //! Some S3-compatible servers only speak Signature Version 2. AWS itself refuses it in
-//! every region opened since 2014 and is turning it off everywhere; [`region::v2_allowed`]
-//! refuses V2 for AWS endpoints, and [`region::v2_decision`] turns a request for V2 on AWS's
-//! own endpoint (in a region that accepted V2) into V4 with a warning.
+//! every region opened since 2014 and is turning it off everywhere. When V2 may be used is
+//! the client's policy (`client::endpoint::v2_allowed` and `v2_decision`): it refuses V2 for
+//! AWS endpoints and turns a request for V2 on AWS's own endpoint (in a region that accepted
+//! V2) into V4 with a warning.
 
 use std::fmt;
 
 pub mod chunked;
 pub mod crypto;
 pub mod encode;
-pub mod region;
 pub mod time;
 pub mod v2;
 pub mod v4;
@@ -194,16 +194,6 @@ pub enum SignError {
     InvalidPercentEncoding,
     /// Malformed base64.
     InvalidBase64,
-    /// SigV2 requested for a region that only accepts SigV4.
-    V2RegionNotAllowed {
-        /// The region.
-        region: String,
-    },
-    /// SigV2 requested for an AWS endpoint (or for AWS by default, with no endpoint).
-    V2EndpointNotAllowed {
-        /// The endpoint host, or `None` when no custom endpoint is configured.
-        host: Option<String>,
-    },
 }
 
 impl fmt::Display for SignError {
@@ -258,17 +248,6 @@ impl fmt::Display for SignError {
                 "invalid percent-encoding: every '%' must start a %XX escape and the result must be UTF-8",
             ),
             Self::InvalidBase64 => f.write_str("invalid base64: expected padded standard base64"),
-            Self::V2RegionNotAllowed { region } => write!(
-                f,
-                "region {region} accepts only Signature Version 4: set `v4auth: true`"
-            ),
-            Self::V2EndpointNotAllowed { host: Some(host) } => write!(
-                f,
-                "endpoint {host} is Amazon S3, which accepts only Signature Version 4 here: set `v4auth: true` (SigV2 is for S3-compatible servers only)"
-            ),
-            Self::V2EndpointNotAllowed { host: None } => f.write_str(
-                "without a custom endpoint requests go to Amazon S3, which needs Signature Version 4: set `v4auth: true` (SigV2 is for S3-compatible servers only)",
-            ),
         }
     }
 }
@@ -391,13 +370,6 @@ mod tests {
 
     #[test]
     fn errors_say_what_to_do() {
-        let e = SignError::V2RegionNotAllowed {
-            region: "eu-central-1".into(),
-        };
-        assert!(e.to_string().contains("v4auth: true"));
-        assert!(SignError::V2EndpointNotAllowed { host: None }
-            .to_string()
-            .contains("v4auth: true"));
         assert!(SignError::ExpiresOutOfRange { seconds: 0 }
             .to_string()
             .contains("604800"));

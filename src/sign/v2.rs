@@ -1,6 +1,6 @@
 //! AWS Signature Version 2 for S3 (HMAC-SHA1): `Authorization: AWS <key>:<sig>` and
 //! query-string authentication, for S3-compatible servers that need it.
-//! Check [`super::region::v2_allowed`] before using it.
+//! Check the client's policy (`client::endpoint::v2_allowed`) before using it.
 //!
 //! ```text
 //! StringToSign = VERB \n Content-MD5 \n Content-Type \n (Date | Expires | "" if x-amz-date) \n

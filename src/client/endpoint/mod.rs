@@ -59,6 +59,13 @@ use url::{Host, Url};
 use super::error::Error;
 use crate::sign::percent_decode;
 
+mod region;
+
+pub use region::{
+    is_aws_host, is_aws_region_shape, v2_allowed, v2_decision, V2Decision, V2NotAllowed,
+    AWS_DNS_SUFFIXES, V2_REGIONS, V4_ONLY_REGIONS,
+};
+
 /// The `User-Agent` sent by this client (before any configured suffix).
 pub const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
 
@@ -114,7 +121,7 @@ pub const AWS_REGIONS: [&str; 37] = [
     "eu-isoe-west-1",
 ];
 
-/// Checks `region` against [`AWS_REGIONS`] (use when no `regionendpoint` is configured).
+/// Checks `region` against [`AWS_REGIONS`] (use when no custom endpoint is configured).
 ///
 /// # Errors
 ///
@@ -122,7 +129,7 @@ pub const AWS_REGIONS: [&str; 37] = [
 pub fn validate_region(region: &str) -> Result<(), Error> {
     if region.is_empty() {
         return Err(Error::invalid_config(
-            "`region` is required unless `regionendpoint` is set (e.g. region: us-east-1)",
+            "`region` is required unless `endpoint` is set (e.g. us-east-1)",
         ));
     }
     if AWS_REGIONS.contains(&region) {
@@ -130,7 +137,7 @@ pub fn validate_region(region: &str) -> Result<(), Error> {
     }
     Err(Error::invalid_config(format!(
         "unknown AWS region {region:?}; use one of: {}; for an S3-compatible service set \
-         `regionendpoint` (any region name is then accepted)",
+         `endpoint` (any region name is then accepted)",
         AWS_REGIONS.join(", ")
     )))
 }
@@ -288,8 +295,8 @@ impl ResolvedEndpoint {
             }
             if config.force_path_style {
                 return Err(Error::invalid_config(
-                    "`accelerate` needs virtual-hosted addressing; turn off `forcepathstyle` or \
-                     `accelerate`",
+                    "`accelerate` needs virtual-hosted addressing: use \
+                     `AddressingStyle::VirtualHosted` or turn `accelerate` off",
                 ));
             }
             if bucket.contains('.') || !dns_compatible_bucket(bucket) {
@@ -307,7 +314,7 @@ impl ResolvedEndpoint {
             if isolated {
                 return Err(Error::invalid_config(format!(
                     "dual-stack endpoints are not available in region {region}; turn \
-                     `usedualstack` off"
+                     `dual_stack` off"
                 )));
             }
             format!("s3.dualstack.{region}.{suffix}")
@@ -337,7 +344,7 @@ impl ResolvedEndpoint {
     ) -> Result<Self, Error> {
         if config.accelerate {
             return Err(Error::invalid_config(
-                "`accelerate` applies only to AWS endpoints; remove it or remove `regionendpoint`",
+                "`accelerate` applies only to AWS endpoints; turn it off or remove the `endpoint`",
             ));
         }
         let parsed = parse_endpoint(endpoint, config.secure)?;
@@ -354,18 +361,15 @@ impl ResolvedEndpoint {
         } else {
             config.region.clone()
         };
-        Ok(Self {
-            ip_literal: parsed.ip_literal,
-            ..Self::build(
-                parsed.scheme,
-                parsed.authority,
-                parsed.path_prefix,
-                bucket,
-                style,
-                region,
-                false,
-            )
-        })
+        Ok(Self::build(
+            parsed.scheme,
+            parsed.authority,
+            parsed.path_prefix,
+            bucket,
+            style,
+            region,
+            false,
+        ))
     }
 
     /// The same endpoint with the addressing style forced to `style`, overriding the automatic
@@ -407,18 +411,15 @@ impl ResolvedEndpoint {
                 }
             }
         }
-        Ok(Self {
-            ip_literal: self.ip_literal,
-            ..Self::build(
-                self.scheme,
-                self.endpoint_host,
-                self.path_prefix,
-                &self.bucket,
-                style,
-                self.signing_region,
-                self.aws,
-            )
-        })
+        Ok(Self::build(
+            self.scheme,
+            self.endpoint_host,
+            self.path_prefix,
+            &self.bucket,
+            style,
+            self.signing_region,
+            self.aws,
+        ))
     }
 
     fn build(
@@ -435,6 +436,7 @@ impl ResolvedEndpoint {
             AddressingStyle::Path => endpoint_host.clone(),
         };
         Self {
+            ip_literal: is_ip_literal(&endpoint_host),
             scheme,
             endpoint_host,
             host,
@@ -443,7 +445,6 @@ impl ResolvedEndpoint {
             style,
             signing_region,
             aws,
-            ip_literal: false,
         }
     }
 
@@ -568,26 +569,27 @@ struct ParsedEndpoint {
     scheme: Scheme,
     authority: String,
     path_prefix: String,
-    ip_literal: bool,
     ip_or_localhost: bool,
+}
+
+/// Whether an endpoint's `host[:port]` names an IP address (`[v6]`, or dotted IPv4), not a
+/// host name.
+fn is_ip_literal(authority: &str) -> bool {
+    authority.starts_with('[')
+        || authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .parse::<Ipv4Addr>()
+            .is_ok()
 }
 
 fn parse_endpoint(endpoint: &str, secure: bool) -> Result<ParsedEndpoint, Error> {
     let bad = |why: &str| {
         Error::invalid_config(format!(
-            "`regionendpoint` {endpoint:?} {why}; expected [http[s]://]host[:port][/path]"
+            "`endpoint` {endpoint:?} {why}; expected [http[s]://]host[:port][/path]"
         ))
     };
-    // A URL with an authority has a scheme; anything else (`host:port`, which `url` reads as
-    // scheme `host`, or an IP address) is a host to which `secure` gives the scheme.
-    let url = match Url::parse(endpoint) {
-        Ok(url) if !url.cannot_be_a_base() => parse_http_url(endpoint),
-        _ => {
-            let scheme = if secure { "https" } else { "http" };
-            parse_http_url(&format!("{scheme}://{endpoint}"))
-        }
-    }
-    .map_err(bad)?;
+    let url = endpoint_url(endpoint, secure).map_err(bad)?;
     let scheme = match url.scheme() {
         "https" => Scheme::Https,
         _ => Scheme::Http,
@@ -619,9 +621,21 @@ fn parse_endpoint(endpoint: &str, secure: bool) -> Result<ParsedEndpoint, Error>
         scheme,
         authority,
         path_prefix,
-        ip_literal: ip,
         ip_or_localhost,
     })
+}
+
+/// An endpoint as a URL ([`parse_http_url`]'s rules). A URL with an authority has a scheme;
+/// anything else (`host:port`, which `url` reads as scheme `host`, or an IP address) is a host
+/// to which `secure` gives the scheme (`https`, else `http`).
+fn endpoint_url(endpoint: &str, secure: bool) -> Result<Url, &'static str> {
+    match Url::parse(endpoint) {
+        Ok(url) if !url.cannot_be_a_base() => parse_http_url(endpoint),
+        _ => {
+            let scheme = if secure { "https" } else { "http" };
+            parse_http_url(&format!("{scheme}://{endpoint}"))
+        }
+    }
 }
 
 /// Parses an absolute `http`/`https` URL (any case) with [`Url`], more strictly than the WHATWG

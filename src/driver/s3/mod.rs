@@ -23,6 +23,7 @@
 mod budget;
 pub mod check;
 mod params;
+mod terms;
 mod writer;
 
 use std::collections::HashMap;
@@ -160,7 +161,7 @@ impl S3Driver {
         credentials: Arc<dyn ProvideCredentials>,
     ) -> Result<Base<S3Driver>, DriverError> {
         let client = S3Client::new(config, credentials)
-            .map_err(|e| DriverError::other(e).with_driver(DRIVER_NAME))?;
+            .map_err(|e| client_err(e).with_driver(DRIVER_NAME))?;
         let sse = params.encrypt.then(|| {
             if params.key_id.is_empty() {
                 ServerSideEncryption::Aes256
@@ -352,7 +353,7 @@ impl S3Driver {
 
 /// Maps a client error to the driver's vocabulary (not found becomes `PathNotFound`).
 fn client_err(e: ClientError) -> DriverError {
-    DriverError::other(e)
+    DriverError::other(terms::RegistryTerms(e))
 }
 
 impl S3Driver {

@@ -5,9 +5,9 @@ use std::fmt;
 
 use crate::client::credentials::SecretString;
 use crate::client::endpoint::{parse_http_url, validate_region, EndpointConfig};
+use crate::client::endpoint::{v2_decision, V2Decision, V2NotAllowed};
 use crate::client::SignatureVersion;
 use crate::driver::{ParameterError, Parameters};
-use crate::sign::{self, region::V2Decision};
 
 /// 5 MiB: the smallest S3 multipart part (and the smallest `chunksize`).
 pub const MIN_CHUNK_SIZE: i64 = 5 << 20;
@@ -263,7 +263,7 @@ impl S3Parameters {
     /// The signature the driver signs with: SigV4, or SigV2 for `v4auth: false` with an
     /// S3-compatible endpoint. `v4auth: false` on AWS's own endpoint in a region that accepted
     /// SigV2 gives SigV4 ([`S3Parameters::warnings`] says so); where SigV2 is refused
-    /// ([`sign::region::v2_decision`]) this is SigV2 and the client refuses it with the error.
+    /// ([`v2_decision`]) this is SigV2 and the client refuses it with the error.
     pub fn signature_version(&self) -> SignatureVersion {
         if self.v4_auth {
             return SignatureVersion::V4;
@@ -283,12 +283,13 @@ impl S3Parameters {
         self.v2_decision()
             .ok()
             .and_then(|d| d.warning())
+            .map(|w| super::terms::in_registry_terms(&w))
             .into_iter()
             .collect()
     }
 
-    fn v2_decision(&self) -> Result<V2Decision, crate::sign::SignError> {
-        sign::region::v2_decision(
+    fn v2_decision(&self) -> Result<V2Decision, V2NotAllowed> {
+        v2_decision(
             &self.endpoint.region,
             self.endpoint.region_endpoint.as_deref(),
         )

@@ -24,14 +24,54 @@
 //! [`v2_allowed`] also refuses SigV2 whenever the endpoint is AWS's own (or no custom
 //! endpoint is configured, which means AWS): SigV2 is kept for S3-compatible servers only.
 //!
-//! [`v2_decision`] is what a configuration asking for SigV2 (`v4auth: false`) turns into:
-//! SigV2 for an S3-compatible server in a region that may use it; **SigV4 with a warning**
-//! for AWS's own endpoint in one of the [`V2_REGIONS`] (`registry:2` starts with
-//! `v4auth: false` there, and AWS accepts SigV4 in every region); an error for the
-//! SigV4-only regions, with or without a custom endpoint, and for AWS's default endpoint with
-//! a region name AWS does not have.
+//! [`v2_decision`] is what a configuration asking for SigV2 turns into: SigV2 for an
+//! S3-compatible server in a region that may use it; **SigV4 with a warning** for AWS's own
+//! endpoint in one of the [`V2_REGIONS`] (`registry:2` starts with SigV2 configured there,
+//! and AWS accepts SigV4 in every region); an error for the SigV4-only regions, with or
+//! without a custom endpoint, and for AWS's default endpoint with a region name AWS does not
+//! have.
+//!
+//! The messages name the client's settings (`SignatureVersion::V4`, `endpoint`); the S3
+//! driver says the same in its registry parameter names.
 
-use super::SignError;
+use std::fmt;
+
+/// Why Signature Version 2 cannot be used for a region and endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum V2NotAllowed {
+    /// The region accepts only SigV4 (an AWS region opened since 2014, or one of that shape).
+    Region {
+        /// The region.
+        region: String,
+    },
+    /// The endpoint is Amazon S3's own (`host`), or none is set (`None`: requests go to AWS).
+    Endpoint {
+        /// The AWS host, or `None` without a custom endpoint.
+        host: Option<String>,
+    },
+}
+
+impl fmt::Display for V2NotAllowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Region { region } => write!(
+                f,
+                "region {region} accepts only Signature Version 4: use `SignatureVersion::V4`"
+            ),
+            Self::Endpoint { host: Some(host) } => write!(
+                f,
+                "endpoint {host} is Amazon S3, which accepts only Signature Version 4 here: use \
+                 `SignatureVersion::V4` (SigV2 is for S3-compatible servers only)"
+            ),
+            Self::Endpoint { host: None } => f.write_str(
+                "with no `endpoint` set, requests go to Amazon S3, which needs Signature Version 4: \
+                 use `SignatureVersion::V4` (SigV2 is for S3-compatible servers only)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for V2NotAllowed {}
 
 /// SigV2-capable AWS regions (all opened before 2014-01-30).
 pub const V2_REGIONS: [&str; 9] = [
@@ -109,22 +149,21 @@ const AWS_REGION_PREFIXES: [&str; 11] = [
 /// endpoint, `None` or empty for AWS).
 ///
 /// # Errors
-/// [`SignError::V2RegionNotAllowed`] for a SigV4-only AWS region,
-/// [`SignError::V2EndpointNotAllowed`] for an AWS endpoint or no custom endpoint. Both
-/// say to set `v4auth: true`.
-pub fn v2_allowed(region: &str, endpoint: Option<&str>) -> Result<(), SignError> {
+/// [`V2NotAllowed::Region`] for a SigV4-only AWS region, [`V2NotAllowed::Endpoint`] for an
+/// AWS endpoint or no custom endpoint. Both say to use `SignatureVersion::V4`.
+pub fn v2_allowed(region: &str, endpoint: Option<&str>) -> Result<(), V2NotAllowed> {
     let region = region.trim();
     if !V2_REGIONS.contains(&region) && is_aws_region_shape(region) {
-        return Err(SignError::V2RegionNotAllowed {
+        return Err(V2NotAllowed::Region {
             region: region.to_owned(),
         });
     }
     // An endpoint that is not a URL has no host here: it is not AWS's, and endpoint
     // resolution refuses it with the reason.
     match endpoint.map(str::trim).filter(|e| !e.is_empty()) {
-        None => Err(SignError::V2EndpointNotAllowed { host: None }),
+        None => Err(V2NotAllowed::Endpoint { host: None }),
         Some(endpoint) => match endpoint_host(endpoint) {
-            host if is_aws_host(&host) => Err(SignError::V2EndpointNotAllowed { host: Some(host) }),
+            host if is_aws_host(&host) => Err(V2NotAllowed::Endpoint { host: Some(host) }),
             _ => Ok(()),
         },
     }
@@ -147,7 +186,7 @@ pub enum V2Decision {
 
 impl V2Decision {
     /// The operator-facing warning for [`V2Decision::SignV4Instead`] (`None` for
-    /// [`V2Decision::SignV2`]). It names `v4auth`, says what is done instead and how to
+    /// [`V2Decision::SignV2`]). It says what was asked for, what is done instead and how to
     /// silence it.
     pub fn warning(&self) -> Option<String> {
         match self {
@@ -158,33 +197,33 @@ impl V2Decision {
                     |h| format!("AWS's endpoint {h}"),
                 );
                 Some(format!(
-                    "v4auth is false, but requests go to {endpoint}, which is turning Signature \
-                     Version 2 off (buckets created since 24 June 2020 never accepted it): \
-                     signing with Signature Version 4 instead, which {region} accepts; set \
-                     `v4auth: true` to silence this warning"
+                    "Signature Version 2 was asked for (`SignatureVersion::V2`), but requests \
+                     go to {endpoint}, which is turning it off (buckets created since 24 June \
+                     2020 never accepted it): signing with Signature Version 4 instead, which \
+                     {region} accepts; use `SignatureVersion::V4` to silence this warning"
                 ))
             }
         }
     }
 }
 
-/// Decides what `v4auth: false` means for `region` and `endpoint` (the configured custom
+/// Decides what a request for SigV2 means for `region` and `endpoint` (the configured custom
 /// endpoint, `None` or empty for AWS's default).
 ///
 /// - a SigV4-only AWS region (known, or of an AWS region's shape) — refused, even with a
-///   custom endpoint: [`SignError::V2RegionNotAllowed`];
+///   custom endpoint: [`V2NotAllowed::Region`];
 /// - AWS's endpoint (no custom endpoint, or an AWS host) with a region of [`V2_REGIONS`] —
 ///   [`V2Decision::SignV4Instead`];
 /// - AWS's default endpoint with any other region name — refused:
-///   [`SignError::V2EndpointNotAllowed`];
+///   [`V2NotAllowed::Endpoint`];
 /// - a custom non-AWS endpoint — [`V2Decision::SignV2`] (what [`v2_allowed`] accepts).
 ///
 /// # Errors
-/// As listed; both errors say to set `v4auth: true`.
-pub fn v2_decision(region: &str, endpoint: Option<&str>) -> Result<V2Decision, SignError> {
+/// As listed; both errors say to use `SignatureVersion::V4`.
+pub fn v2_decision(region: &str, endpoint: Option<&str>) -> Result<V2Decision, V2NotAllowed> {
     match v2_allowed(region, endpoint) {
         Ok(()) => Ok(V2Decision::SignV2),
-        Err(SignError::V2EndpointNotAllowed { host }) if V2_REGIONS.contains(&region.trim()) => {
+        Err(V2NotAllowed::Endpoint { host }) if V2_REGIONS.contains(&region.trim()) => {
             Ok(V2Decision::SignV4Instead {
                 region: region.trim().to_owned(),
                 host,
@@ -224,17 +263,12 @@ pub fn is_aws_host(host: &str) -> bool {
 /// The lower-cased host of an endpoint given as a URL (`https://host:port/path`) or as a
 /// bare `host[:port]` (IPv6 without brackets, no trailing dot); `""` when it has none or is
 /// not a URL.
-pub fn endpoint_host(endpoint: &str) -> String {
-    let endpoint = endpoint.trim();
-    // `host:port` reads as a scheme and a path, a bare host or IP address as a relative URL.
-    let url = match url::Url::parse(endpoint) {
-        Ok(url) if url.cannot_be_a_base() => url::Url::parse(&format!("http://{endpoint}")),
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            url::Url::parse(&format!("http://{endpoint}"))
-        }
-        parsed => parsed,
-    };
-    let host = match url.as_ref().ok().and_then(url::Url::host) {
+pub(crate) fn endpoint_host(endpoint: &str) -> String {
+    let host = match super::endpoint_url(endpoint.trim(), false)
+        .ok()
+        .as_ref()
+        .and_then(url::Url::host)
+    {
         Some(url::Host::Domain(d)) => d.to_owned(),
         Some(host) => host.to_string(),
         None => String::new(),
@@ -266,7 +300,7 @@ mod tests {
         for (r, _) in V4_ONLY_REGIONS {
             assert!(is_aws_region_shape(r), "{r}");
             let e = v2_allowed(r, MINIO).unwrap_err();
-            assert!(e.to_string().contains("v4auth: true"), "{e}");
+            assert!(e.to_string().contains("`SignatureVersion::V4`"), "{e}");
         }
         // A region AWS has not opened yet has the same shape and is refused too.
         assert!(v2_allowed("eu-west-9", MINIO).is_err());
@@ -278,11 +312,11 @@ mod tests {
     fn aws_endpoints_and_no_endpoint_are_refused() {
         assert_eq!(
             v2_allowed("us-east-1", None),
-            Err(SignError::V2EndpointNotAllowed { host: None })
+            Err(V2NotAllowed::Endpoint { host: None })
         );
         assert_eq!(
             v2_allowed("us-east-1", Some("  ")),
-            Err(SignError::V2EndpointNotAllowed { host: None })
+            Err(V2NotAllowed::Endpoint { host: None })
         );
         for ep in [
             "https://s3.amazonaws.com",
@@ -295,10 +329,10 @@ mod tests {
         ] {
             let e = v2_allowed("us-east-1", Some(ep)).unwrap_err();
             assert!(
-                matches!(e, SignError::V2EndpointNotAllowed { host: Some(_) }),
+                matches!(e, V2NotAllowed::Endpoint { host: Some(_) }),
                 "{ep}"
             );
-            assert!(e.to_string().contains("v4auth: true"));
+            assert!(e.to_string().contains("`SignatureVersion::V4`"));
         }
         for ep in [
             "https://minio.example.com",
@@ -324,7 +358,7 @@ mod tests {
             );
             let w = d.warning().unwrap();
             assert!(
-                w.contains("v4auth") && w.contains("Signature Version 4"),
+                w.contains("`SignatureVersion::V2`") && w.contains("Signature Version 4"),
                 "{w}"
             );
             assert!(w.contains(r) && w.contains("AWS's own endpoint"), "{w}");
@@ -351,7 +385,7 @@ mod tests {
             for endpoint in [None, MINIO, Some("https://s3.amazonaws.com")] {
                 assert_eq!(
                     v2_decision(r, endpoint),
-                    Err(SignError::V2RegionNotAllowed {
+                    Err(V2NotAllowed::Region {
                         region: r.to_owned()
                     }),
                     "{r} {endpoint:?}"
@@ -362,7 +396,7 @@ mod tests {
         // A region name AWS does not have, on AWS's default endpoint: refused as before.
         assert_eq!(
             v2_decision("minio", None),
-            Err(SignError::V2EndpointNotAllowed { host: None })
+            Err(V2NotAllowed::Endpoint { host: None })
         );
         assert_eq!(v2_decision("minio", MINIO), Ok(V2Decision::SignV2));
     }
