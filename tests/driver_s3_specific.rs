@@ -368,3 +368,38 @@ async fn resume_stops_at_the_first_missing_part() {
     assert!(got[..5 << 20].iter().all(|b| *b == 1) && got[5 << 20..].iter().all(|b| *b == 2));
     d.delete("/f").await.unwrap();
 }
+
+/// More parts in flight than the write-buffer budget holds (`maxconcurrentparts: 4` with
+/// `maxbuffermemory` of two parts): the writer collects its own finished parts to reuse their
+/// buffers instead of waiting for room they hold, stays within the budget, and stores every
+/// byte.
+#[tokio::test]
+async fn a_writer_deeper_than_its_budget_reuses_its_own_parts() {
+    const PART: usize = 5 << 20;
+    let server = common::S3sServer::start().await;
+    server.create_bucket("deep");
+    let target = server.target();
+    let mut p = params(
+        &target,
+        "deep",
+        &[
+            ("chunksize", &PART.to_string()),
+            ("maxbuffermemory", &(2 * PART).to_string()),
+            ("maxconcurrentparts", "4"),
+        ],
+    );
+    // A writer waiting on itself would fail with Busy after this long.
+    p.buffer_wait = std::time::Duration::from_secs(5);
+    let d = S3Driver::with_credentials(p, creds(&target)).unwrap();
+    let data: Vec<u8> = (0..6 * PART + 12_345).map(|i| (i % 251) as u8).collect();
+    let mut w = d.writer("/deep/blob", false).await.unwrap();
+    for piece in data.chunks(1 << 20) {
+        w.write(piece).await.unwrap();
+    }
+    w.commit().await.unwrap();
+    w.close().await.unwrap();
+    let mem = d.inner().buffer_memory();
+    assert!(mem.peak <= (2 * PART) as u64, "{mem:?}");
+    assert_eq!(mem.in_use, 0, "{mem:?}");
+    assert_eq!(d.get_content("/deep/blob").await.unwrap(), data);
+}

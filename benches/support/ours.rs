@@ -51,12 +51,15 @@ pub fn driver_with(
     Arc::new(S3Driver::from_parameters(&params).expect("s3driver: driver parameters"))
 }
 
-/// The driver's writer with 8 parts in flight (`maxconcurrentparts: 8`), as object_store's
-/// BufWriter keeps them: the same memory for the same overlap.
-pub fn deep_writer(driver: &Arc<s3driver::driver::Base<S3Driver>>) -> Contender {
+/// The driver's writer on `driver` built with another `maxconcurrentparts` (8: as object_store's
+/// BufWriter keeps them, the same memory for the same overlap), named `name`.
+pub fn deep_writer(
+    driver: &Arc<s3driver::driver::Base<S3Driver>>,
+    name: &'static str,
+) -> Contender {
     let d = Arc::clone(driver);
     Contender {
-        name: "s3driver driver, 8 parts in flight",
+        name,
         put: Box::new(move |key, body| {
             let d = Arc::clone(&d);
             Box::pin(async move {

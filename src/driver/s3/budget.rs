@@ -69,6 +69,18 @@ impl Budget {
         Ok(permit)
     }
 
+    /// Reserves `bytes` if they are free now, without waiting.
+    pub(super) fn try_reserve(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
+        let units = bytes.div_ceil(UNIT).clamp(1, self.total_units);
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
+        let permit = Arc::clone(&self.permits)
+            .try_acquire_many_owned(units)
+            .ok()?;
+        let in_use = self.in_use_units();
+        self.peak_units.fetch_max(in_use, Ordering::Relaxed);
+        Some(permit)
+    }
+
     fn in_use_units(&self) -> u64 {
         self.total_units
             .saturating_sub(self.permits.available_permits() as u64)

@@ -91,11 +91,12 @@ pub struct S3Parameters {
     /// `redirectendpoint`: `scheme://host[:port]` that replaces the presigned URL's.
     pub redirect_endpoint: Option<String>,
     /// `maxbuffermemory`: the most memory all writers of this driver together hold in part
-    /// buffers (each buffering writer reserves one `chunksize`, two while a part is in flight).
+    /// buffers (each buffering writer reserves one `chunksize`, and one more per part in flight).
     /// At least twice `chunksize`.
     pub max_buffer_memory: u64,
-    /// `maxconcurrentparts` (default 1, at most 64): parts a writer uploads at once while it
-    /// fills the next. More trades memory (a `chunksize` buffer each) for speed.
+    /// `maxconcurrentparts` (default 2, at most 64): parts a writer uploads at once while it
+    /// fills the next. More trades memory (a `chunksize` buffer each) for speed; the default
+    /// keeps a writer within three `chunksize` buffers.
     pub max_concurrent_parts: usize,
     /// How long a writer waits for room in that budget before failing with a
     /// [`Busy`](crate::driver::Busy) error (default 30 s; not a configuration key).
@@ -179,7 +180,7 @@ impl S3Parameters {
             0,
             MAX_CHUNK_SIZE,
         )?;
-        let max_concurrent_parts = p.int("maxconcurrentparts", 1, 1, 64)?;
+        let max_concurrent_parts = p.int("maxconcurrentparts", 2, 1, 64)?;
         let max_buffer_memory = match p.get("maxbuffermemory").map(str::trim) {
             // Room for every part in flight and the one filling.
             None | Some("") => {
@@ -337,7 +338,7 @@ mod tests {
         assert_eq!(p.object_acl, "private");
         assert!(p.redirect_endpoint.is_none() && p.session_token.is_none());
         assert_eq!(p.max_buffer_memory, 512 << 20);
-        assert_eq!(p.max_concurrent_parts, 1);
+        assert_eq!(p.max_concurrent_parts, 2);
         let deep = S3Parameters::from_parameters(
             &base()
                 .with("chunksize", "104857600")
@@ -353,7 +354,11 @@ mod tests {
         let e = S3Parameters::from_parameters(&base().with("maxconcurrentparts", "0")).unwrap_err();
         assert_eq!(e.key, "maxconcurrentparts");
         let big = S3Parameters::from_parameters(&base().with("chunksize", "1073741824")).unwrap();
-        assert_eq!(big.max_buffer_memory, 2 << 30, "at least two chunks");
+        assert_eq!(
+            big.max_buffer_memory,
+            3 << 30,
+            "room for the default two parts in flight and one filling"
+        );
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub(super) struct S3Writer {
     /// The budget reservation backing `buf` (taken when a buffer starts to fill).
     buf_permit: Option<OwnedSemaphorePermit>,
     /// The parts being uploaded while the next one fills `buf`, oldest first: at most
-    /// `maxconcurrentparts` (default 1, so memory stays within two parts).
+    /// `maxconcurrentparts` (default 2, so memory stays within three parts).
     inflight: std::collections::VecDeque<PartTask>,
     /// A buffer (with its budget reservation) a finished part upload gave back, reused for the
     /// next part instead of freeing and allocating `chunksize` bytes again.
@@ -320,20 +320,34 @@ impl S3Writer {
 
     /// Makes sure `buf` is backed by a budget reservation before it fills (reusing the buffer
     /// of a finished part when there is one).
+    ///
+    /// With the budget short, this writer's own parts in flight hold what it waits for (a part
+    /// gives its buffer back only when collected): they are collected, oldest first, before it
+    /// waits for room, so a writer never waits on itself.
     async fn reserve_buffer(&mut self) -> Result<(), DriverError> {
-        if self.buf_permit.is_none() && self.buf.is_empty() {
-            if let Some((buf, permit)) = self.spare.take() {
-                self.buf = buf;
-                self.buf_permit = Some(permit);
-                return Ok(());
-            }
+        let chunk = self.driver.inner.params.chunk_size;
+        if self.buf_permit.is_some() {
+            return Ok(());
         }
-        if self.buf_permit.is_none() {
-            let chunk = self.driver.inner.params.chunk_size;
-            self.buf_permit = Some(self.driver.inner.budget.reserve(chunk).await?);
-            if self.buf.capacity() == 0 {
-                self.buf = BytesMut::with_capacity(self.chunk_size().min(MAX_PREALLOC));
+        let permit = loop {
+            if self.buf.is_empty() {
+                if let Some((buf, permit)) = self.spare.take() {
+                    self.buf = buf;
+                    self.buf_permit = Some(permit);
+                    return Ok(());
+                }
             }
+            if self.inflight.is_empty() {
+                break self.driver.inner.budget.reserve(chunk).await?;
+            }
+            match self.driver.inner.budget.try_reserve(chunk) {
+                Some(permit) => break permit,
+                None => self.wait_oldest().await?,
+            }
+        };
+        self.buf_permit = Some(permit);
+        if self.buf.capacity() == 0 {
+            self.buf = BytesMut::with_capacity(self.chunk_size().min(MAX_PREALLOC));
         }
         Ok(())
     }
