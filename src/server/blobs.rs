@@ -90,7 +90,7 @@ pub(super) async fn serve_local(
     // Answered under the digest the client asked for (a sha512 alias of a blob
     // stored under its sha256 keeps its sha512 name).
     let etag = format!("\"{digest}\"");
-    let size = u64::try_from(desc.size).unwrap_or(0);
+    let size = desc.size;
     let base = |status| {
         Reply::new(status)
             .header(ETAG, &etag)
@@ -138,8 +138,7 @@ pub(super) async fn serve_local(
         pulled();
         return Ok(reply.with_body(body::empty()));
     }
-    let offset_i64 = i64::try_from(offset).unwrap_or(i64::MAX);
-    let reader = match driver.reader(&path, offset_i64).await {
+    let reader = match driver.reader(&path, offset).await {
         Ok(r) => r,
         Err(e) if e.is_path_not_found() => {
             return Err(ErrorCode::BlobUnknown
