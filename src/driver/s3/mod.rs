@@ -37,7 +37,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 pub use check::{Action, Outcome, PermissionReport, Scope};
 pub use params::{
-    S3Parameters, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES,
+    Encryption, S3Parameters, StorageClass, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+    OBJECT_ACLS, STORAGE_CLASSES,
 };
 
 use crate::client::credentials::{
@@ -162,18 +163,11 @@ impl S3Driver {
     ) -> Result<Base<S3Driver>, DriverError> {
         let client = S3Client::new(config, credentials)
             .map_err(|e| client_err(e).with_driver(DRIVER_NAME))?;
-        let sse = params.encrypt.then(|| {
-            if params.key_id.is_empty() {
-                ServerSideEncryption::Aes256
-            } else {
-                ServerSideEncryption::Kms(Some(params.key_id.clone()))
-            }
-        });
         let write_opts = WriteOptions {
             content_type: Some("application/octet-stream".to_owned()),
-            storage_class: params.storage_class.clone(),
+            storage_class: params.storage_class.map(|c| c.as_str().to_owned()),
             acl: Some(params.object_acl.clone()),
-            sse,
+            sse: params.encryption.to_server_side_encryption(),
         };
         let root = params.root_directory.trim_matches('/');
         let root_prefix = if root.is_empty() {
