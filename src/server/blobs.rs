@@ -193,11 +193,15 @@ pub(super) fn parse_range(header: &str, size: u64) -> Result<Option<(u64, u64)>,
     }
     let (start, end) = spec.split_once('-').ok_or(RangeError::Invalid)?;
     let (start, end) = (start.trim(), end.trim());
+    // Go's `strconv.ParseInt(s, 10, 64)`: a number past `i64::MAX` is malformed, not clamped.
     let num = |s: &str| -> Result<u64, RangeError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(RangeError::Invalid);
         }
-        s.parse().map_err(|_| RangeError::Invalid)
+        s.parse::<i64>()
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(RangeError::Invalid)
     };
     if start.is_empty() {
         let n = num(end)?.min(size);
@@ -264,5 +268,32 @@ mod tests {
         assert_eq!(parse_range("items=0-1", 100), Err(RangeError::Invalid));
         assert_eq!(parse_range("bytes=a-b", 100), Err(RangeError::Invalid));
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Ok(None));
+        // Numbers are Go int64s: up to i64::MAX, larger ones are malformed (416 "invalid range").
+        let max = "9223372036854775807";
+        assert_eq!(
+            parse_range(&format!("bytes=5-{max}"), 100),
+            Ok(Some((5, 95)))
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={max}-"), 100),
+            Err(RangeError::NoOverlap)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes=-{max}"), 100),
+            Ok(Some((0, 100)))
+        );
+        for over in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            for spec in [format!("5-{over}"), format!("{over}-"), format!("-{over}")] {
+                assert_eq!(
+                    parse_range(&format!("bytes={spec}"), 100),
+                    Err(RangeError::Invalid),
+                    "{spec}"
+                );
+            }
+        }
     }
 }
