@@ -118,8 +118,9 @@ pub enum Encryption {
 
 impl Encryption {
     /// What the configuration's `encrypt` and `keyid` ask for: nothing without `encrypt`
-    /// (`keyid` is then ignored), SSE-S3 with an empty `keyid`, SSE-KMS with that key
-    /// otherwise.
+    /// (`keyid` is then ignored, as Distribution's documentation says; its code still sends
+    /// the key id header alone, which S3 accepts only next to `aws:kms`), SSE-S3 with an
+    /// empty `keyid`, SSE-KMS with that key otherwise.
     pub fn from_settings(encrypt: bool, key_id: &str) -> Self {
         match (encrypt, key_id) {
             (false, _) => Self::None,
@@ -566,6 +567,42 @@ mod tests {
         assert_eq!(e.key, "objectacl");
         let e = S3Parameters::from_parameters(&base().with("secure", "maybe")).unwrap_err();
         assert_eq!(e.to_string(), "the secure parameter should be a boolean");
+    }
+
+    #[test]
+    fn storage_class_accepts_only_distributions_names() {
+        let class = |v: &str| S3Parameters::from_parameters(&base().with("storageclass", v));
+        // Any case, surrounding blanks ignored; an empty value is the default.
+        for (v, want) in [
+            ("standard_ia", Some(StorageClass::StandardIa)),
+            (
+                "Intelligent_Tiering",
+                Some(StorageClass::IntelligentTiering),
+            ),
+            (" OUTPOSTS ", Some(StorageClass::Outposts)),
+            ("reduced_redundancy", Some(StorageClass::ReducedRedundancy)),
+            ("express_onezone", Some(StorageClass::ExpressOnezone)),
+            ("None", None),
+            ("", Some(StorageClass::Standard)),
+        ] {
+            assert_eq!(class(v).unwrap().storage_class, want, "{v:?}");
+        }
+        // S3 classes Distribution does not offer (archive tiers), near misses and lists.
+        for v in [
+            "GLACIER",
+            "DEEP_ARCHIVE",
+            "STANDARD-IA",
+            "STANDARD IA",
+            "STANDARDIA",
+            "STANDARD_",
+            "NONE,STANDARD",
+            "nothing",
+            "0",
+        ] {
+            let e = class(v).unwrap_err();
+            assert_eq!(e.key, "storageclass", "{v:?}");
+            assert!(e.to_string().contains(v), "{v:?}: {e}");
+        }
     }
 
     #[test]
