@@ -162,6 +162,11 @@ impl StorageDriver for FilesystemDriver {
         let mut file = File::open(self.full_path(path))
             .await
             .map_err(map_missing(path))?;
+        // Past any file's end (no file system seeks beyond `i64::MAX`, which the seek would
+        // take for a negative offset): nothing to read, as past the end of this one.
+        if i64::try_from(offset).is_err() {
+            return Ok(Box::new(tokio::io::empty()));
+        }
         // Seeking past the end is allowed; reads then return EOF at once.
         let pos = file.seek(SeekFrom::Start(offset)).await?;
         if pos < offset {

@@ -175,10 +175,11 @@ pub async fn test_write_read_large_streams(d: &dyn StorageDriver, cfg: &SuiteCon
     delete_path(d, first_component(&filename)).await;
 }
 
-/// Reads from offsets 0, 32, 64, the end and end - 1.
+/// Reads from offsets 0, 32, 64, the end and end - 1, and past `i64::MAX`.
 ///
 /// Distribution also reads at -1 and expects `InvalidOffset`; offsets are `u64`
-/// here, so a negative offset cannot be expressed and that check is gone.
+/// here, so a negative offset cannot be expressed and that check is gone. What `u64`
+/// adds, offsets past Go's `int64`, read nothing, as any offset past the end.
 pub async fn test_reader_with_offset(d: &dyn StorageDriver, _cfg: &SuiteConfig) {
     let filename = random_path(32);
     let chunk = 32usize;
@@ -210,6 +211,14 @@ pub async fn test_reader_with_offset(d: &dyn StorageDriver, _cfg: &SuiteConfig) 
     assert_eq!(r.read(&mut buf).await.expect("read"), 1);
     assert_eq!(buf[0], full[3 * chunk - 1]);
     assert_eq!(r.read(&mut buf).await.expect("read"), 0);
+
+    for offset in [i64::MAX.unsigned_abs() + 1, u64::MAX] {
+        let r = d
+            .reader(&filename, offset)
+            .await
+            .unwrap_or_else(|e| panic!("reader at {offset}: {e}"));
+        assert!(read_all(r).await.is_empty(), "offset {offset}");
+    }
 
     delete_path(d, first_component(&filename)).await;
 }
