@@ -174,11 +174,7 @@ async fn main() -> ExitCode {
     let peak = status_kib("VmHWM");
 
     let stored = driver.stat("/peak/blob").await.expect("stat").size;
-    assert_eq!(
-        u64::try_from(stored).unwrap_or(0),
-        args.size,
-        "the stored object has the wrong size"
-    );
+    assert_eq!(stored, args.size, "the stored object has the wrong size");
     driver.delete("/peak").await.expect("delete");
 
     let delta = peak.saturating_sub(baseline);

@@ -79,7 +79,7 @@ async fn run(endpoint: &str, bucket: &str) -> Result<(), DriverError> {
     println!("stream write + read {} bytes (multipart)", back.len());
 
     let info = driver.stat("/dir/big.bin").await?;
-    check(info.size == STREAM_LEN as i64, "stat reports a wrong size")?;
+    check(info.size == STREAM_LEN as u64, "stat reports a wrong size")?;
     let mut listing = driver.list("/dir").await?;
     listing.sort();
     println!("list /dir: {listing:?}");

@@ -960,3 +960,142 @@ async fn debug_output_never_contains_secrets() {
     assert_no_secrets(&all);
     assert!(all.contains("***"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Connection reuse across fetches.
+
+/// Like [`serve`], but HTTP/1.1 keep-alive: answers every request a connection carries, and
+/// counts the connections it accepted.
+async fn serve_keep_alive<F>(handler: F) -> (SocketAddr, Arc<AtomicU32>, Log)
+where
+    F: Fn(&Req) -> Resp + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU32::new(0));
+    let log: Log = Arc::default();
+    let handler = Arc::new(handler);
+    let (accepted2, log2) = (accepted.clone(), log.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted2.fetch_add(1, Ordering::SeqCst);
+            let (handler, log) = (handler.clone(), log2.clone());
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut r = BufReader::new(r);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_owned();
+                    let path = parts.next().unwrap_or_default().to_owned();
+                    let mut headers = HashMap::new();
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                        }
+                    }
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let req = Req {
+                        method,
+                        path,
+                        headers,
+                    };
+                    let out = handler(&req);
+                    log.lock().unwrap().push(req);
+                    let head = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
+                        out.status,
+                        out.body.len()
+                    );
+                    if w.write_all(head.as_bytes()).await.is_err()
+                        || w.write_all(out.body.as_bytes()).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted, log)
+}
+
+/// Two refreshes through the default chain share one HTTP client, so the second one reuses
+/// the connection the first one opened. Two providers of their own open one each, which shows
+/// the server tells the cases apart (a client built per fetch opened two connections).
+#[tokio::test]
+async fn refreshes_reuse_the_providers_connection() {
+    let (addr, accepted, log) =
+        serve_keep_alive(|_| resp(200, creds_json(1, "2099-01-01T00:00:00Z"))).await;
+    let home = Home::new(None, None);
+    let uri = format!("http://{addr}/creds");
+    let vars = [
+        ("HOME", home.path()),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+    ];
+
+    // Refreshes are minutes apart: a pause gives the client the moment it takes to put the
+    // finished connection back in its pool (it does so on a task of its own).
+    let pause = || tokio::time::sleep(Duration::from_millis(50));
+    let chain = DefaultChain::new(env(&vars));
+    for _ in 0..2 {
+        let c = chain.provide_credentials().await.unwrap();
+        assert_eq!(c.provider(), "container");
+        pause().await;
+    }
+    assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the chain opened a second connection"
+    );
+
+    for _ in 0..2 {
+        let c = ContainerProvider::new(env(&vars))
+            .provide_credentials()
+            .await
+            .unwrap();
+        assert_eq!(c.provider(), "container");
+    }
+    assert_eq!(log.lock().unwrap().len(), 4);
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+
+    // IMDS: token, role list and role on one connection, the next refresh too.
+    let (addr, accepted, log) = serve_keep_alive(|req| match req.path.as_str() {
+        "/latest/api/token" => resp(200, IMDS_TOKEN),
+        "/latest/meta-data/iam/security-credentials/" => resp(200, "role"),
+        "/latest/meta-data/iam/security-credentials/role" => {
+            resp(200, creds_json(1, "2099-01-01T00:00:00Z"))
+        }
+        _ => resp(404, ""),
+    })
+    .await;
+    let p = InstanceMetadataProvider::new(env(&[])).with_endpoint(format!("http://{addr}"));
+    for _ in 0..2 {
+        assert_eq!(p.provide_credentials().await.unwrap().provider(), "imds");
+        pause().await;
+    }
+    assert_eq!(log.lock().unwrap().len(), 6);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "IMDS opened a second connection"
+    );
+}

@@ -96,6 +96,84 @@ async fn storage_class_is_sent_and_none_omits_it() {
     }
 }
 
+/// The headers `storageclass`, `encrypt` and `keyid` put on object-creating requests: the class
+/// (none for `NONE`), `AES256` for `encrypt` alone, `aws:kms` with the key id for `encrypt` +
+/// `keyid`, and no encryption header when `encrypt` is false, whatever `keyid` says (as
+/// Distribution documents it; its code would send the key id header alone).
+#[tokio::test]
+async fn storage_class_and_encryption_headers() {
+    let (addr, log) = common::serve_fake(|req| {
+        if req.method == "PUT" {
+            common::FakeResponse::new(200, "").header("ETag", "\"e\"")
+        } else {
+            common::FakeResponse::new(404, "")
+        }
+    })
+    .await;
+    let target = common::S3Target {
+        name: "fake",
+        endpoint: format!("http://{addr}"),
+        access_key: "AKID".to_owned(),
+        secret_key: "secret".to_owned(),
+        region: "us-east-1".to_owned(),
+        virtual_host_domain: format!("localhost:{}", addr.port()),
+    };
+    const SSE: &str = "x-amz-server-side-encryption";
+    const KEY: &str = "x-amz-server-side-encryption-aws-kms-key-id";
+    const CLASS: &str = "x-amz-storage-class";
+    type Want = [(&'static str, Option<&'static str>); 3];
+    let cases: [(&[(&str, &str)], Want); 8] = [
+        (&[], [(CLASS, Some("STANDARD")), (SSE, None), (KEY, None)]),
+        (
+            &[("storageclass", "none")],
+            [(CLASS, None), (SSE, None), (KEY, None)],
+        ),
+        (
+            &[("storageclass", " onezone_ia ")],
+            [(CLASS, Some("ONEZONE_IA")), (SSE, None), (KEY, None)],
+        ),
+        (
+            &[("storageclass", "Express_OneZone")],
+            [(CLASS, Some("EXPRESS_ONEZONE")), (SSE, None), (KEY, None)],
+        ),
+        (
+            &[("encrypt", "true")],
+            [
+                (CLASS, Some("STANDARD")),
+                (SSE, Some("AES256")),
+                (KEY, None),
+            ],
+        ),
+        (
+            &[("encrypt", "true"), ("keyid", "alias/registry")],
+            [
+                (CLASS, Some("STANDARD")),
+                (SSE, Some("aws:kms")),
+                (KEY, Some("alias/registry")),
+            ],
+        ),
+        (
+            &[("keyid", "alias/registry")],
+            [(CLASS, Some("STANDARD")), (SSE, None), (KEY, None)],
+        ),
+        (
+            &[("encrypt", "false"), ("keyid", "alias/registry")],
+            [(CLASS, Some("STANDARD")), (SSE, None), (KEY, None)],
+        ),
+    ];
+    for (extra, want) in cases {
+        let d = driver(&target, "hdrs", extra);
+        d.put_content("/obj", Bytes::from_static(b"data"))
+            .await
+            .unwrap_or_else(|e| panic!("{extra:?}: {e}"));
+        let req = log.lock().unwrap().pop().expect("a request");
+        assert_eq!(req.method, "PUT");
+        for (name, value) in want {
+            assert_eq!(req.header(name), value, "{name} for {extra:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn walk_skips_zero_byte_uploads_directory_objects() {
     let server = common::S3sServer::start().await;

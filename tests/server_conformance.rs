@@ -146,6 +146,118 @@ async fn closing_put_with_a_content_range_not_at_the_offset() {
     }
 }
 
+/// Offsets are `u64` inside, but the numbers clients send are still read as Go `int64`s: a
+/// negative or overflowing `Content-Range` on a PATCH is a 416 RANGE_INVALID that leaves the
+/// upload where it was (registry:2 2.8 ignores a PATCH's Content-Range altogether), a
+/// `Content-Length` that disagrees with the range (past `i64::MAX` included) is SIZE_INVALID,
+/// and a blob `Range` past `i64::MAX` is a 416 as Go's `http.ServeContent` answers it.
+#[tokio::test]
+async fn negative_and_overflowing_offsets_are_refused() {
+    for backend in BACKENDS {
+        let r = start(backend, "").await;
+        let resp = r
+            .client
+            .post(r.url("/v2/a/blobs/uploads/"))
+            .send()
+            .await
+            .unwrap();
+        let loc = header(&resp, "location");
+        for range in [
+            "-1-4",
+            "0--1",
+            "-5",
+            "0-9223372036854775808",
+            "9223372036854775808-9223372036854775809",
+            "18446744073709551615-18446744073709551615",
+            "18446744073709551616-0",
+            "5-0",
+        ] {
+            let resp = r
+                .client
+                .patch(r.url(&loc))
+                .header("Content-Range", range)
+                .body("01234")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 416, "{backend:?} {range}");
+            assert_eq!(header(&resp, "range"), "0-0", "{backend:?} {range}");
+            assert_eq!(error_codes(resp).await, ["RANGE_INVALID"], "{range}");
+        }
+        // Content-Length is compared with the range as a Go int64 (answered before the body).
+        for len in ["6", "9223372036854775808"] {
+            let mut c = RawConn::connect(&r.base).await;
+            c.send_head(
+                "PATCH",
+                &loc,
+                &[("Content-Range", "0-4"), ("Content-Length", len)],
+                None,
+            )
+            .await;
+            let resp = c.read_response().await;
+            assert_eq!(resp.status, 400, "{backend:?} Content-Length {len}");
+            assert_eq!(resp.error_codes(), ["SIZE_INVALID"], "{len}");
+        }
+        // Not a number HTTP knows: refused by the HTTP layer.
+        for len in ["-5", "18446744073709551621"] {
+            let mut c = RawConn::connect(&r.base).await;
+            c.send_head(
+                "PATCH",
+                &loc,
+                &[("Content-Range", "0-4"), ("Content-Length", len)],
+                None,
+            )
+            .await;
+            assert_eq!(c.read_response().await.status, 400, "{len}");
+        }
+        let resp = r
+            .client
+            .patch(r.url(&loc))
+            .header("Content-Range", "0-4")
+            .body("01234")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 202, "{backend:?}");
+        assert_eq!(header(&resp, "range"), "0-4");
+        let resp = r
+            .client
+            .put(r.url(&format!("{loc}?digest={}", sha256(b"01234"))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{backend:?}");
+        let blob = r.url(&format!("/v2/a/blobs/{}", sha256(b"01234")));
+        for range in [
+            "bytes=9223372036854775807-",
+            "bytes=9223372036854775808-",
+            "bytes=18446744073709551616-",
+            "bytes=1-9223372036854775808",
+            "bytes=-9223372036854775808",
+            "bytes=-1-2",
+        ] {
+            let resp = r
+                .client
+                .get(&blob)
+                .header("Range", range)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 416, "{backend:?} {range}");
+        }
+        let resp = r
+            .client
+            .get(&blob)
+            .header("Range", "bytes=1-9223372036854775807")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 206, "{backend:?}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), b"1234");
+        r.stop().await;
+    }
+}
+
 /// An image whose config and layer are pushed and referenced by sha512.
 #[tokio::test]
 async fn sha512_blobs_in_manifests() {

@@ -93,7 +93,7 @@ fuzz_target!(|input: Input| {
                 "accepted without region or regionendpoint"
             );
             if let Some(class) = &p.storage_class {
-                assert!(STORAGE_CLASSES.contains(&class.as_str()) && class != "NONE");
+                assert!(STORAGE_CLASSES.contains(&class.as_str()) && class.as_str() != "NONE");
             }
             assert!(OBJECT_ACLS.contains(&p.object_acl.as_str()));
             if let Some(redirect) = &p.redirect_endpoint {

@@ -13,7 +13,6 @@ use super::{
 ///
 /// * paths are validated before the driver is called (`stat`, `list` and `walk`
 ///   also accept `"/"`): [`DriverError::InvalidPath`];
-/// * a negative `reader` offset is rejected first: [`DriverError::InvalidOffset`];
 /// * every error coming back — from the driver, its writers, or a walk callback —
 ///   carries the driver's name.
 #[derive(Debug)]
@@ -80,11 +79,8 @@ impl<D: StorageDriver> StorageDriver for Base<D> {
             .map_err(|e| self.stamp(e))
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
-        // Distribution checks the offset before the path.
-        if offset < 0 {
-            return Err(self.stamp(DriverError::invalid_offset(path, offset)));
-        }
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
+        // Distribution checks for a negative offset before the path; a `u64` has none.
         self.check(path)?;
         self.inner
             .reader(path, offset)
@@ -205,7 +201,7 @@ impl FileWriter for BaseWriter {
             .map_err(|e| e.with_driver(&self.driver))
     }
 
-    fn size(&self) -> i64 {
+    fn size(&self) -> u64 {
         self.inner.size()
     }
 
@@ -249,11 +245,11 @@ mod tests {
         );
         let e = d.put_content("/", Bytes::new()).await.unwrap_err();
         assert!(matches!(e, DriverError::InvalidPath { .. }));
-        // Offset is checked before the path, as Distribution does.
-        let Err(e) = d.reader("bad", -1).await else {
-            panic!("negative offset accepted")
+        // A negative offset (Distribution's first check) cannot be expressed: `u64`.
+        let Err(e) = d.reader("bad", 0).await else {
+            panic!("invalid path accepted")
         };
-        assert_eq!(e.to_string(), "inmemory: invalid offset: -1 for path: bad");
+        assert_eq!(e.to_string(), "inmemory: invalid path: bad");
         let e = d.move_to("/a", "/b/").await.unwrap_err();
         assert!(matches!(&e, DriverError::InvalidPath { path, .. } if path == "/b/"));
         assert!(d.list("/").await.unwrap().is_empty());

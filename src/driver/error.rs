@@ -37,13 +37,16 @@ pub enum DriverError {
         /// The driver's name.
         driver: String,
     },
-    /// A read was requested at a negative offset
-    /// (`"<driver>: invalid offset: <offset> for path: <path>"`).
+    /// A read was requested at an offset the driver cannot serve, e.g. past
+    /// what the backend could seek to
+    /// (`"<driver>: invalid offset: <offset> for path: <path>"`). Offsets are
+    /// `u64`, so the negative offsets Distribution rejects with this error
+    /// cannot be expressed.
     InvalidOffset {
         /// The path as given by the caller.
         path: String,
         /// The rejected offset.
-        offset: i64,
+        offset: u64,
         /// The driver's name.
         driver: String,
     },
@@ -100,7 +103,7 @@ impl DriverError {
     }
 
     /// `InvalidOffset` for `path` at `offset`, driver name left for [`Base`](super::Base).
-    pub fn invalid_offset(path: impl Into<String>, offset: i64) -> Self {
+    pub fn invalid_offset(path: impl Into<String>, offset: u64) -> Self {
         Self::InvalidOffset {
             path: path.into(),
             offset,
@@ -267,8 +270,8 @@ mod tests {
         assert_eq!(e.to_string(), "s3aws: Path not found: /a/b");
         let e = DriverError::invalid_path("abc").with_driver("inmemory");
         assert_eq!(e.to_string(), "inmemory: invalid path: abc");
-        let e = DriverError::invalid_offset("/a", -1).with_driver("filesystem");
-        assert_eq!(e.to_string(), "filesystem: invalid offset: -1 for path: /a");
+        let e = DriverError::invalid_offset("/a", 7).with_driver("filesystem");
+        assert_eq!(e.to_string(), "filesystem: invalid offset: 7 for path: /a");
         let e = DriverError::unsupported().with_driver("s3aws");
         assert_eq!(e.to_string(), "s3aws: unsupported method");
         let e = DriverError::msg("boom").with_driver("s3aws");

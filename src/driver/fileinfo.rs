@@ -8,7 +8,7 @@ pub struct FileInfo {
     /// The path as the caller names it (absolute, e.g. `/a/b`).
     pub path: String,
     /// Size in bytes; always 0 for directories.
-    pub size: i64,
+    pub size: u64,
     /// Last modification time, if the backend knows it (directories need not).
     pub mod_time: Option<SystemTime>,
     /// True for directories (on S3: a common key prefix).
@@ -17,7 +17,7 @@ pub struct FileInfo {
 
 impl FileInfo {
     /// A regular file.
-    pub fn file(path: impl Into<String>, size: i64, mod_time: Option<SystemTime>) -> Self {
+    pub fn file(path: impl Into<String>, size: u64, mod_time: Option<SystemTime>) -> Self {
         Self {
             path: path.into(),
             size,

@@ -158,15 +158,18 @@ impl StorageDriver for FilesystemDriver {
         w.close().await
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         let mut file = File::open(self.full_path(path))
             .await
             .map_err(map_missing(path))?;
-        let wanted =
-            u64::try_from(offset).map_err(|_| DriverError::invalid_offset(path, offset))?;
+        // Past any file's end (no file system seeks beyond `i64::MAX`, which the seek would
+        // take for a negative offset): nothing to read, as past the end of this one.
+        if i64::try_from(offset).is_err() {
+            return Ok(Box::new(tokio::io::empty()));
+        }
         // Seeking past the end is allowed; reads then return EOF at once.
-        let pos = file.seek(SeekFrom::Start(wanted)).await?;
-        if pos < wanted {
+        let pos = file.seek(SeekFrom::Start(offset)).await?;
+        if pos < offset {
             return Err(DriverError::invalid_offset(path, offset));
         }
         Ok(Box::new(file))
@@ -197,7 +200,7 @@ impl StorageDriver for FilesystemDriver {
         Ok(Box::new(FsWriter {
             path: full,
             file: Some(BufWriter::new(file)),
-            size: i64::try_from(size).unwrap_or(i64::MAX),
+            size,
             closed: false,
             committed: false,
             cancelled: false,
@@ -213,11 +216,7 @@ impl StorageDriver for FilesystemDriver {
         Ok(if meta.is_dir() {
             FileInfo::dir(path, mod_time)
         } else {
-            FileInfo::file(
-                path,
-                i64::try_from(meta.len()).unwrap_or(i64::MAX),
-                mod_time,
-            )
+            FileInfo::file(path, meta.len(), mod_time)
         })
     }
 
@@ -291,7 +290,7 @@ impl StorageDriver for FilesystemDriver {
 struct FsWriter {
     path: PathBuf,
     file: Option<BufWriter<File>>,
-    size: i64,
+    size: u64,
     closed: bool,
     committed: bool,
     cancelled: bool,
@@ -364,7 +363,7 @@ impl FileWriter for FsWriter {
             self.version = None;
         }
         self.file()?.write_all(buf).await?;
-        self.size += buf.len() as i64;
+        self.size += buf.len() as u64;
         Ok(buf.len())
     }
 
@@ -375,7 +374,7 @@ impl FileWriter for FsWriter {
         self.version.clone()
     }
 
-    fn size(&self) -> i64 {
+    fn size(&self) -> u64 {
         self.size
     }
 

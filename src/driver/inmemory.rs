@@ -228,7 +228,7 @@ impl StorageDriver for InMemoryDriver {
         )
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         let data = self.get_content(path).await?;
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
@@ -254,7 +254,7 @@ impl StorageDriver for InMemoryDriver {
         Ok(Box::new(MemWriter {
             state: Arc::clone(&self.state),
             path: path.to_owned(),
-            size: resumed.len() as i64,
+            size: resumed.len() as u64,
             buf: resumed,
             closed: false,
             committed: false,
@@ -266,7 +266,7 @@ impl StorageDriver for InMemoryDriver {
     async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
         match self.lock().find(path) {
             Some(Node::File { data, mod_time }) => {
-                Ok(FileInfo::file(path, data.len() as i64, Some(*mod_time)))
+                Ok(FileInfo::file(path, data.len() as u64, Some(*mod_time)))
             }
             Some(Node::Dir(d)) => Ok(FileInfo::dir(path, Some(d.mod_time))),
             None => Err(DriverError::path_not_found(path)),
@@ -340,7 +340,7 @@ struct MemWriter {
     state: Arc<Mutex<State>>,
     path: String,
     buf: Vec<u8>,
-    size: i64,
+    size: u64,
     closed: bool,
     committed: bool,
     cancelled: bool,
@@ -379,7 +379,7 @@ impl FileWriter for MemWriter {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError> {
         self.check_open()?;
         self.buf.extend_from_slice(buf);
-        self.size += buf.len() as i64;
+        self.size += buf.len() as u64;
         if !buf.is_empty() {
             self.version = None;
         }
@@ -393,7 +393,7 @@ impl FileWriter for MemWriter {
         self.version.map(|g| format!("generation {g}"))
     }
 
-    fn size(&self) -> i64 {
+    fn size(&self) -> u64 {
         self.size
     }
 

@@ -84,7 +84,9 @@ pub type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
 /// `storagedriver.StorageDriver`).
 ///
 /// Implementations are wrapped in [`Base`] before use; `Base` rejects invalid
-/// paths and negative offsets, so drivers may assume valid input.
+/// paths, so drivers may assume valid input. Offsets and sizes are `u64`: a
+/// negative offset (which Distribution's `int64` had to reject at run time) cannot
+/// be expressed.
 #[async_trait]
 pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     /// The driver's registration name (`"s3aws"`, `"filesystem"`, `"inmemory"`);
@@ -105,8 +107,8 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// [`DriverError::PathNotFound`] if nothing is stored at `path` (whatever the
-    /// offset); [`DriverError::InvalidOffset`] for a negative offset.
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError>;
+    /// offset).
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError>;
 
     /// A writer for `path`. With `append = false` the writer starts empty; with
     /// `append = true` it resumes content written by an earlier writer that was
@@ -284,7 +286,7 @@ pub trait FileWriter: Send + std::fmt::Debug {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError>;
 
     /// Bytes written so far, including what an appending writer resumed.
-    fn size(&self) -> i64;
+    fn size(&self) -> u64;
 
     /// Flushes everything written so far so that an appending writer can resume
     /// it; does not make it readable.

@@ -68,7 +68,7 @@ impl<D: StorageDriver> StorageDriver for Regulator<D> {
         self.inner.put_content(path, content).await
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         let _slot = self.enter().await?;
         self.inner.reader(path, offset).await
     }
@@ -171,7 +171,7 @@ mod tests {
         async fn put_content(&self, _: &str, _: Bytes) -> Result<(), DriverError> {
             Err(DriverError::unsupported())
         }
-        async fn reader(&self, _: &str, _: i64) -> Result<BoxedReader, DriverError> {
+        async fn reader(&self, _: &str, _: u64) -> Result<BoxedReader, DriverError> {
             Err(DriverError::unsupported())
         }
         async fn writer(&self, _: &str, _: bool) -> Result<Box<dyn FileWriter>, DriverError> {

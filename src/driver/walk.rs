@@ -187,7 +187,7 @@ mod tests {
         async fn put_content(&self, _: &str, _: Bytes) -> Result<(), DriverError> {
             Err(DriverError::unsupported())
         }
-        async fn reader(&self, _: &str, _: i64) -> Result<BoxedReader, DriverError> {
+        async fn reader(&self, _: &str, _: u64) -> Result<BoxedReader, DriverError> {
             Err(DriverError::unsupported())
         }
         async fn writer(&self, _: &str, _: bool) -> Result<Box<dyn FileWriter>, DriverError> {
@@ -204,7 +204,7 @@ mod tests {
             Ok(if self.dirs.contains_key(path) {
                 FileInfo::dir(path, None)
             } else {
-                FileInfo::file(path, path.len() as i64, None)
+                FileInfo::file(path, path.len() as u64, None)
             })
         }
         async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {

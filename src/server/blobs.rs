@@ -90,7 +90,7 @@ pub(super) async fn serve_local(
     // Answered under the digest the client asked for (a sha512 alias of a blob
     // stored under its sha256 keeps its sha512 name).
     let etag = format!("\"{digest}\"");
-    let size = u64::try_from(desc.size).unwrap_or(0);
+    let size = desc.size;
     let base = |status| {
         Reply::new(status)
             .header(ETAG, &etag)
@@ -138,8 +138,7 @@ pub(super) async fn serve_local(
         pulled();
         return Ok(reply.with_body(body::empty()));
     }
-    let offset_i64 = i64::try_from(offset).unwrap_or(i64::MAX);
-    let reader = match driver.reader(&path, offset_i64).await {
+    let reader = match driver.reader(&path, offset).await {
         Ok(r) => r,
         Err(e) if e.is_path_not_found() => {
             return Err(ErrorCode::BlobUnknown
@@ -194,11 +193,15 @@ pub(super) fn parse_range(header: &str, size: u64) -> Result<Option<(u64, u64)>,
     }
     let (start, end) = spec.split_once('-').ok_or(RangeError::Invalid)?;
     let (start, end) = (start.trim(), end.trim());
+    // Go's `strconv.ParseInt(s, 10, 64)`: a number past `i64::MAX` is malformed, not clamped.
     let num = |s: &str| -> Result<u64, RangeError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(RangeError::Invalid);
         }
-        s.parse().map_err(|_| RangeError::Invalid)
+        s.parse::<i64>()
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(RangeError::Invalid)
     };
     if start.is_empty() {
         let n = num(end)?.min(size);
@@ -265,5 +268,32 @@ mod tests {
         assert_eq!(parse_range("items=0-1", 100), Err(RangeError::Invalid));
         assert_eq!(parse_range("bytes=a-b", 100), Err(RangeError::Invalid));
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Ok(None));
+        // Numbers are Go int64s: up to i64::MAX, larger ones are malformed (416 "invalid range").
+        let max = "9223372036854775807";
+        assert_eq!(
+            parse_range(&format!("bytes=5-{max}"), 100),
+            Ok(Some((5, 95)))
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={max}-"), 100),
+            Err(RangeError::NoOverlap)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes=-{max}"), 100),
+            Ok(Some((0, 100)))
+        );
+        for over in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            for spec in [format!("5-{over}"), format!("{over}-"), format!("-{over}")] {
+                assert_eq!(
+                    parse_range(&format!("bytes={spec}"), 100),
+                    Err(RangeError::Invalid),
+                    "{spec}"
+                );
+            }
+        }
     }
 }

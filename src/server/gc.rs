@@ -410,7 +410,7 @@ async fn walk_range(
         match digest {
             Some(d) => {
                 let file = if rest == Some("data") {
-                    BlobFile::Data(u64::try_from(fi.size).unwrap_or(0))
+                    BlobFile::Data(fi.size)
                 } else {
                     BlobFile::Other(fi.path.clone())
                 };

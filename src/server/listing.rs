@@ -410,7 +410,7 @@ mod tests {
         async fn put_content(&self, p: &str, c: Bytes) -> Result<(), DriverError> {
             self.inner.put_content(p, c).await
         }
-        async fn reader(&self, p: &str, o: i64) -> Result<BoxedReader, DriverError> {
+        async fn reader(&self, p: &str, o: u64) -> Result<BoxedReader, DriverError> {
             self.inner.reader(p, o).await
         }
         async fn writer(&self, p: &str, a: bool) -> Result<Box<dyn FileWriter>, DriverError> {

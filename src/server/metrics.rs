@@ -300,7 +300,7 @@ impl StorageDriver for TimedDriver {
         self.timed("PutContent", t, r)
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         let t = Instant::now();
         let r = self.inner.reader(path, offset).await;
         self.timed("Reader", t, r)

@@ -85,7 +85,7 @@ pub(super) struct Reference {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Target {
     media_type: String,
-    size: i64,
+    size: u64,
     digest: String,
     repository: String,
     from_repository: String,
@@ -104,7 +104,7 @@ pub(super) struct Event {
 
 impl Event {
     /// A blob pushed (upload committed) or pulled (GET or HEAD served).
-    pub(super) fn blob(action: Action, repository: &str, digest: &str, size: i64) -> Self {
+    pub(super) fn blob(action: Action, repository: &str, digest: &str, size: u64) -> Self {
         Self {
             action,
             target: Target {
@@ -119,7 +119,7 @@ impl Event {
     }
 
     /// A blob mounted into `repository` from `from`.
-    pub(super) fn mount(repository: &str, from: &str, digest: &str, size: i64) -> Self {
+    pub(super) fn mount(repository: &str, from: &str, digest: &str, size: u64) -> Self {
         let mut e = Self::blob(Action::Mount, repository, digest, size);
         e.target.from_repository = from.to_owned();
         e
@@ -139,7 +139,7 @@ impl Event {
             action,
             target: Target {
                 media_type: media_type.to_owned(),
-                size: i64::try_from(payload.len()).unwrap_or(i64::MAX),
+                size: payload.len() as u64,
                 digest: digest.to_owned(),
                 repository: repository.to_owned(),
                 path: format!("/v2/{repository}/manifests/{digest}"),
@@ -593,7 +593,8 @@ impl Notifier {
                 fields.push((key, Json::Str(v.to_owned())));
             }
         }
-        fn int(fields: &mut Vec<(&'static str, Json)>, key: &'static str, v: i64) {
+        fn int(fields: &mut Vec<(&'static str, Json)>, key: &'static str, v: impl Into<i128>) {
+            let v = v.into();
             if v != 0 {
                 fields.push((key, Json::Int(v)));
             }
@@ -805,7 +806,7 @@ impl Collector for NotifierCollector {
 /// "   ")` writes (HTML characters escaped as Go's encoder escapes them).
 enum Json {
     Str(String),
-    Int(i64),
+    Int(i128),
     Obj(Vec<(&'static str, Json)>),
     Arr(Vec<Json>),
 }
@@ -990,7 +991,7 @@ mod tests {
             Some("v1"),
         );
         assert_eq!(e.target.references.len(), 2);
-        assert_eq!(e.target.size, payload.len() as i64);
+        assert_eq!(e.target.size, payload.len() as u64);
         let mut cfg = NotificationsConfig {
             include_references: true,
             endpoints: vec![endpoint("a", "http://127.0.0.1:1/")],

@@ -16,7 +16,7 @@ pub struct BlobDesc {
     /// The digest the link resolves to (where the data is stored).
     pub digest: Digest,
     /// Size in bytes.
-    pub size: i64,
+    pub size: u64,
 }
 
 /// Reads a link file. `Ok(None)` if it does not exist.
@@ -60,7 +60,7 @@ pub async fn write_link(
 pub async fn stat_blob(
     driver: &dyn StorageDriver,
     digest: &Digest,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<u64>, ApiError> {
     match driver.stat(&paths::blob_data(digest)).await {
         Ok(fi) if fi.is_dir => {
             tracing::warn!(%digest, "blob path should not be a directory");

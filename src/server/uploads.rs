@@ -65,7 +65,7 @@ const MAX_HASH_STATES: usize = 10_000;
 /// A kept hash state: valid for the stored bytes of `version`, `offset` long.
 #[derive(Debug)]
 struct HashState {
-    offset: i64,
+    offset: u64,
     version: String,
     hasher: Hasher,
     saved: Instant,
@@ -85,7 +85,7 @@ impl HashCache {
     /// Takes the state of `key` if it was saved for exactly the stored bytes
     /// the writer found (`offset` long, of `version`). Any other state is
     /// dropped.
-    fn take(&self, key: &str, offset: i64, version: Option<&str>) -> Option<Hasher> {
+    fn take(&self, key: &str, offset: u64, version: Option<&str>) -> Option<Hasher> {
         let state = self.lock().remove(key)?;
         (state.offset == offset && Some(state.version.as_str()) == version).then_some(state.hasher)
     }
@@ -199,7 +199,7 @@ fn upload_busy() -> ApiErrors {
 
 /// The upload's URL; with `http.secret`, carrying registry:2's signed upload state
 /// (`?_state=`), so that a registry:2 behind the same load balancer accepts it.
-fn location(ctx: &Ctx<'_>, name: &str, id: &str, started: &str, size: i64) -> String {
+fn location(ctx: &Ctx<'_>, name: &str, id: &str, started: &str, size: u64) -> String {
     let path = ctx.url(&format!("/v2/{name}/blobs/uploads/{id}"));
     match &ctx.state.settings.secret {
         None => path,
@@ -218,9 +218,9 @@ fn progress(
     name: &str,
     id: &str,
     started: &str,
-    size: i64,
+    size: u64,
 ) -> Reply {
-    let end = if size > 0 { size - 1 } else { 0 };
+    let end = size.saturating_sub(1);
     Reply::new(status)
         .header(LOCATION, location(ctx, name, id, started, size))
         .header(RANGE, format!("0-{end}"))
@@ -235,7 +235,7 @@ fn check_state(
     query: Option<&str>,
     name: &str,
     id: &str,
-    size: i64,
+    size: u64,
 ) -> Result<(), ApiErrors> {
     let Some(secret) = &ctx.state.settings.secret else {
         return Ok(());
@@ -255,7 +255,7 @@ fn check_state(
             state.name, state.uuid
         )));
     }
-    if state.offset != size {
+    if u64::try_from(state.offset).ok() != Some(size) {
         return Err(ErrorCode::RangeInvalid
             .with_detail(format!(
                 "the upload state says offset {}, but {size} bytes are stored: GET the upload \
@@ -293,7 +293,7 @@ mod upload_state {
         m.finalize().into_bytes().into()
     }
 
-    pub(super) fn pack(secret: &str, name: &str, uuid: &str, offset: i64, started: &str) -> String {
+    pub(super) fn pack(secret: &str, name: &str, uuid: &str, offset: u64, started: &str) -> String {
         let json = format!(
             r#"{{"Name":{},"UUID":{},"Offset":{offset},"StartedAt":{}}}"#,
             serde_json::Value::from(name),
@@ -581,8 +581,9 @@ pub(super) async fn status(
 }
 
 /// Parses `Content-Range` as Distribution does (`<start>-<end>`, also with a
-/// `bytes ` prefix and `/<total>` suffix).
-fn parse_content_range(v: &str) -> Option<(i64, i64)> {
+/// `bytes ` prefix and `/<total>` suffix). Numbers are digits only and at most
+/// `i64::MAX`, as Go's `int64` takes them.
+fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v
         .strip_prefix("bytes ")
@@ -594,13 +595,14 @@ fn parse_content_range(v: &str) -> Option<(i64, i64)> {
         (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
             .then(|| s.parse::<i64>().ok())
             .flatten()
+            .and_then(|n| u64::try_from(n).ok())
     };
     Some((num(a.trim())?, num(b.trim())?))
 }
 
 /// Checks a PATCH's `Content-Range` (with or without `Content-Length`: a
 /// chunked body must start where the upload stands too).
-fn check_range(req: &Request<Incoming>, size: i64) -> Result<(), ApiErrors> {
+fn check_range(req: &Request<Incoming>, size: u64) -> Result<(), ApiErrors> {
     let header = |h| req.headers().get(h).and_then(|v| v.to_str().ok());
     let Some(cr) = header(hyper::header::CONTENT_RANGE) else {
         return Ok(());
@@ -618,7 +620,14 @@ fn check_range(req: &Request<Incoming>, size: i64) -> Result<(), ApiErrors> {
             .into());
     }
     match header(CONTENT_LENGTH) {
-        Some(cl) if cl.trim().parse::<i64>().ok() != Some(end - start + 1) => {
+        Some(cl)
+            if cl
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                != Some(end - start + 1) =>
+        {
             Err(ErrorCode::SizeInvalid
                 .with_detail(format!(
                     "Content-Length {cl} does not match Content-Range {cr}"
@@ -636,7 +645,7 @@ fn range_refused(
     name: &str,
     id: &str,
     started: &str,
-    size: i64,
+    size: u64,
     e: ApiErrors,
 ) -> hyper::Response<super::body::Body> {
     let mut resp = e.into_response();
@@ -826,7 +835,7 @@ async fn finish(
 async fn rehash(
     driver: &dyn StorageDriver,
     path: &str,
-    size: i64,
+    size: u64,
     alg: Algorithm,
 ) -> Result<(Digest, Digest), ApiErrors> {
     let mut canonical = Algorithm::Sha256.hasher();
@@ -889,18 +898,24 @@ mod tests {
         assert_eq!(parse_content_range("bytes=5-6"), Some((5, 6)));
         assert_eq!(parse_content_range("5"), None);
         assert_eq!(parse_content_range("-5-6"), None);
+        // Beyond Go's int64: malformed, as in Distribution.
+        assert_eq!(
+            parse_content_range("9223372036854775807-9223372036854775807"),
+            Some((i64::MAX as u64, i64::MAX as u64))
+        );
+        assert_eq!(parse_content_range("0-9223372036854775808"), None);
     }
 
     /// A writer at rest: `size` bytes of `version`.
     #[derive(Debug)]
-    struct AtRest(i64, Option<&'static str>);
+    struct AtRest(u64, Option<&'static str>);
 
     #[async_trait::async_trait]
     impl FileWriter for AtRest {
         async fn write(&mut self, _: &[u8]) -> Result<usize, DriverError> {
             unreachable!()
         }
-        fn size(&self) -> i64 {
+        fn size(&self) -> u64 {
             self.0
         }
         async fn close(&mut self) -> Result<(), DriverError> {

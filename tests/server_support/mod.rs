@@ -313,7 +313,7 @@ impl StorageDriver for TestDriver {
     async fn put_content(&self, path: &str, content: Bytes) -> Result<(), DriverError> {
         self.inner.put_content(path, content).await
     }
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         self.readers.fetch_add(1, Ordering::SeqCst);
         self.inner.reader(path, offset).await
     }

@@ -451,7 +451,7 @@ pub async fn test_list_objects_v2(d: &dyn StorageDriver, _cfg: &SuiteConfig) {
     }
     let fi = d.stat(&files[0]).await.expect("stat");
     assert!(
-        !fi.is_dir && fi.size == files[0].len() as i64 && fi.path == files[0],
+        !fi.is_dir && fi.size == files[0].len() as u64 && fi.path == files[0],
         "{fi:?}"
     );
 
@@ -476,7 +476,7 @@ pub async fn test_list_objects_v2(d: &dyn StorageDriver, _cfg: &SuiteConfig) {
             let ok = if fi.path == sub_dir {
                 fi.is_dir
             } else {
-                !fi.is_dir && fi.size == fi.path.len() as i64
+                !fi.is_dir && fi.size == fi.path.len() as u64
             };
             if !ok {
                 wrong.push(fi.clone());

@@ -175,7 +175,11 @@ pub async fn test_write_read_large_streams(d: &dyn StorageDriver, cfg: &SuiteCon
     delete_path(d, first_component(&filename)).await;
 }
 
-/// Reads from offsets 0, 32, 64, -1 (InvalidOffset), the end and end - 1.
+/// Reads from offsets 0, 32, 64, the end and end - 1, and past `i64::MAX`.
+///
+/// Distribution also reads at -1 and expects `InvalidOffset`; offsets are `u64`
+/// here, so a negative offset cannot be expressed and that check is gone. What `u64`
+/// adds, offsets past Go's `int64`, read nothing, as any offset past the end.
 pub async fn test_reader_with_offset(d: &dyn StorageDriver, _cfg: &SuiteConfig) {
     let filename = random_path(32);
     let chunk = 32usize;
@@ -187,27 +191,13 @@ pub async fn test_reader_with_offset(d: &dyn StorageDriver, _cfg: &SuiteConfig) 
         (chunk, &full[chunk..]),
         (2 * chunk, &full[2 * chunk..]),
     ] {
-        let r = d.reader(&filename, offset as i64).await.expect("reader");
+        let r = d.reader(&filename, offset as u64).await.expect("reader");
         assert_eq!(read_all(r).await, expected, "offset {offset}");
-    }
-
-    match d.reader(&filename, -1).await {
-        Err(DriverError::InvalidOffset {
-            path,
-            offset,
-            driver,
-        }) => {
-            assert_eq!(offset, -1);
-            assert_eq!(path, filename);
-            assert!(driver.contains(d.name()));
-        }
-        Err(e) => panic!("expected InvalidOffset, got {e:?}"),
-        Ok(_) => panic!("negative offset gave a reader"),
     }
 
     // At the end: a reader that gives 0 bytes (EOF).
     let mut r = d
-        .reader(&filename, (3 * chunk) as i64)
+        .reader(&filename, (3 * chunk) as u64)
         .await
         .expect("reader at end");
     let mut buf = vec![0u8; chunk];
@@ -215,12 +205,20 @@ pub async fn test_reader_with_offset(d: &dyn StorageDriver, _cfg: &SuiteConfig) 
 
     // N-1: one byte, then EOF.
     let mut r = d
-        .reader(&filename, (3 * chunk - 1) as i64)
+        .reader(&filename, (3 * chunk - 1) as u64)
         .await
         .expect("reader at end - 1");
     assert_eq!(r.read(&mut buf).await.expect("read"), 1);
     assert_eq!(buf[0], full[3 * chunk - 1]);
     assert_eq!(r.read(&mut buf).await.expect("read"), 0);
+
+    for offset in [i64::MAX.unsigned_abs() + 1, u64::MAX] {
+        let r = d
+            .reader(&filename, offset)
+            .await
+            .unwrap_or_else(|e| panic!("reader at {offset}: {e}"));
+        assert!(read_all(r).await.is_empty(), "offset {offset}");
+    }
 
     delete_path(d, first_component(&filename)).await;
 }
@@ -233,7 +231,7 @@ async fn continue_stream_append(d: &dyn StorageDriver, chunk: usize) {
     assert_eq!(write_chunked(&mut *w, &full[..chunk]).await, chunk as u64);
     w.close().await.expect("close");
     let cur = w.size();
-    assert_eq!(cur, chunk as i64);
+    assert_eq!(cur, chunk as u64);
 
     let mut w = d.writer(&filename, true).await.expect("append writer");
     assert_eq!(w.size(), cur);
@@ -243,7 +241,7 @@ async fn continue_stream_append(d: &dyn StorageDriver, chunk: usize) {
     );
     w.close().await.expect("close");
     let cur = w.size();
-    assert_eq!(cur, 2 * chunk as i64);
+    assert_eq!(cur, 2 * chunk as u64);
 
     let mut w = d.writer(&filename, true).await.expect("append writer");
     assert_eq!(w.size(), cur);
@@ -572,7 +570,7 @@ pub async fn test_stat_call(d: &dyn StorageDriver, cfg: &SuiteConfig) {
         .expect("put");
     let fi = d.stat(&file_path).await.expect("stat file");
     assert_eq!(fi.path, file_path);
-    assert_eq!(fi.size, content.len() as i64);
+    assert_eq!(fi.size, content.len() as u64);
     assert!(!fi.is_dir);
     let created = fi.mod_time.expect("files have a mod time");
 
@@ -626,7 +624,7 @@ pub async fn test_concurrent_stream_reads(d: &dyn StorageDriver, cfg: &SuiteConf
         let offset = rand_below(size as u64) as usize;
         let (filename, contents) = (&filename, &contents);
         async move {
-            let r = d.reader(filename, offset as i64).await.expect("reader");
+            let r = d.reader(filename, offset as u64).await.expect("reader");
             let got = read_all(r).await;
             assert!(
                 got == contents[offset..],

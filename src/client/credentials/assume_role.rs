@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::http::HttpClients;
 use super::sts::{
     check_role_arn, check_session_name, default_session_name, AssumeRoleParams, ProfileStsSettings,
     StsClient, StsEndpoint,
@@ -49,6 +50,7 @@ pub struct AssumeRoleProvider {
     profile_sts: ProfileStsSettings,
     region_hint: Option<String>,
     origin: String,
+    http: HttpClients,
 }
 
 impl fmt::Debug for AssumeRoleProvider {
@@ -82,6 +84,7 @@ impl AssumeRoleProvider {
             profile_sts: ProfileStsSettings::default(),
             region_hint: None,
             origin: "configuration".to_owned(),
+            http: HttpClients::new(),
         }
     }
 
@@ -110,6 +113,13 @@ impl AssumeRoleProvider {
     #[must_use]
     pub fn with_region_hint(mut self, region: Option<String>) -> Self {
         self.region_hint = region.filter(|r| !r.trim().is_empty());
+        self
+    }
+
+    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
         self
     }
 
@@ -208,7 +218,7 @@ impl ProvideCredentials for AssumeRoleProvider {
             self.region_hint.as_deref(),
             PROVIDER,
         )?;
-        let sts = StsClient::new(endpoint, PROVIDER)?;
+        let sts = StsClient::new(endpoint, PROVIDER, &self.http)?;
         let creds = sts.assume_role(&source, &params).await?;
         Ok(creds.with_description(format!(
             "role {} ({}), STS {}, from {}",

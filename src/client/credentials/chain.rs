@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::http::HttpClients;
 use super::{
     ContainerProvider, Credentials, Env, EnvironmentProvider, InstanceMetadataProvider, ProcessEnv,
     ProfileProvider, ProvideCredentials, WebIdentityProvider,
@@ -35,13 +36,26 @@ impl DefaultChain {
     /// The default chain reading `env`; STS is called in `region` when neither
     /// `AWS_REGION`, `AWS_DEFAULT_REGION` nor the profile names a region (the S3 driver passes
     /// its `region`).
+    ///
+    /// Its providers share their HTTP clients: one per connect timeout and proxy setting
+    /// (STS and SSO; the container endpoint; IMDS), built on first use and reused by every
+    /// refresh.
     pub fn with_region_hint(env: Arc<dyn Env>, region: Option<String>) -> Self {
+        let http = HttpClients::new();
         Self::with_providers(vec![
             Box::new(EnvironmentProvider::new(env.clone())),
-            Box::new(WebIdentityProvider::new(env.clone()).with_region_hint(region.clone())),
-            Box::new(ProfileProvider::new(env.clone()).with_region_hint(region)),
-            Box::new(ContainerProvider::new(env.clone())),
-            Box::new(InstanceMetadataProvider::new(env)),
+            Box::new(
+                WebIdentityProvider::new(env.clone())
+                    .with_region_hint(region.clone())
+                    .with_http(http.clone()),
+            ),
+            Box::new(
+                ProfileProvider::new(env.clone())
+                    .with_region_hint(region)
+                    .with_http(http.clone()),
+            ),
+            Box::new(ContainerProvider::new(env.clone()).with_http(http.clone())),
+            Box::new(InstanceMetadataProvider::new(env).with_http(http)),
         ])
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Host;
 
+use super::http::{HttpClients, Kind};
 use super::{credentials_from_json, Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::endpoint::parse_http_url;
 use crate::client::error::Error;
@@ -36,6 +37,7 @@ pub struct ContainerProvider {
     relative_base: String,
     connect_timeout: Duration,
     timeout: Duration,
+    http: HttpClients,
 }
 
 impl ContainerProvider {
@@ -46,6 +48,7 @@ impl ContainerProvider {
             relative_base: ECS_BASE.to_owned(),
             connect_timeout: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
+            http: HttpClients::new(),
         }
     }
 
@@ -53,6 +56,13 @@ impl ContainerProvider {
     #[must_use]
     pub fn with_relative_base(mut self, base: impl Into<String>) -> Self {
         self.relative_base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
         self
     }
 
@@ -160,15 +170,11 @@ impl ProvideCredentials for ContainerProvider {
     async fn provide_credentials(&self) -> Result<Credentials, Error> {
         let url = self.target().await?;
         let auth = self.auth_header().await?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(self.connect_timeout)
+        let client = self.http.get(Kind::Local, self.connect_timeout, PROVIDER)?;
+        let mut req = client
+            .get(&url)
             .timeout(self.timeout)
-            .build()
-            .map_err(|e| {
-                Error::credentials_with_source(PROVIDER, "cannot build an HTTP client", e)
-            })?;
-        let mut req = client.get(&url).header("Accept", "application/json");
+            .header("Accept", "application/json");
         if let Some(tok) = &auth {
             req = req.header("Authorization", tok.expose_secret());
         }

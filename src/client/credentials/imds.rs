@@ -24,6 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 
+use super::http::{HttpClients, Kind};
 use super::{credentials_from_json, Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
 
@@ -44,6 +45,7 @@ pub struct InstanceMetadataProvider {
     connect_timeout: Duration,
     timeout: Duration,
     imdsv1_fallback: bool,
+    http: HttpClients,
 }
 
 impl InstanceMetadataProvider {
@@ -55,6 +57,7 @@ impl InstanceMetadataProvider {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             imdsv1_fallback: false,
+            http: HttpClients::new(),
         }
     }
 
@@ -70,6 +73,13 @@ impl InstanceMetadataProvider {
     pub fn with_timeouts(mut self, connect: Duration, total: Duration) -> Self {
         self.connect_timeout = connect;
         self.timeout = total;
+        self
+    }
+
+    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
         self
     }
 
@@ -107,6 +117,7 @@ impl InstanceMetadataProvider {
     ) -> Result<Option<SecretString>, Error> {
         let resp = client
             .put(format!("{ep}{TOKEN_PATH}"))
+            .timeout(self.timeout)
             .header(TOKEN_TTL_HEADER, TOKEN_TTL_SECS.to_string())
             .send()
             .await
@@ -147,7 +158,7 @@ impl InstanceMetadataProvider {
         url: &str,
         token: Option<&SecretString>,
     ) -> Result<(StatusCode, String), Error> {
-        let mut req = client.get(url);
+        let mut req = client.get(url).timeout(self.timeout);
         if let Some(t) = token {
             req = req.header(TOKEN_HEADER, t.expose_secret());
         }
@@ -186,14 +197,7 @@ impl ProvideCredentials for InstanceMetadataProvider {
             ));
         }
         let ep = self.endpoint();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .build()
-            .map_err(|e| {
-                Error::credentials_with_source(PROVIDER, "cannot build an HTTP client", e)
-            })?;
+        let client = self.http.get(Kind::Local, self.connect_timeout, PROVIDER)?;
         let token = self.token(&client, &ep).await?;
 
         let list_url = format!("{ep}{CREDS_PATH}");
@@ -240,5 +244,28 @@ impl ProvideCredentials for InstanceMetadataProvider {
             ));
         }
         credentials_from_json(&body, PROVIDER)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[tokio::test]
+    async fn fetches_reuse_one_client() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ep = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let http = HttpClients::new();
+        let env: Arc<dyn Env> = Arc::new(HashMap::<&str, String>::new());
+        let p = InstanceMetadataProvider::new(env)
+            .with_endpoint(ep)
+            .with_http(http.clone());
+        for _ in 0..3 {
+            let e = p.provide_credentials().await.unwrap_err();
+            assert!(e.to_string().contains("could not connect"), "{e}");
+        }
+        assert_eq!(http.len(), 1);
     }
 }

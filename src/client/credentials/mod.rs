@@ -32,6 +32,7 @@ pub mod assume_role;
 mod cache;
 mod chain;
 mod container;
+mod http;
 mod imds;
 mod json;
 pub mod process;

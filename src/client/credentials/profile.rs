@@ -42,6 +42,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::assume_role::{require_source, AssumeRoleProvider};
+use super::http::HttpClients;
 use super::process::ProcessProvider;
 use super::sso::{SsoProvider, SsoSettings};
 use super::sts::ProfileStsSettings;
@@ -167,6 +168,7 @@ pub struct ProfileProvider {
     env: EnvRef,
     profile_override: Option<String>,
     region_hint: Option<String>,
+    http: HttpClients,
 }
 
 impl ProfileProvider {
@@ -176,6 +178,7 @@ impl ProfileProvider {
             env: EnvRef::new(env),
             profile_override: None,
             region_hint: None,
+            http: HttpClients::new(),
         }
     }
 
@@ -183,6 +186,13 @@ impl ProfileProvider {
     #[must_use]
     pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
         self.profile_override = Some(profile.into());
+        self
+    }
+
+    /// Takes its HTTP client from `http` and hands it to the providers it builds (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
         self
     }
 
@@ -488,7 +498,8 @@ impl ProfileProvider {
                             },
                         )
                         .with_profile_sts(sts_settings.clone())
-                        .with_region_hint(self.region_hint.clone()),
+                        .with_region_hint(self.region_hint.clone())
+                        .with_http(self.http.clone()),
                     );
                 }
                 roles.push(step);
@@ -530,11 +541,17 @@ impl ProfileProvider {
                                 context,
                             }),
                             "Ec2InstanceMetadata" => Box::new(Required {
-                                inner: Box::new(InstanceMetadataProvider::new(env.clone())),
+                                inner: Box::new(
+                                    InstanceMetadataProvider::new(env.clone())
+                                        .with_http(self.http.clone()),
+                                ),
                                 context,
                             }),
                             "EcsContainer" => Box::new(Required {
-                                inner: Box::new(ContainerProvider::new(env.clone())),
+                                inner: Box::new(
+                                    ContainerProvider::new(env.clone())
+                                        .with_http(self.http.clone()),
+                                ),
                                 context,
                             }),
                             other => {
@@ -612,7 +629,8 @@ impl ProfileProvider {
             let mut p = AssumeRoleProvider::new(provider, step.role_arn, env.clone())
                 .with_origin(format!("profile {:?}", step.profile))
                 .with_profile_sts(sts_settings.clone())
-                .with_region_hint(self.region_hint.clone());
+                .with_region_hint(self.region_hint.clone())
+                .with_http(self.http.clone());
             if let Some(n) = step.session_name {
                 p = p.with_session_name(n);
             }
@@ -716,7 +734,9 @@ impl ProfileProvider {
             profile: name.to_owned(),
         };
         let endpoint_url = p.get("endpoint_url").map(str::to_owned);
-        Ok(SsoProvider::new(self.env.arc(), settings).with_profile_endpoint_url(endpoint_url))
+        Ok(SsoProvider::new(self.env.arc(), settings)
+            .with_profile_endpoint_url(endpoint_url)
+            .with_http(self.http.clone()))
     }
 }
 

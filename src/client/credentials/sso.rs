@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use sha1::{Digest, Sha1};
 
+use super::http::{HttpClients, Kind};
 use super::json::parse_rfc3339;
 use super::sts::{check_region, dns_suffix, endpoint_override, scrub, CredentialsServiceError};
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
@@ -74,6 +75,7 @@ pub struct SsoProvider {
     settings: SsoSettings,
     cache_dir: Option<PathBuf>,
     profile_endpoint_url: Option<String>,
+    http: HttpClients,
 }
 
 impl SsoProvider {
@@ -89,6 +91,7 @@ impl SsoProvider {
             settings,
             cache_dir,
             profile_endpoint_url: None,
+            http: HttpClients::new(),
         }
     }
 
@@ -96,6 +99,13 @@ impl SsoProvider {
     #[must_use]
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
         self
     }
 
@@ -242,20 +252,14 @@ impl ProvideCredentials for SsoProvider {
             "GetRoleCredentials for account {} role {} at {base} (profile {:?})",
             s.account_id, s.role_name, s.profile
         );
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::credentials_with_source(PROVIDER, "cannot build an HTTP client", e)
-            })?;
+        let http = self.http.get(Kind::Aws, Duration::from_secs(5), PROVIDER)?;
         let mut attempt = 0;
         let (status, headers, body) = loop {
             let delay = RETRY_DELAYS.get(attempt).copied();
             attempt += 1;
             let sent = http
                 .get(&url)
+                .timeout(Duration::from_secs(30))
                 .header("x-amz-sso_bearer_token", token.expose_secret())
                 .header("accept", "application/json")
                 .send()

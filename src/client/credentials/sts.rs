@@ -29,6 +29,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use super::http::{HttpClients, Kind};
 use super::{Credentials, EnvRef, SecretString};
 use crate::client::error::Error;
 use crate::sign::{self, crypto, v4, PayloadHash, SignableRequest, UriMode};
@@ -408,12 +409,23 @@ fn retryable(status: u16, code: Option<&str>) -> bool {
         )
 }
 
+/// Connect timeout of STS requests.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Total timeout of one STS request.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// The `User-Agent` of STS requests.
+const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
+
 /// Delays before the second and third attempts.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
 
 impl StsClient {
     /// A client for `endpoint`; errors carry `provider`'s name.
-    pub(crate) fn new(endpoint: StsEndpoint, provider: &'static str) -> Result<Self, Error> {
+    pub(crate) fn new(
+        endpoint: StsEndpoint,
+        provider: &'static str,
+        http: &HttpClients,
+    ) -> Result<Self, Error> {
         #[cfg(not(feature = "tls"))]
         if endpoint.url.starts_with("https:") {
             return Err(Error::credentials(
@@ -425,15 +437,7 @@ impl StsClient {
                 ),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("s3driver/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::credentials_with_source(provider, "cannot build an HTTP client", e)
-            })?;
+        let http = http.get(Kind::Aws, CONNECT_TIMEOUT, provider)?;
         Ok(Self {
             endpoint,
             http,
@@ -575,6 +579,8 @@ impl StsClient {
             let mut req = self
                 .http
                 .post(&url)
+                .timeout(TIMEOUT)
+                .header("user-agent", USER_AGENT)
                 .header("content-type", CONTENT_TYPE)
                 .body(body.to_owned());
             for (name, value) in headers {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::http::HttpClients;
 use super::sts::{
     check_role_arn, check_session_name, default_session_name, ProfileStsSettings, StsClient,
     StsEndpoint,
@@ -50,6 +51,7 @@ pub struct WebIdentityProvider {
     settings: Option<WebIdentitySettings>,
     profile_sts: ProfileStsSettings,
     region_hint: Option<String>,
+    http: HttpClients,
 }
 
 impl WebIdentityProvider {
@@ -61,6 +63,7 @@ impl WebIdentityProvider {
             settings: None,
             profile_sts: ProfileStsSettings::default(),
             region_hint: None,
+            http: HttpClients::new(),
         }
     }
 
@@ -70,6 +73,13 @@ impl WebIdentityProvider {
             settings: Some(settings),
             ..Self::new(env)
         }
+    }
+
+    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
+    #[must_use]
+    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
+        self.http = http;
+        self
     }
 
     /// The region to call STS in when neither `AWS_REGION`, `AWS_DEFAULT_REGION` nor the
@@ -242,7 +252,7 @@ impl ProvideCredentials for WebIdentityProvider {
             self.region_hint.as_deref(),
             PROVIDER,
         )?;
-        let sts = StsClient::new(endpoint, PROVIDER)?;
+        let sts = StsClient::new(endpoint, PROVIDER, &self.http)?;
         let token_source = format!("{} ({})", s.token_file.display(), file_setting(&s));
         let creds = sts
             .assume_role_with_web_identity(

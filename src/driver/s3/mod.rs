@@ -37,7 +37,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 pub use check::{Action, Outcome, PermissionReport, Scope};
 pub use params::{
-    S3Parameters, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES,
+    Encryption, S3Parameters, StorageClass, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+    OBJECT_ACLS, STORAGE_CLASSES,
 };
 
 use crate::client::credentials::{
@@ -162,18 +163,11 @@ impl S3Driver {
     ) -> Result<Base<S3Driver>, DriverError> {
         let client = S3Client::new(config, credentials)
             .map_err(|e| client_err(e).with_driver(DRIVER_NAME))?;
-        let sse = params.encrypt.then(|| {
-            if params.key_id.is_empty() {
-                ServerSideEncryption::Aes256
-            } else {
-                ServerSideEncryption::Kms(Some(params.key_id.clone()))
-            }
-        });
         let write_opts = WriteOptions {
             content_type: Some("application/octet-stream".to_owned()),
-            storage_class: params.storage_class.clone(),
+            storage_class: params.storage_class.map(|c| c.as_str().to_owned()),
             acl: Some(params.object_acl.clone()),
-            sse,
+            sse: params.encryption.to_server_side_encryption(),
         };
         let root = params.root_directory.trim_matches('/');
         let root_prefix = if root.is_empty() {
@@ -400,10 +394,6 @@ fn not_found_or(path: &str, e: ClientError) -> DriverError {
     }
 }
 
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl StorageDriver for S3Driver {
     fn name(&self) -> &str {
@@ -429,8 +419,10 @@ impl StorageDriver for S3Driver {
         Ok(())
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
-        let start = u64::try_from(offset).map_err(|_| DriverError::invalid_offset(path, offset))?;
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
+        // No object is that large; servers may take a number past `i64::MAX` for a
+        // malformed range and answer with the whole object.
+        let start = offset.min(i64::MAX as u64);
         let range = (start > 0).then_some(ByteRange { start, end: None });
         match self.inner.client.get_object(&self.key(path), range).await {
             Ok(out) => Ok(Box::new(tokio_util::io::StreamReader::new(
@@ -464,7 +456,7 @@ impl StorageDriver for S3Driver {
             return Ok(FileInfo::dir("/", None));
         }
         let head_err = match self.inner.client.head_object(&self.key(path)).await {
-            Ok(meta) => return Ok(FileInfo::file(path, to_i64(meta.size), meta.last_modified)),
+            Ok(meta) => return Ok(FileInfo::file(path, meta.size, meta.last_modified)),
             // Transport failures are not answers about the key.
             Err(e) if e.status().is_none() => return Err(client_err(e)),
             Err(e) => e,
@@ -697,7 +689,7 @@ impl StorageDriver for S3Driver {
                     prev_dir.clear();
                 }
                 let mod_time = obj.last_modified.to_system_time();
-                entries.push(FileInfo::file(file_path, to_i64(obj.size), mod_time));
+                entries.push(FileInfo::file(file_path, obj.size, mod_time));
                 for entry in entries {
                     if let Some(skip) = &skip_dir {
                         if crate::driver::is_subpath(&entry.path, skip) {

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::client::credentials::SecretString;
 use crate::client::endpoint::{parse_http_url, validate_region, EndpointConfig};
 use crate::client::endpoint::{v2_decision, V2Decision, V2NotAllowed};
-use crate::client::SignatureVersion;
+use crate::client::{ServerSideEncryption, SignatureVersion};
 use crate::driver::{ParameterError, Parameters};
 
 /// 5 MiB: the smallest S3 multipart part (and the smallest `chunksize`).
@@ -28,7 +28,8 @@ pub const DEFAULT_MAX_BUFFER_MEMORY: i64 = 512 << 20;
 /// [`Busy`](crate::driver::Busy) error.
 pub const DEFAULT_BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Storage classes accepted by `storageclass` (`NONE` omits the header).
+/// Storage classes accepted by `storageclass` (`NONE` omits the header), in the order the
+/// error message lists them.
 pub const STORAGE_CLASSES: [&str; 9] = [
     "NONE",
     "STANDARD",
@@ -40,6 +41,105 @@ pub const STORAGE_CLASSES: [&str; 9] = [
     "GLACIER_IR",
     "EXPRESS_ONEZONE",
 ];
+
+/// The storage class of new objects (`storageclass`, the `x-amz-storage-class` header).
+/// `storageclass: NONE` omits the header: [`S3Parameters::storage_class`] is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StorageClass {
+    /// `STANDARD` (the default).
+    Standard,
+    /// `REDUCED_REDUNDANCY`.
+    ReducedRedundancy,
+    /// `STANDARD_IA`.
+    StandardIa,
+    /// `ONEZONE_IA`.
+    OnezoneIa,
+    /// `INTELLIGENT_TIERING`.
+    IntelligentTiering,
+    /// `OUTPOSTS`.
+    Outposts,
+    /// `GLACIER_IR`.
+    GlacierIr,
+    /// `EXPRESS_ONEZONE`.
+    ExpressOnezone,
+}
+
+impl StorageClass {
+    /// Every storage class, in the order of [`STORAGE_CLASSES`].
+    pub const ALL: [Self; 8] = [
+        Self::Standard,
+        Self::ReducedRedundancy,
+        Self::StandardIa,
+        Self::OnezoneIa,
+        Self::IntelligentTiering,
+        Self::Outposts,
+        Self::GlacierIr,
+        Self::ExpressOnezone,
+    ];
+
+    /// The name S3 knows it by, as sent in `x-amz-storage-class` (`"STANDARD_IA"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
+            Self::StandardIa => "STANDARD_IA",
+            Self::OnezoneIa => "ONEZONE_IA",
+            Self::IntelligentTiering => "INTELLIGENT_TIERING",
+            Self::Outposts => "OUTPOSTS",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::ExpressOnezone => "EXPRESS_ONEZONE",
+        }
+    }
+}
+
+impl fmt::Display for StorageClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Server-side encryption of new objects (`encrypt` and `keyid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Encryption {
+    /// No `x-amz-server-side-encryption` header (`encrypt: false`, the default).
+    #[default]
+    None,
+    /// SSE-S3: `x-amz-server-side-encryption: AES256` (`encrypt: true` without `keyid`).
+    SseS3,
+    /// SSE-KMS: `x-amz-server-side-encryption: aws:kms`, with
+    /// `x-amz-server-side-encryption-aws-kms-key-id` when `key_id` is set (`encrypt: true`
+    /// with `keyid`); without one the bucket's default KMS key is used.
+    SseKms {
+        /// The KMS key (id, ARN or alias).
+        key_id: Option<String>,
+    },
+}
+
+impl Encryption {
+    /// What the configuration's `encrypt` and `keyid` ask for: nothing without `encrypt`
+    /// (`keyid` is then ignored, as Distribution's documentation says; its code still sends
+    /// the key id header alone, which S3 accepts only next to `aws:kms`), SSE-S3 with an
+    /// empty `keyid`, SSE-KMS with that key otherwise.
+    pub fn from_settings(encrypt: bool, key_id: &str) -> Self {
+        match (encrypt, key_id) {
+            (false, _) => Self::None,
+            (true, "") => Self::SseS3,
+            (true, key) => Self::SseKms {
+                key_id: Some(key.to_owned()),
+            },
+        }
+    }
+
+    /// The client's request option for it; `None` sends no encryption headers.
+    pub fn to_server_side_encryption(&self) -> Option<ServerSideEncryption> {
+        match self {
+            Self::None => None,
+            Self::SseS3 => Some(ServerSideEncryption::Aes256),
+            Self::SseKms { key_id } => Some(ServerSideEncryption::Kms(key_id.clone())),
+        }
+    }
+}
 
 /// Canned ACLs accepted by `objectacl`.
 pub const OBJECT_ACLS: [&str; 7] = [
@@ -66,10 +166,8 @@ pub struct S3Parameters {
     pub endpoint: EndpointConfig,
     /// `bucket` (required; must exist).
     pub bucket: String,
-    /// `encrypt`: server-side encryption.
-    pub encrypt: bool,
-    /// `keyid`: KMS key for `encrypt` (SSE-KMS); SSE-S3 (AES256) when empty.
-    pub key_id: String,
+    /// `encrypt` and `keyid`: server-side encryption of new objects (default none).
+    pub encryption: Encryption,
     /// `v4auth` (default true); false selects SigV2 for S3-compatible servers. On AWS's own
     /// endpoint it means SigV4 with a warning (regions that accepted SigV2) or an error
     /// (SigV4-only regions): see [`S3Parameters::signature_version`].
@@ -84,8 +182,8 @@ pub struct S3Parameters {
     pub multipart_copy_threshold_size: u64,
     /// `rootdirectory`: key prefix of everything the driver stores.
     pub root_directory: String,
-    /// `storageclass`; `None` for `NONE` (no header).
-    pub storage_class: Option<String>,
+    /// `storageclass` (default `STANDARD`); `None` for `NONE` (no header).
+    pub storage_class: Option<StorageClass>,
     /// `objectacl` (default `private`).
     pub object_acl: String,
     /// `redirectendpoint`: `scheme://host[:port]` that replaces the presigned URL's.
@@ -111,7 +209,7 @@ impl fmt::Debug for S3Parameters {
             .field("session_token", &self.session_token)
             .field("endpoint", &self.endpoint)
             .field("bucket", &self.bucket)
-            .field("encrypt", &self.encrypt)
+            .field("encryption", &self.encryption)
             .field("v4_auth", &self.v4_auth)
             .field("chunk_size", &self.chunk_size)
             .field("max_buffer_memory", &self.max_buffer_memory)
@@ -189,19 +287,24 @@ impl S3Parameters {
             Some(_) => p.int("maxbuffermemory", 0, 2 * chunk_size, i64::MAX)?,
         };
         let storage_class = match p.get("storageclass").map(str::trim) {
-            None | Some("") => Some("STANDARD".to_owned()),
+            None | Some("") => Some(StorageClass::Standard),
             Some(v) => {
                 let upper = v.to_ascii_uppercase();
-                if !STORAGE_CLASSES.contains(&upper.as_str()) {
-                    return Err(ParameterError::new(
-                        "storageclass",
-                        format!(
-                            "the storageclass parameter must be one of {}, {v} invalid",
-                            STORAGE_CLASSES.join(", ")
-                        ),
-                    ));
+                if upper == "NONE" {
+                    None
+                } else {
+                    let class = StorageClass::ALL.into_iter().find(|c| c.as_str() == upper);
+                    if class.is_none() {
+                        return Err(ParameterError::new(
+                            "storageclass",
+                            format!(
+                                "the storageclass parameter must be one of {}, {v} invalid",
+                                STORAGE_CLASSES.join(", ")
+                            ),
+                        ));
+                    }
+                    class
                 }
-                (upper != "NONE").then_some(upper)
             }
         };
         let object_acl = match p.get("objectacl").map(str::trim) {
@@ -242,8 +345,7 @@ impl S3Parameters {
                 user_agent_suffix: Some(user_agent).filter(|s| !s.is_empty()),
             },
             bucket,
-            encrypt,
-            key_id: string("keyid"),
+            encryption: Encryption::from_settings(encrypt, &string("keyid")),
             v4_auth,
             chunk_size: chunk_size.unsigned_abs(),
             multipart_copy_chunk_size: multipart_copy_chunk_size.unsigned_abs(),
@@ -333,8 +435,9 @@ mod tests {
         assert_eq!(p.multipart_copy_chunk_size, 32 << 20);
         assert_eq!(p.multipart_copy_max_concurrency, 100);
         assert_eq!(p.multipart_copy_threshold_size, 32 << 20);
-        assert!(p.v4_auth && p.endpoint.secure && !p.encrypt && !p.endpoint.force_path_style);
-        assert_eq!(p.storage_class.as_deref(), Some("STANDARD"));
+        assert!(p.v4_auth && p.endpoint.secure && !p.endpoint.force_path_style);
+        assert_eq!(p.encryption, Encryption::None);
+        assert_eq!(p.storage_class, Some(StorageClass::Standard));
         assert_eq!(p.object_acl, "private");
         assert!(p.redirect_endpoint.is_none() && p.session_token.is_none());
         assert_eq!(p.max_buffer_memory, 512 << 20);
@@ -446,13 +549,104 @@ mod tests {
         let p = S3Parameters::from_parameters(&base().with("storageclass", "none")).unwrap();
         assert_eq!(p.storage_class, None);
         let p = S3Parameters::from_parameters(&base().with("storageclass", "glacier_ir")).unwrap();
-        assert_eq!(p.storage_class.as_deref(), Some("GLACIER_IR"));
+        assert_eq!(p.storage_class, Some(StorageClass::GlacierIr));
         let e = S3Parameters::from_parameters(&base().with("storageclass", "GLACIER")).unwrap_err();
         assert_eq!(e.key, "storageclass");
+        assert_eq!(
+            e.to_string(),
+            "the storageclass parameter must be one of NONE, STANDARD, REDUCED_REDUNDANCY, \
+             STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, OUTPOSTS, GLACIER_IR, EXPRESS_ONEZONE, \
+             GLACIER invalid"
+        );
+        // Every listed name but NONE is a class, and parses to it.
+        assert_eq!(
+            STORAGE_CLASSES[1..],
+            StorageClass::ALL.map(StorageClass::as_str)
+        );
+        for class in StorageClass::ALL {
+            let p = S3Parameters::from_parameters(&base().with("storageclass", class.as_str()))
+                .unwrap();
+            assert_eq!(p.storage_class, Some(class));
+        }
         let e = S3Parameters::from_parameters(&base().with("objectacl", "public")).unwrap_err();
         assert_eq!(e.key, "objectacl");
         let e = S3Parameters::from_parameters(&base().with("secure", "maybe")).unwrap_err();
         assert_eq!(e.to_string(), "the secure parameter should be a boolean");
+    }
+
+    #[test]
+    fn storage_class_accepts_only_distributions_names() {
+        let class = |v: &str| S3Parameters::from_parameters(&base().with("storageclass", v));
+        // Any case, surrounding blanks ignored; an empty value is the default.
+        for (v, want) in [
+            ("standard_ia", Some(StorageClass::StandardIa)),
+            (
+                "Intelligent_Tiering",
+                Some(StorageClass::IntelligentTiering),
+            ),
+            (" OUTPOSTS ", Some(StorageClass::Outposts)),
+            ("reduced_redundancy", Some(StorageClass::ReducedRedundancy)),
+            ("express_onezone", Some(StorageClass::ExpressOnezone)),
+            ("None", None),
+            ("", Some(StorageClass::Standard)),
+        ] {
+            assert_eq!(class(v).unwrap().storage_class, want, "{v:?}");
+        }
+        // S3 classes Distribution does not offer (archive tiers), near misses and lists.
+        for v in [
+            "GLACIER",
+            "DEEP_ARCHIVE",
+            "STANDARD-IA",
+            "STANDARD IA",
+            "STANDARDIA",
+            "STANDARD_",
+            "NONE,STANDARD",
+            "nothing",
+            "0",
+        ] {
+            let e = class(v).unwrap_err();
+            assert_eq!(e.key, "storageclass", "{v:?}");
+            assert!(e.to_string().contains(v), "{v:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn encryption_from_encrypt_and_keyid() {
+        let enc = |pairs: &[(&str, &str)]| {
+            let mut p = base();
+            for &(k, v) in pairs {
+                p = p.with(k, v);
+            }
+            S3Parameters::from_parameters(&p).unwrap().encryption
+        };
+        assert_eq!(enc(&[]), Encryption::None);
+        assert_eq!(enc(&[("keyid", "k")]), Encryption::None, "keyid alone");
+        assert_eq!(
+            enc(&[("encrypt", "false"), ("keyid", "k")]),
+            Encryption::None
+        );
+        assert_eq!(enc(&[("encrypt", "true")]), Encryption::SseS3);
+        assert_eq!(
+            enc(&[("encrypt", "true"), ("keyid", " ")]),
+            Encryption::SseS3
+        );
+        assert_eq!(
+            enc(&[("encrypt", "true"), ("keyid", "alias/registry")]),
+            Encryption::SseKms {
+                key_id: Some("alias/registry".to_owned())
+            }
+        );
+        assert_eq!(Encryption::None.to_server_side_encryption(), None);
+        assert_eq!(
+            Encryption::SseS3.to_server_side_encryption(),
+            Some(ServerSideEncryption::Aes256)
+        );
+        assert_eq!(
+            Encryption::SseKms { key_id: None }.to_server_side_encryption(),
+            Some(ServerSideEncryption::Kms(None))
+        );
+        let e = S3Parameters::from_parameters(&base().with("encrypt", "yes")).unwrap_err();
+        assert_eq!(e.to_string(), "the encrypt parameter should be a boolean");
     }
 
     #[test]

@@ -654,8 +654,8 @@ impl FileWriter for S3Writer {
         Ok(p.len())
     }
 
-    fn size(&self) -> i64 {
-        i64::try_from(self.size).unwrap_or(i64::MAX)
+    fn size(&self) -> u64 {
+        self.size
     }
 
     async fn close(&mut self) -> Result<(), DriverError> {

@@ -60,7 +60,7 @@ impl StorageDriver for CloudFrontMiddleware {
         self.inner.put_content(path, content).await
     }
 
-    async fn reader(&self, path: &str, offset: i64) -> Result<BoxedReader, DriverError> {
+    async fn reader(&self, path: &str, offset: u64) -> Result<BoxedReader, DriverError> {
         self.inner.reader(path, offset).await
     }
 

@@ -231,7 +231,7 @@ pub(in crate::server) async fn serve(
 async fn cached_elsewhere(
     driver: &dyn StorageDriver,
     digest: &Digest,
-) -> Result<Option<i64>, ApiErrors> {
+) -> Result<Option<u64>, ApiErrors> {
     if digest.algorithm() != Algorithm::Sha256 {
         return Ok(None);
     }
@@ -246,7 +246,7 @@ async fn link_and_serve(
     proxy: &Proxy,
     name: &str,
     digest: &Digest,
-    size: i64,
+    size: u64,
 ) -> HandlerResult {
     tracing::debug!(repository = name, %digest, "linking a blob cached through another repository");
     store::link_layer(ctx.driver(), name, digest, None).await?;
