@@ -46,38 +46,38 @@
 //! pull over the same link):
 //!
 //! ```text
-//! == pull-through cache vs direct pull: 7 rounds, order alternating; load average 1.77 1.14 0.50 ==
-//! floors: SHA-256 1693 MiB/s on one core; loopback TCP 2680 MiB/s
+//! == pull-through cache vs direct pull: 7 rounds, order alternating; load average 1.70 1.72 2.30 ==
+//! floors: SHA-256 1694 MiB/s on one core; loopback TCP 4424 MiB/s
 //!
 //! -- link to the upstream: none (loopback, unthrottled) --
 //! 4 x 16 MiB (64.0 MiB, 5 blobs, 3 in flight); ms, median [min, max]; CPU: all threads
 //!                                      wall       MiB/s   / direct      CPU   / direct
-//!   direct           77.2 [  67.6,   92.0]         829      1.00x     75.0      1.00x
-//!   cold proxy      308.4 [ 255.3,  426.6]         208      3.99x    324.7      4.33x
-//!   warm proxy       86.4 [  65.0,  116.0]         741      1.12x     88.1      1.17x
+//!   direct           29.1 [  26.7,   33.1]        2196      1.00x     53.6      1.00x
+//!   cold proxy      138.6 [ 129.2,  154.2]         462      4.76x    264.5      4.93x
+//!   warm proxy       29.3 [  27.3,   30.6]        2187      1.00x     53.0      0.99x
 //! ...
 //! summary, wall time medians as ratios to the direct pull over the same link:
 //!   link                     image         direct ms     cold     warm
-//!   none                     4 x 16 MiB         77.2    3.99x    1.12x
-//!   none                     20 x 64 KiB        12.7    4.70x    0.97x
-//!   1000 Mbit/s, 10 ms RTT   4 x 16 MiB        601.1    1.10x    0.15x
-//!   1000 Mbit/s, 10 ms RTT   20 x 64 KiB       141.7    1.27x    0.10x
-//!   100 Mbit/s, 20 ms RTT    4 x 16 MiB       5467.4    1.00x    0.01x
-//!   100 Mbit/s, 20 ms RTT    20 x 64 KiB       280.8    1.04x    0.04x
+//!   none                     4 x 16 MiB         29.1    4.76x    1.00x
+//!   none                     20 x 64 KiB         5.4    3.59x    0.95x
+//!   1000 Mbit/s, 10 ms RTT   4 x 16 MiB        587.7    1.01x    0.05x
+//!   1000 Mbit/s, 10 ms RTT   20 x 64 KiB       134.3    1.05x    0.05x
+//!   100 Mbit/s, 20 ms RTT    4 x 16 MiB       5462.2    1.00x    0.01x
+//!   100 Mbit/s, 20 ms RTT    20 x 64 KiB       273.3    1.03x    0.03x
 //! ```
 //!
-//! An earlier unthrottled run (before the link model) had warm 0.93x/0.96x and cold
-//! 4.01x/3.85x. Reading it: the warm pull meets the goal. Unthrottled, the cold pull does not
-//! (about 4x): it is CPU-bound, both cores busy, its CPU about 4.3x a direct pull's. Over
-//! loopback from an in-memory S3 a direct pull is nothing but two copies through TCP, while a
-//! cold pull adds a third hop (upstream to cache), the cache's SHA-256 check, and the write to
-//! the cache's storage (a fourth hop, SHA-256 again for the SigV4 payload signature, and once
-//! more in the bench S3 server's signature check). With the storage write replaced by a drain
-//! (an experiment, not in the code) the cold pull was 2.0-2.2x direct: about half of the excess
-//! is the relay, half the write. Behind a link the transfer from the upstream bounds both
-//! pulls and the cold pull's extra CPU overlaps it: 1.00-1.10x for the big image. Many small
-//! blobs over a 10 ms round trip still cost 1.27x (38 ms over 21 blobs 3 at a time, about
-//! 5 ms a blob: the cache's storage lookups before it asks the upstream, and its writes).
+//! Reading it: the warm pull meets the goal (it never touches the upstream). Unthrottled, the
+//! cold pull does not (about 4x): it is CPU-bound, both cores busy. Over loopback from an
+//! in-memory S3 a direct pull is nothing but two copies through TCP, while a cold pull adds a
+//! third hop (upstream to cache), the cache's SHA-256 check, and the write to the cache's
+//! storage (a fourth hop, SHA-256 again for the SigV4 payload signature, and once more in the
+//! bench S3 server's signature check). With the storage write replaced by a drain (an
+//! experiment, not in the code) the cold pull was 2.0-2.2x direct: about half of the excess is
+//! the relay, half the write. Behind a link the transfer from the upstream bounds both pulls
+//! and the cold pull's extra CPU overlaps it: 1.00-1.05x here. Many small blobs over a 10 ms
+//! round trip cost 1.27x in the first run of this bench, when the cache looked in storage three
+//! times in a row before asking the upstream; it now asks at once (the blob-store lookup runs
+//! alongside the upstream request).
 
 #[path = "support/interleaved.rs"]
 mod interleaved;

@@ -19,10 +19,10 @@
 //! - `s3driver client`: `put_object` (SHA-256 signed payload; no Content-MD5, as the signed
 //!   SHA-256 already covers the body) / `get_object`.
 //! - `s3driver client unsigned stream`: `put_object_stream` (`UNSIGNED-PAYLOAD`).
-//! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, two parts in flight, the default)
+//! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, one part in flight, the default)
 //!   / `reader`.
-//! - `s3driver driver, 1 part in flight` and `8 parts in flight`: the same with
-//!   `maxconcurrentparts: 1` (the default before, two buffers) and `8` (BufWriter's overlap).
+//! - `s3driver driver, 2 parts in flight` and `8 parts in flight`: the same with
+//!   `maxconcurrentparts: 2` (three buffers) and `8` (BufWriter's overlap).
 //! - `object_store`: `put` (one PutObject, SHA-256 signed payload) / `get`.
 //! - `object_store unsigned`: `put` with `with_unsigned_payload(true)`.
 //! - `object_store BufWriter`: `BufWriter` of 10 MiB capacity (1 MiB `write_all`s, multipart
@@ -205,15 +205,15 @@ fn main() {
             &t.secret_key,
             &[("maxconcurrentparts", "8")],
         );
-        let one = ours::driver_with(
+        let two = ours::driver_with(
             &t.endpoint,
             &t.bucket,
             &t.access_key,
             &t.secret_key,
-            &[("maxconcurrentparts", "1")],
+            &[("maxconcurrentparts", "2")],
         );
         let mut c = ours::contenders(&driver);
-        c.push(ours::deep_writer(&one, "s3driver driver, 1 part in flight"));
+        c.push(ours::deep_writer(&two, "s3driver driver, 2 parts in flight"));
         c.push(ours::deep_writer(&deep, "s3driver driver, 8 parts in flight"));
         c.extend(object_store_contenders(t));
         c

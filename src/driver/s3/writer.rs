@@ -108,7 +108,7 @@ pub(super) struct S3Writer {
     /// The budget reservation backing `buf` (taken when a buffer starts to fill).
     buf_permit: Option<OwnedSemaphorePermit>,
     /// The parts being uploaded while the next one fills `buf`, oldest first: at most
-    /// `maxconcurrentparts` (default 2, so memory stays within three parts).
+    /// `maxconcurrentparts` (default 1, so memory stays within two parts).
     inflight: std::collections::VecDeque<PartTask>,
     /// A buffer (with its budget reservation) a finished part upload gave back, reused for the
     /// next part instead of freeing and allocating `chunksize` bytes again.
