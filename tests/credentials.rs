@@ -12,7 +12,9 @@ use s3driver::client::credentials::{
     InstanceMetadataProvider, ProfileProvider, ProvideCredentials, StaticProvider,
 };
 use s3driver::client::ErrorKind;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+mod common;
+use common::fake_http::{serve_fake, serve_fake_keep_alive, FakeResponse, RequestLog};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -21,94 +23,10 @@ const IMDS_TOKEN: &str = "AQAEAFakeImdsSessionToken==";
 const AUTH_TOKEN: &str = "Bearer-container-auth-token-123";
 
 // ---------------------------------------------------------------------------------------------
-// A tiny HTTP/1.1 responder.
+// The fake endpoints answer through `common::fake_http`.
 
-#[derive(Debug, Clone)]
-struct Req {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-}
-
-struct Resp {
-    status: u16,
-    body: String,
-}
-
-fn resp(status: u16, body: impl Into<String>) -> Resp {
-    Resp {
-        status,
-        body: body.into(),
-    }
-}
-
-type Log = Arc<Mutex<Vec<Req>>>;
-
-async fn serve<F>(handler: F) -> (SocketAddr, Log)
-where
-    F: Fn(&Req) -> Resp + Send + Sync + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let log: Log = Arc::default();
-    let handler = Arc::new(handler);
-    let log2 = log.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            let log = log2.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = stream.into_split();
-                let mut r = BufReader::new(r);
-                let mut line = String::new();
-                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                let mut parts = line.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_owned();
-                let path = parts.next().unwrap_or_default().to_owned();
-                let mut headers = HashMap::new();
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                    }
-                }
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body).await;
-                let req = Req {
-                    method,
-                    path,
-                    headers,
-                };
-                let out = handler(&req);
-                log.lock().unwrap().push(req);
-                let head = format!(
-                    "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
-                    out.status,
-                    out.body.len()
-                );
-                let _ = w.write_all(head.as_bytes()).await;
-                let _ = w.write_all(out.body.as_bytes()).await;
-                let _ = w.shutdown().await;
-            });
-        }
-    });
-    (addr, log)
+fn resp(status: u16, body: impl Into<String>) -> FakeResponse {
+    FakeResponse::new(status, body)
 }
 
 fn env(pairs: &[(&str, &str)]) -> Arc<dyn Env> {
@@ -145,7 +63,7 @@ fn assert_no_secrets(text: &str) {
 
 struct Imds {
     addr: SocketAddr,
-    log: Log,
+    log: RequestLog,
     issued: Arc<AtomicU32>,
     expiration: Arc<Mutex<String>>,
 }
@@ -162,7 +80,7 @@ async fn fake_imds(role: Option<&'static str>, v2: bool) -> Imds {
     let issued = Arc::new(AtomicU32::new(0));
     let expiration = Arc::new(Mutex::new("2099-01-01T00:00:00Z".to_owned()));
     let (i2, e2) = (issued.clone(), expiration.clone());
-    let (addr, log) = serve(move |req| {
+    let (addr, log) = serve_fake(move |req| {
         if req.path == "/latest/api/token" {
             if !v2 {
                 return resp(405, "");
@@ -316,7 +234,7 @@ async fn imds_v1_only_needs_explicit_fallback() {
 #[tokio::test]
 async fn imds_rejected_token_is_an_error() {
     // Token endpoint works but hands out a token the metadata paths reject.
-    let (addr, _log) = serve(|req| {
+    let (addr, _log) = serve_fake(|req| {
         if req.path == "/latest/api/token" {
             resp(200, "some-other-token")
         } else {
@@ -443,9 +361,9 @@ async fn caching_provider_refreshes_imds_credentials_before_expiry() {
 // ---------------------------------------------------------------------------------------------
 // Container credentials.
 
-async fn fake_container(expected_auth: Option<&'static str>) -> (SocketAddr, Log) {
+async fn fake_container(expected_auth: Option<&'static str>) -> (SocketAddr, RequestLog) {
     let issued = AtomicU32::new(0);
-    serve(move |req| {
+    serve_fake(move |req| {
         if req.path != "/v2/credentials/task-uuid" && req.path != "/creds" {
             return resp(404, r#"{"code":"NotFound","message":"no such path"}"#);
         }
@@ -964,86 +882,13 @@ async fn debug_output_never_contains_secrets() {
 // ---------------------------------------------------------------------------------------------
 // Connection reuse across fetches.
 
-/// Like [`serve`], but HTTP/1.1 keep-alive: answers every request a connection carries, and
-/// counts the connections it accepted.
-async fn serve_keep_alive<F>(handler: F) -> (SocketAddr, Arc<AtomicU32>, Log)
-where
-    F: Fn(&Req) -> Resp + Send + Sync + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicU32::new(0));
-    let log: Log = Arc::default();
-    let handler = Arc::new(handler);
-    let (accepted2, log2) = (accepted.clone(), log.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            accepted2.fetch_add(1, Ordering::SeqCst);
-            let (handler, log) = (handler.clone(), log2.clone());
-            tokio::spawn(async move {
-                let (r, mut w) = stream.into_split();
-                let mut r = BufReader::new(r);
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or_default().to_owned();
-                    let path = parts.next().unwrap_or_default().to_owned();
-                    let mut headers = HashMap::new();
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                        }
-                    }
-                    let len: usize = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    let req = Req {
-                        method,
-                        path,
-                        headers,
-                    };
-                    let out = handler(&req);
-                    log.lock().unwrap().push(req);
-                    let head = format!(
-                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
-                        out.status,
-                        out.body.len()
-                    );
-                    if w.write_all(head.as_bytes()).await.is_err()
-                        || w.write_all(out.body.as_bytes()).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, accepted, log)
-}
-
 /// Two refreshes through the default chain share one HTTP client, so the second one reuses
 /// the connection the first one opened. Two providers of their own open one each, which shows
 /// the server tells the cases apart (a client built per fetch opened two connections).
 #[tokio::test]
 async fn refreshes_reuse_the_providers_connection() {
     let (addr, accepted, log) =
-        serve_keep_alive(|_| resp(200, creds_json(1, "2099-01-01T00:00:00Z"))).await;
+        serve_fake_keep_alive(|_| resp(200, creds_json(1, "2099-01-01T00:00:00Z"))).await;
     let home = Home::new(None, None);
     let uri = format!("http://{addr}/creds");
     let vars = [
@@ -1078,7 +923,7 @@ async fn refreshes_reuse_the_providers_connection() {
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
 
     // IMDS: token, role list and role on one connection, the next refresh too.
-    let (addr, accepted, log) = serve_keep_alive(|req| match req.path.as_str() {
+    let (addr, accepted, log) = serve_fake_keep_alive(|req| match req.path.as_str() {
         "/latest/api/token" => resp(200, IMDS_TOKEN),
         "/latest/meta-data/iam/security-credentials/" => resp(200, "role"),
         "/latest/meta-data/iam/security-credentials/role" => {

@@ -1,12 +1,16 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 for fake credential endpoints (STS, the SSO portal,
 //! IMDS, container credentials): every request is recorded with its headers and body, and
-//! answered by a handler. One request per connection (`Connection: close`).
+//! answered by a handler. One request per connection (`Connection: close`), or every request
+//! a connection carries ([`serve_fake_keep_alive`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpListener;
 
 /// A request as the fake server saw it.
@@ -113,78 +117,115 @@ impl FakeResponse {
 /// Every request the fake server received, in order.
 pub type RequestLog = Arc<Mutex<Vec<FakeRequest>>>;
 
-/// Starts a fake server answering with `handler`; returns its address and request log.
+/// Reads one request (line, headers, `Content-Length` body) from `r`; `None` at the end of
+/// the connection or on a short body.
+async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> Option<FakeRequest> {
+    let mut line = String::new();
+    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).await.ok()?;
+    Some(FakeRequest {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Writes `out` as a response; `close` adds `Connection: close`.
+async fn write_response<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    out: &FakeResponse,
+    close: bool,
+) -> std::io::Result<()> {
+    if !out.delay.is_zero() {
+        tokio::time::sleep(out.delay).await;
+    }
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+        out.status,
+        out.body.len()
+    );
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    for (k, v) in &out.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    w.write_all(head.as_bytes()).await?;
+    w.write_all(out.body.as_bytes()).await
+}
+
+/// Starts a fake server answering with `handler`, one request per connection; returns its
+/// address and request log.
 pub async fn serve_fake<F>(handler: F) -> (SocketAddr, RequestLog)
+where
+    F: Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static,
+{
+    let (addr, _, log) = serve(handler, false).await;
+    (addr, log)
+}
+
+/// Like [`serve_fake`], but HTTP/1.1 keep-alive: answers every request a connection
+/// carries, and counts the connections it accepted.
+pub async fn serve_fake_keep_alive<F>(handler: F) -> (SocketAddr, Arc<AtomicU32>, RequestLog)
+where
+    F: Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static,
+{
+    serve(handler, true).await
+}
+
+async fn serve<F>(handler: F, keep_alive: bool) -> (SocketAddr, Arc<AtomicU32>, RequestLog)
 where
     F: Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU32::new(0));
     let log: RequestLog = Arc::default();
     let handler = Arc::new(handler);
-    let log2 = log.clone();
+    let (accepted2, log2) = (accepted.clone(), log.clone());
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let handler = handler.clone();
-            let log = log2.clone();
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted2.fetch_add(1, Ordering::SeqCst);
+            let (handler, log) = (handler.clone(), log2.clone());
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
                 let mut r = BufReader::new(r);
-                let mut line = String::new();
-                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                let mut parts = line.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_owned();
-                let path = parts.next().unwrap_or_default().to_owned();
-                let mut headers = HashMap::new();
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let h = h.trim_end();
-                    if h.is_empty() {
+                while let Some(req) = read_request(&mut r).await {
+                    let out = handler(&req);
+                    log.lock().unwrap().push(req);
+                    if write_response(&mut w, &out, !keep_alive).await.is_err() || !keep_alive {
                         break;
                     }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                    }
                 }
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body).await;
-                let req = FakeRequest {
-                    method,
-                    path,
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let out = handler(&req);
-                log.lock().unwrap().push(req);
-                if !out.delay.is_zero() {
-                    tokio::time::sleep(out.delay).await;
-                }
-                let mut head = format!(
-                    "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                    out.status,
-                    out.body.len()
-                );
-                for (k, v) in &out.headers {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-                head.push_str("\r\n");
-                let _ = w.write_all(head.as_bytes()).await;
-                let _ = w.write_all(out.body.as_bytes()).await;
                 let _ = w.shutdown().await;
             });
         }
     });
-    (addr, log)
+    (addr, accepted, log)
 }

@@ -1,6 +1,6 @@
 //! Manifests and tags through the cache.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -96,9 +96,7 @@ pub(in crate::server) async fn ensure(
         return save(ctx, proxy, name, &f, Some(tag)).await;
     };
     let fresh = match (proxy.ttl, checked) {
-        (Some(ttl), Some(at)) => SystemTime::now()
-            .duration_since(at)
-            .is_ok_and(|age| age < ttl),
+        (Some(ttl), Some(at)) => is_fresh(SystemTime::now(), at, ttl),
         _ => false,
     };
     if fresh {
@@ -111,6 +109,20 @@ pub(in crate::server) async fn ensure(
             tracing::warn!(repository = name, tag, error = ?e.0.first().map(|e| &e.detail), "the upstream registry could not confirm the tag; serving the cached manifest");
             Ok(())
         }
+    }
+}
+
+/// How far ahead of this host's clock a storage time may be and still count as "just now".
+/// Storage servers round times up (Swift's `Last-Modified` is the next whole second) and
+/// their clocks drift; a time further ahead than this is not trusted and the tag is checked.
+const CLOCK_AHEAD: Duration = Duration::from_secs(300);
+
+/// Whether a tag last checked `at` (storage's clock) is younger than `ttl` at `now`.
+fn is_fresh(now: SystemTime, at: SystemTime, ttl: Duration) -> bool {
+    match now.duration_since(at) {
+        Ok(age) => age < ttl,
+        // `at` is ahead of `now`: age 0 when within the tolerated skew.
+        Err(ahead) => ahead.duration() <= CLOCK_AHEAD && !ttl.is_zero(),
     }
 }
 
@@ -359,4 +371,25 @@ pub(in crate::server) async fn tags(
         reply = reply.header(LINK, l);
     }
     Ok(reply.with_body(body::full(payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_is_fresh_for_its_ttl_and_through_a_storage_clock_slightly_ahead() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let hour = Duration::from_secs(3600);
+        let s = Duration::from_secs;
+        assert!(is_fresh(now, now, hour));
+        assert!(is_fresh(now, now - s(3599), hour));
+        assert!(!is_fresh(now, now - hour, hour));
+        // Swift rounds Last-Modified up to the next second: a link written just now.
+        assert!(is_fresh(now, now + Duration::from_millis(400), hour));
+        assert!(is_fresh(now, now + CLOCK_AHEAD, hour));
+        // A clock far ahead is not trusted.
+        assert!(!is_fresh(now, now + CLOCK_AHEAD + s(1), hour));
+        assert!(!is_fresh(now, now + s(1), Duration::ZERO));
+    }
 }
