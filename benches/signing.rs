@@ -26,9 +26,9 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4 as aws_v4;
 
-use s3driver::sign::crypto::{sha256_hex, EMPTY_SHA256};
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{self, SignOptions, SigningKey, SigningKeyCache, SigningParams};
+use s3driver::sign::{sha256_hex, EMPTY_SHA256};
 use s3driver::sign::{PayloadHash, SignableRequest, SigningCredentials, UriMode};
 
 const CREDS: SigningCredentials<'static> = SigningCredentials {

@@ -13,8 +13,8 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use s3driver::sign::encode::{encode_path, encode_query};
 use s3driver::sign::v2::{self, BucketAddressing};
+use s3driver::sign::{encode_path, encode_query};
 use s3driver::sign::{SignableRequest, SigningCredentials};
 
 /// One SigV2 server under test.

@@ -11,13 +11,12 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use s3driver::sign::chunked::{self, ChunkSigner};
-use s3driver::sign::crypto::{base64_encode, hex_encode, hmac_sha1, sha256_hex};
-use s3driver::sign::encode::{encode_path, percent_decode, uri_encode};
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{
     self, ContentSha256Header, HeaderSignature, SessionTokenMode, SignOptions, SigningKey,
     SigningParams,
 };
+use s3driver::sign::{encode_path, percent_decode, sha256_hex, uri_encode};
 use s3driver::sign::{AmzTime, PayloadHash, SignableRequest, SigningCredentials, UriMode};
 
 const SUITE_AKID: &str = "AKIDEXAMPLE";
@@ -1325,4 +1324,20 @@ fn s3_v2_examples() {
     }
     assert_eq!(errata_checked, 4);
     c.finish(passed, cases.len(), 17, "cases");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }

@@ -18,7 +18,7 @@ pub use credentials::{
 };
 pub use endpoint::{AddressingStyle, EndpointConfig, RequestTarget, ResolvedEndpoint, Scheme};
 pub use error::{BoxError, Error, ErrorKind, ServiceError};
-pub use retry::{RetryConfig, TransportErrorKind, THROTTLE_MIN_BACKOFF};
+pub use retry::{RetryConfig, TransportErrorKind};
 
 mod body;
 mod builder;

@@ -57,7 +57,7 @@ impl RetryConfig {
 
 /// The minimum base delay after a throttling response (`SlowDown`, 503, 429), as in
 /// aws-sdk-go v1's default retryer.
-pub const THROTTLE_MIN_BACKOFF: Duration = Duration::from_millis(500);
+pub(crate) const THROTTLE_MIN_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The retry-relevant category of a transport failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

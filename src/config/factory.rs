@@ -12,10 +12,10 @@ use crate::driver::{
 };
 
 /// The storage driver names `storage:` accepts.
-pub const STORAGE_DRIVERS: &[&str] = &["filesystem", "inmemory", "s3"];
+pub(crate) const STORAGE_DRIVERS: &[&str] = &["filesystem", "inmemory", "s3"];
 
 /// The storage middleware names `middleware.storage[].name` accepts.
-pub const MIDDLEWARES: &[&str] = &["cloudfront"];
+pub(crate) const MIDDLEWARES: &[&str] = &["cloudfront"];
 
 /// Builds the configured storage driver and applies its middleware.
 ///
@@ -80,7 +80,7 @@ pub fn storage_warnings(cfg: &StorageConfig) -> Vec<String> {
 ///
 /// # Errors
 /// An unknown middleware name, or one that is not part of this build.
-pub fn apply_middleware(
+pub(crate) fn apply_middleware(
     driver: Arc<dyn StorageDriver>,
     middleware: &[MiddlewareConfig],
 ) -> Result<Arc<dyn StorageDriver>, ConfigError> {

@@ -58,7 +58,8 @@ use std::time::Duration;
 
 use crate::driver::Parameters;
 
-pub use factory::{apply_middleware, build_driver, MIDDLEWARES, STORAGE_DRIVERS};
+pub use factory::build_driver;
+pub(crate) use factory::STORAGE_DRIVERS;
 
 /// A configuration problem. The message names the key and says what is
 /// allowed; it never contains the value of a secret.

@@ -35,11 +35,11 @@ use super::{
 const DRIVER_NAME: &str = "filesystem";
 
 /// Default `rootdirectory`.
-pub const DEFAULT_ROOT_DIRECTORY: &str = "/var/lib/registry";
+pub(crate) const DEFAULT_ROOT_DIRECTORY: &str = "/var/lib/registry";
 /// Default `maxthreads`.
-pub const DEFAULT_MAX_THREADS: u64 = 100;
+pub(crate) const DEFAULT_MAX_THREADS: u64 = 100;
 /// Smallest accepted `maxthreads`; smaller values are raised to it.
-pub const MIN_THREADS: u64 = 25;
+pub(crate) const MIN_THREADS: u64 = 25;
 
 /// The filesystem driver as handed out: [`Base`] over [`Regulator`] over
 /// [`FilesystemDriver`].

@@ -81,7 +81,7 @@ use crate::driver::{DriverError, FileInfo, StorageDriver, WalkControl, WalkOptio
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Paths per [`StorageDriver::delete_files`] call (S3's DeleteObjects limit).
-pub const DELETE_BATCH: usize = 1000;
+pub(crate) const DELETE_BATCH: usize = 1000;
 
 /// Delete batches in flight at once.
 const DELETE_BATCHES_IN_FLIGHT: usize = 4;

@@ -23,7 +23,7 @@ use super::digest::Digest;
 pub const ROOT: &str = "/docker/registry/v2";
 
 /// `<root>/repositories`.
-pub fn repositories_root() -> String {
+pub(crate) fn repositories_root() -> String {
     format!("{ROOT}/repositories")
 }
 

@@ -269,7 +269,7 @@ impl ChunkSigner {
 }
 
 /// `hex(size);chunk-signature=<signature>\r\n`.
-pub fn format_chunk_header(size: u64, signature: &str) -> String {
+pub(crate) fn format_chunk_header(size: u64, signature: &str) -> String {
     format!("{size:x}{SIG_PREFIX}{signature}\r\n")
 }
 

@@ -20,7 +20,7 @@ pub const fn is_unreserved(b: u8) -> bool {
 /// Percent-encodes `input`, keeping only unreserved bytes (and `/` unless `encode_slash`).
 ///
 /// ```
-/// use s3driver::sign::encode::uri_encode;
+/// use s3driver::sign::uri_encode;
 /// assert_eq!(uri_encode("/my key+1/ሴ", false), "/my%20key%2B1/%E1%88%B4");
 /// assert_eq!(uri_encode("a/b=c", true), "a%2Fb%3Dc");
 /// ```
@@ -63,7 +63,7 @@ pub fn encode_path(path: &str) -> String {
 /// its `=`).
 ///
 /// ```
-/// use s3driver::sign::encode::encode_query;
+/// use s3driver::sign::encode_query;
 /// assert_eq!(encode_query(&[("prefix", "a b/"), ("list-type", "2")]), "list-type=2&prefix=a%20b%2F");
 /// ```
 pub fn encode_query(query: &[(&str, &str)]) -> String {

@@ -26,7 +26,7 @@
 //!     service: "s3",
 //!     time: UNIX_EPOCH + Duration::from_secs(1_369_353_600), // 2013-05-24T00:00:00Z
 //!     uri_mode: UriMode::S3,
-//!     payload: PayloadHash::Precomputed(s3driver::sign::crypto::EMPTY_SHA256),
+//!     payload: PayloadHash::Precomputed(s3driver::sign::EMPTY_SHA256),
 //! };
 //! let signed = v4::sign_headers(&request, &params)?;
 //! assert_eq!(
@@ -34,7 +34,7 @@
 //!     "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
 //! );
 //! // Add signed.headers (x-amz-date, x-amz-content-sha256, authorization) to the request
-//! // and send it to "/test.txt" (s3driver::sign::encode::encode_path).
+//! // and send it to "/test.txt" (s3driver::sign::encode_path).
 //! # Ok::<(), s3driver::sign::SignError>(())
 //! ```
 //!
@@ -58,15 +58,15 @@
 use std::fmt;
 
 pub mod chunked;
-pub mod crypto;
-pub mod encode;
-pub mod time;
+pub(crate) mod crypto;
+pub(crate) mod encode;
+pub(crate) mod time;
 pub mod v2;
 pub mod v4;
 
-pub use crypto::constant_time_eq;
+pub use crypto::{sha256_hex, EMPTY_SHA256};
 pub use encode::{encode_path, encode_query, percent_decode, uri_encode};
-pub use time::AmzTime;
+pub use time::{AmzTime, Civil};
 
 /// Access key, secret and optional session token, borrowed for the duration of a signing
 /// call: the signer's view of [`crate::client::credentials::Credentials`] (which owns them
@@ -192,8 +192,6 @@ pub enum SignError {
     InvalidTrailer,
     /// Malformed `%XX` escape or non-UTF-8 result.
     InvalidPercentEncoding,
-    /// Malformed base64.
-    InvalidBase64,
 }
 
 impl fmt::Display for SignError {
@@ -247,7 +245,6 @@ impl fmt::Display for SignError {
             Self::InvalidPercentEncoding => f.write_str(
                 "invalid percent-encoding: every '%' must start a %XX escape and the result must be UTF-8",
             ),
-            Self::InvalidBase64 => f.write_str("invalid base64: expected padded standard base64"),
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::sign::{
 /// `cors`, `replication`, `restore`, `select`, `select-type`, `tagging`). Every other
 /// parameter (`prefix`, `max-keys`, `list-type`, …) is not signed. A repeated sub-resource
 /// is signed once, see [`canonicalized_resource`].
-pub const SUB_RESOURCES: [&str; 29] = [
+pub(crate) const SUB_RESOURCES: [&str; 29] = [
     "accelerate",
     "acl",
     "cors",
@@ -382,7 +382,7 @@ fn push_unfolded(out: &mut String, value: &str) {
 }
 
 /// CanonicalizedResource: `/bucket` for virtual-hosted requests, the encoded path, and the
-/// sub-resources of [`SUB_RESOURCES`] present in the query, sorted by name, as `?k` / `?k=v&k2`
+/// the S3 sub-resources (`acl`, `uploadId`, `partNumber`, …) present in the query, sorted by name, as `?k` / `?k=v&k2`
 /// (values decoded).
 ///
 /// A sub-resource given more than once (`versionId=a&versionId=b`) is signed once, with the

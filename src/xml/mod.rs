@@ -2,7 +2,7 @@
 //!
 //! Hand-written over `quick-xml` (no serde): one struct per S3 shape, each with
 //! `parse(&[u8]) -> Result<Self, XmlError>` (responses) or `to_xml(&self)` (requests).
-//! From the rest of the crate this module uses only the calendar arithmetic of [`crate::sign::time`].
+//! From the rest of the crate this module uses only the calendar arithmetic of `crate::sign::time`.
 //!
 //! | shape | operation |
 //! |---|---|
@@ -16,7 +16,7 @@
 //! | [`Delete`] ([`ObjectIdentifier`]) → request, [`DeleteResult`] | `DeleteObjects` |
 //! | [`LocationConstraint`] | `GetBucketLocation` |
 //! | [`ErrorResponse`], [`parse_error_body`] | any failed request |
-//! | [`AssumeRoleResponse`] ([`StsCredentials`]), [`StsErrorResponse`], [`parse_sts_error`] | STS `AssumeRole`, `AssumeRoleWithWebIdentity` (credentials) |
+//! | [`AssumeRoleResponse`] ([`StsCredentials`]), STS `<ErrorResponse>` | STS `AssumeRole`, `AssumeRoleWithWebIdentity` (credentials) |
 //!
 //! # Reading: what is accepted and what is an error
 //!
@@ -93,9 +93,10 @@ pub use location::LocationConstraint;
 pub use multipart::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletedPart,
     InitiateMultipartUploadResult, ListMultipartUploadsResult, ListPartsResult, MultipartUpload,
-    Part, MAX_PART_NUMBER,
+    Part,
 };
-pub use sts::{parse_sts_error, AssumeRoleResponse, StsCredentials, StsErrorResponse};
+pub(crate) use sts::parse_sts_error;
+pub use sts::{AssumeRoleResponse, StsCredentials};
 pub use time::Timestamp;
 
 /// The local name of the root element of `body` (`"Error"`, `"CopyObjectResult"`, ...),

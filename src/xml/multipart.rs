@@ -9,7 +9,7 @@ use super::ser::Writer;
 use super::time::Timestamp;
 
 /// The highest part number S3 accepts.
-pub const MAX_PART_NUMBER: u32 = 10_000;
+pub(crate) const MAX_PART_NUMBER: u32 = 10_000;
 
 /// The answer to `CreateMultipartUpload` ([api]).
 ///
@@ -61,7 +61,7 @@ impl InitiateMultipartUploadResult {
 /// One part named in a [`CompleteMultipartUpload`] request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedPart {
-    /// `PartNumber`, 1 to [`MAX_PART_NUMBER`].
+    /// `PartNumber`, 1 to 10 000.
     pub part_number: u32,
     /// `ETag`, exactly as `UploadPart` or `UploadPartCopy` returned it.
     pub etag: ETag,
@@ -83,7 +83,7 @@ impl CompleteMultipartUpload {
     /// # Errors
     ///
     /// [`XmlError::InvalidRequest`] for no parts, a part number outside
-    /// 1..=[`MAX_PART_NUMBER`] or a part number given twice;
+    /// 1..=10 000 or a part number given twice;
     /// [`XmlError::Unrepresentable`] for an ETag holding a character XML 1.0 cannot carry.
     pub fn to_xml(&self) -> Result<String, XmlError> {
         const ROOT: &str = "CompleteMultipartUpload";

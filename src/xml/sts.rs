@@ -61,7 +61,7 @@ impl AssumeRoleResponse {
     /// # Errors
     ///
     /// [`XmlError`] when the body is malformed, has another root (an `<ErrorResponse>` gives
-    /// [`XmlError::WrongRoot`]: check [`parse_sts_error`] first), or lacks a required field. No
+    /// [`XmlError::WrongRoot`]), or lacks a required field. No
     /// error quotes the secret key or the session token.
     pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
         parse_assume(body, "AssumeRoleResponse", "AssumeRoleResult")
@@ -199,7 +199,7 @@ fn read_request_id(
 ///
 /// [api]: https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StsErrorResponse {
+pub(crate) struct StsErrorResponse {
     /// `Code`, e.g. `AccessDenied`, `ExpiredTokenException`, `InvalidIdentityToken`
     /// (empty when the body has none).
     pub code: String,
@@ -232,7 +232,7 @@ impl fmt::Display for StsErrorResponse {
 /// else `None`. Lenient like [`parse_error_body`](super::parse_error_body): a damaged body
 /// keeps the fields read before the damage.
 #[must_use]
-pub fn parse_sts_error(body: &[u8]) -> Option<StsErrorResponse> {
+pub(crate) fn parse_sts_error(body: &[u8]) -> Option<StsErrorResponse> {
     let mut de = Deserializer::new(body);
     let (root, empty) = de.root().ok()?;
     let mut out = StsErrorResponse::default();

@@ -36,7 +36,7 @@ use crate::client::error::{Error, ErrorKind};
 const PROVIDER: &str = "assume-role";
 
 /// Shortest and longest `DurationSeconds` STS accepts for AssumeRole.
-pub const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
+pub(crate) const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 
 /// Credentials from STS `AssumeRole` with another provider's credentials; see the
 /// [module docs](self).

@@ -27,11 +27,11 @@ impl Clock for SystemClock {
 }
 
 /// How long before expiry cached credentials are refreshed.
-pub const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 /// After a failed refresh while the cached credentials are still valid, wait this long before
 /// trying again (so requests do not each pay for a failing IMDS call).
-pub const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(10);
+pub(crate) const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct State {
@@ -47,7 +47,7 @@ struct State {
 /// * One refresh at a time: callers wait on a `tokio::sync::Mutex` while a refresh is in flight
 ///   and then get its result, so a burst of requests causes one call to the inner provider.
 /// * If a refresh fails while the cached credentials are still valid, those are returned and
-///   the refresh is retried after [`REFRESH_RETRY_DELAY`]; once they have expired the error is
+///   the refresh is retried after 10 s; once they have expired the error is
 ///   returned.
 pub struct CachingProvider<P> {
     inner: P,

@@ -42,11 +42,11 @@ pub mod sts;
 pub mod web_identity;
 
 pub use assume_role::AssumeRoleProvider;
-pub use cache::{CachingProvider, Clock, SystemClock, DEFAULT_REFRESH_WINDOW, REFRESH_RETRY_DELAY};
+pub use cache::{CachingProvider, Clock, SystemClock};
 pub use chain::DefaultChain;
 pub use container::ContainerProvider;
 pub use imds::InstanceMetadataProvider;
-pub use process::{split_command, ProcessProvider, DEFAULT_PROCESS_TIMEOUT};
+pub use process::ProcessProvider;
 pub use profile::ProfileProvider;
 pub use sso::{SsoProvider, SsoSettings};
 pub use sts::{service_error, CredentialsServiceError};

@@ -31,7 +31,7 @@ use crate::client::json::{self, Value};
 const PROVIDER: &str = "process";
 
 /// How long the program may run by default.
-pub const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most bytes of standard output read (a credentials document is well under 4 KiB).
 const MAX_STDOUT: usize = 1024 * 1024;
@@ -97,7 +97,7 @@ impl ProcessProvider {
 /// # Errors
 ///
 /// An unterminated quote or a trailing `\`, as a short description.
-pub fn split_command(line: &str) -> Result<Vec<String>, &'static str> {
+pub(crate) fn split_command(line: &str) -> Result<Vec<String>, &'static str> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;

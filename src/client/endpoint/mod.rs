@@ -17,7 +17,7 @@
 //! lives in another region answers either with `PermanentRedirect`, whose error message tells the
 //! user to fix `region`.
 //!
-//! The region must be one of [`AWS_REGIONS`], the 37 regions aws-sdk-go v1.55.5's endpoint
+//! The region must be one of `AWS_REGIONS`, the 37 regions aws-sdk-go v1.55.5's endpoint
 //! partitions know (the list Distribution validates against).
 //!
 //! **Addressing style** on AWS is virtual-hosted (`bucket.s3.<region>.amazonaws.com/key`) unless
@@ -61,21 +61,19 @@ use crate::sign::percent_decode;
 
 mod region;
 
-pub use region::{
-    is_aws_host, is_aws_region_shape, v2_allowed, v2_decision, V2Decision, V2NotAllowed,
-    AWS_DNS_SUFFIXES, V2_REGIONS, V4_ONLY_REGIONS,
-};
+pub use region::{v2_allowed, V2NotAllowed};
+pub(crate) use region::{v2_decision, V2Decision};
 
 /// The `User-Agent` sent by this client (before any configured suffix).
-pub const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
 
 /// The region the client signs for when a custom endpoint is given without a region.
-pub const DEFAULT_CUSTOM_ENDPOINT_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_CUSTOM_ENDPOINT_REGION: &str = "us-east-1";
 
 /// The regions of aws-sdk-go v1.55.5's endpoint partitions (`aws`, `aws-cn`, `aws-us-gov`,
 /// `aws-iso`, `aws-iso-b`, `aws-iso-e`; `aws-iso-f` lists none), which Distribution's S3 driver
 /// accepts as `region` when no `regionendpoint` is set.
-pub const AWS_REGIONS: [&str; 37] = [
+pub(crate) const AWS_REGIONS: [&str; 37] = [
     // aws
     "af-south-1",
     "ap-east-1",
@@ -126,7 +124,7 @@ pub const AWS_REGIONS: [&str; 37] = [
 /// # Errors
 ///
 /// [`ErrorKind::InvalidConfig`](super::ErrorKind::InvalidConfig) for an empty or unknown region.
-pub fn validate_region(region: &str) -> Result<(), Error> {
+pub(crate) fn validate_region(region: &str) -> Result<(), Error> {
     if region.is_empty() {
         return Err(Error::invalid_config(
             "`region` is required unless `endpoint` is set (e.g. us-east-1)",
@@ -188,7 +186,7 @@ impl EndpointConfig {
         ResolvedEndpoint::resolve(self, bucket)
     }
 
-    /// The `User-Agent` header: [`USER_AGENT`], then a space and the configured suffix (control
+    /// The `User-Agent` header: `s3driver/<version>`, then a space and the configured suffix (control
     /// characters replaced by spaces so the header stays valid).
     pub fn user_agent(&self) -> String {
         match self.user_agent_suffix.as_deref().map(str::trim) {

@@ -17,7 +17,7 @@
 //! | sa-east-1 (São Paulo) | 2011-12 |
 //! | ap-southeast-2 (Sydney) | 2012-11 |
 //!
-//! All others — [`V4_ONLY_REGIONS`], and any future region name of an AWS partition's
+//! All others — `V4_ONLY_REGIONS`, and any future region name of an AWS partition's
 //! shape (`<us|eu|ap|sa|ca|me|af|il|mx|cn|eusc>-…-<n>`) — are SigV4-only. cn-north-1
 //! opened (as a preview) in December 2013 but never accepted SigV2.
 //!
@@ -74,7 +74,7 @@ impl fmt::Display for V2NotAllowed {
 impl std::error::Error for V2NotAllowed {}
 
 /// SigV2-capable AWS regions (all opened before 2014-01-30).
-pub const V2_REGIONS: [&str; 9] = [
+pub(crate) const V2_REGIONS: [&str; 9] = [
     "us-east-1",
     "eu-west-1",
     "us-west-1",
@@ -88,7 +88,8 @@ pub const V2_REGIONS: [&str; 9] = [
 
 /// Known SigV4-only AWS regions with the month they opened (`""` where AWS publishes no
 /// date: isolated and sovereign partitions).
-pub const V4_ONLY_REGIONS: [(&str, &str); 36] = [
+#[cfg(test)]
+pub(crate) const V4_ONLY_REGIONS: [(&str, &str); 36] = [
     ("cn-north-1", "2013-12"),
     ("eu-central-1", "2014-10"),
     ("ap-northeast-2", "2016-01"),
@@ -128,7 +129,7 @@ pub const V4_ONLY_REGIONS: [(&str, &str); 36] = [
 ];
 
 /// DNS suffixes of AWS endpoints (all partitions, IPv4 and dual-stack).
-pub const AWS_DNS_SUFFIXES: [&str; 9] = [
+pub(crate) const AWS_DNS_SUFFIXES: [&str; 9] = [
     "amazonaws.com",
     "amazonaws.com.cn",
     "api.aws",

@@ -55,10 +55,10 @@ use crate::driver::{
 use crate::xml::CompletedPart;
 
 /// The driver's name, as it prefixes every error.
-pub const DRIVER_NAME: &str = "s3aws";
+pub(crate) const DRIVER_NAME: &str = "s3aws";
 
 /// How long a redirect URL stays valid (Distribution: 20 minutes).
-pub const REDIRECT_EXPIRY: Duration = Duration::from_secs(20 * 60);
+pub(crate) const REDIRECT_EXPIRY: Duration = Duration::from_secs(20 * 60);
 
 /// Page size of listings.
 const LIST_MAX: u32 = 1000;

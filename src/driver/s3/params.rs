@@ -366,7 +366,7 @@ impl S3Parameters {
     /// The signature the driver signs with: SigV4, or SigV2 for `v4auth: false` with an
     /// S3-compatible endpoint. `v4auth: false` on AWS's own endpoint in a region that accepted
     /// SigV2 gives SigV4 ([`S3Parameters::warnings`] says so); where SigV2 is refused
-    /// ([`v2_decision`]) this is SigV2 and the client refuses it with the error.
+    /// this is SigV2 and the client refuses it with the error.
     pub fn signature_version(&self) -> SignatureVersion {
         if self.v4_auth {
             return SignatureVersion::V4;

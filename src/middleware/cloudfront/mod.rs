@@ -38,15 +38,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use super::duration::{parse_go_duration, DurationError};
 pub use client_ip::client_ip;
 use client_ip::remote_ip;
 pub use error::{BoxError, Error};
 pub use ipranges::{IpRanges, Refresher, UpdateStats};
 pub use middleware::CloudFrontMiddleware;
-pub use options::{
-    IpFilter, Options, Warning, DEFAULT_DURATION, DEFAULT_IP_RANGES_URL, DEFAULT_UPDATE_FREQUENCY,
-};
+pub use options::{IpFilter, Options, Warning};
 pub use policy::{cloudfront_base64, Policy, PolicyBuilder};
 pub use signer::{HashAlgorithm, Pair, Signer};
 

@@ -12,11 +12,11 @@ use crate::client::endpoint::parse_http_url;
 use crate::middleware::duration::parse_go_duration;
 
 /// Default lifetime of a signed URL (Distribution: 20 minutes).
-pub const DEFAULT_DURATION: Duration = Duration::from_secs(20 * 60);
+pub(crate) const DEFAULT_DURATION: Duration = Duration::from_secs(20 * 60);
 /// Default refresh period of the AWS IP ranges (Distribution: 12 hours).
-pub const DEFAULT_UPDATE_FREQUENCY: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const DEFAULT_UPDATE_FREQUENCY: Duration = Duration::from_secs(12 * 3600);
 /// Where AWS publishes its IP ranges.
-pub const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
+pub(crate) const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
 
 const KNOWN: [&str; 9] = [
     "baseurl",
@@ -146,7 +146,7 @@ impl Options {
     /// * `ipfilteredby`: `none` (default, also empty), `aws` or `awsregion`, any case, trimmed.
     /// * `awsregion`: comma-separated regions, trimmed and lower-cased; required for
     ///   `awsregion` and ignored (with a warning) otherwise.
-    /// * `iprangesurl` (default [`DEFAULT_IP_RANGES_URL`]).
+    /// * `iprangesurl` (default `https://ip-ranges.amazonaws.com/ip-ranges.json`).
     ///
     /// Unknown names are reported as warnings. Repeated names: the last value wins.
     ///

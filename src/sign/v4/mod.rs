@@ -30,7 +30,7 @@ use canonical::{
 };
 
 /// Longest presigned-URL lifetime SigV4 allows: 7 days.
-pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
+pub(crate) const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
 
 /// Everything besides the request that a SigV4 signature depends on.
 #[derive(Clone, Copy, Debug)]
