@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Fault, FaultPlan, FaultProxy, FaultRule, S3Target};
-use s3driver::driver::filesystem::FilesystemParameters;
+use s3driver::driver::FilesystemParameters;
 use s3driver::driver::{
     DriverError, FilesystemDriver, InMemoryDriver, Parameters, S3Driver, StorageDriver,
 };

@@ -6,8 +6,8 @@ mod suite;
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3driver::driver::filesystem::FilesystemParameters;
 use s3driver::driver::FilesystemDriver;
+use s3driver::driver::FilesystemParameters;
 use suite::{Harness, SuiteConfig};
 
 async fn make() -> Harness {

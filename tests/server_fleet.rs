@@ -860,7 +860,7 @@ async fn fleet_on_one_bucket(target: S3Target, bucket: &str) {
             uploads[0].key,
             format!("{}{upload_dir}/data", ROOT.trim_start_matches('/'))
         );
-        let report = s3driver::server::purge::purge_uploads(&driver, cutoff, true).await;
+        let report = s3driver::server::purge_uploads(&driver, cutoff, true).await;
         assert!(report.errors.is_empty(), "{report:?}");
         assert_eq!(
             report.deleted,
@@ -888,7 +888,7 @@ async fn fleet_on_one_bucket(target: S3Target, bucket: &str) {
         );
         dry = Some(report);
     }
-    let report = s3driver::server::purge::purge_uploads(&driver, cutoff, false).await;
+    let report = s3driver::server::purge_uploads(&driver, cutoff, false).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(
         report.deleted,

@@ -877,7 +877,7 @@ async fn the_command_refuses_without_read_only_mode_or_no_writers_and_prints_rec
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
     let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::FilesystemDriver::new(
-        s3driver::driver::filesystem::FilesystemParameters {
+        s3driver::driver::FilesystemParameters {
             root_directory: root.clone(),
             ..Default::default()
         },
@@ -1003,7 +1003,7 @@ async fn the_command_stops_with_a_clear_message_on_a_garbage_link() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
     let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::FilesystemDriver::new(
-        s3driver::driver::filesystem::FilesystemParameters {
+        s3driver::driver::FilesystemParameters {
             root_directory: root.clone(),
             ..Default::default()
         },

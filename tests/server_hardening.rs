@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::{Fault, FaultPlan, FaultProxy, FaultRule, S3Target};
 use s3driver::client::credentials::StaticProvider;
 use s3driver::client::{ClientConfig, RetryConfig};
-use s3driver::driver::filesystem::FilesystemParameters;
+use s3driver::driver::FilesystemParameters;
 use s3driver::driver::{Base, FilesystemDriver, Parameters, S3Driver, S3Parameters, StorageDriver};
 use server_support::process::ServeProcess;
 use server_support::raw::{RawConn, RawResponse};
@@ -849,7 +849,7 @@ async fn purger_aborts_the_multipart_upload_of_a_killed_registry() {
         .uploads;
     assert_eq!(uploads.len(), 1, "{uploads:?}");
     let cutoff = std::time::SystemTime::now() + Duration::from_secs(60);
-    let dry = s3driver::server::purge::purge_uploads(driver.as_ref(), cutoff, true).await;
+    let dry = s3driver::server::purge_uploads(driver.as_ref(), cutoff, true).await;
     assert!(dry.errors.is_empty(), "{dry:?}");
     assert_eq!(dry.deleted.len(), 1, "{dry:?}");
     assert_eq!(dry.incomplete_writes.len(), 1, "{dry:?}");
@@ -863,7 +863,7 @@ async fn purger_aborts_the_multipart_upload_of_a_killed_registry() {
         1,
         "a dry run changes nothing"
     );
-    let report = s3driver::server::purge::purge_uploads(driver.as_ref(), cutoff, false).await;
+    let report = s3driver::server::purge_uploads(driver.as_ref(), cutoff, false).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(report.incomplete_writes, dry.incomplete_writes);
     assert!(s3

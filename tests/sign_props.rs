@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
 
-use s3driver::client::endpoint::v2_allowed;
+use s3driver::client::v2_allowed;
 use s3driver::sign::chunked::{self, ChunkSigner};
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{self, SignOptions, SigningKeyCache, SigningParams};

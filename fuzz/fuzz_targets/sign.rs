@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 
 use s3driver::sign::chunked::{self, ChunkSigner};
 use s3driver::sign::sha256_hex;
-use s3driver::client::endpoint::v2_allowed;
+use s3driver::client::v2_allowed;
 use s3driver::sign::v2::{self, BucketAddressing};
 use s3driver::sign::v4::{self, ContentSha256Header, SessionTokenMode, SignOptions, SigningParams};
 use s3driver::sign::{AmzTime, PayloadHash, SignableRequest, SigningCredentials, UriMode};

@@ -442,7 +442,7 @@ fn init_logging(config: &Config) {
     let result = match config.log.format {
         // registry:2's logrus JSON: time, level, msg, log.fields and the request fields.
         LogFormat::Json => builder
-            .event_format(s3driver::server::logging::RegistryJson::new(
+            .event_format(s3driver::server::RegistryJson::new(
                 config.log.fields.clone(),
             ))
             .try_init(),

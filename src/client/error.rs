@@ -1,15 +1,3 @@
-//! The client layer's single error type.
-//!
-//! [`Error`] is one pointer wide (the details live in a `Box`), so `Result<T, Error>` stays small on
-//! hot paths. Its [`ErrorKind`] says what went wrong; [`Error::is_retryable`] and
-//! [`Error::is_not_found`] answer the two questions callers ask most. Errors from other layers
-//! (signing, XML) are carried as boxed `std::error::Error` sources, so this module imports nothing
-//! from them.
-//!
-//! Messages never contain secret keys, session tokens or signatures: service errors carry only
-//! what S3 put in its `<Error>` body (code, message, request ids, resource), credential errors
-//! name the provider and the setting to fix, never its value.
-
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
@@ -19,7 +7,16 @@ use super::retry::{decision_for, RetryDecision, TransportErrorKind};
 /// A boxed error from another layer or library.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// An error from the S3 client layer.
+/// An error from the S3 client layer, its one error type.
+///
+/// It is one pointer wide (the details live in a `Box`), so `Result<T, Error>` stays small on
+/// hot paths. Its [`ErrorKind`] says what went wrong; [`Error::is_retryable`] and
+/// [`Error::is_not_found`] answer the two questions callers ask most. Errors from other layers
+/// (signing, XML) are carried as boxed `std::error::Error` sources.
+///
+/// Messages never contain secret keys, session tokens or signatures: service errors carry only
+/// what S3 put in its `<Error>` body (code, message, request ids, resource), credential errors
+/// name the provider and the setting to fix, never its value.
 ///
 /// Build one with the constructors ([`Error::service`], [`Error::transport`], …) and inspect it
 /// with [`Error::kind`] and the accessors. `Display` gives a one-paragraph message that ends with

@@ -1,10 +1,3 @@
-//! The S3 operations the storage driver needs, each a method of [`S3Client`].
-//!
-//! Each method builds one `Request`, sends it through `S3Client::send` (sign, send, retry,
-//! map errors) and decodes the answer with [`crate::xml`]. Operations that S3 may answer with
-//! `200 OK` and an `<Error>` body (CopyObject, UploadPartCopy, CompleteMultipartUpload) read
-//! the whole body and treat such a document as an error.
-
 use std::time::SystemTime;
 
 use bytes::Bytes;

@@ -1,11 +1,3 @@
-//! [`S3Client`]: a cheap-to-clone handle that signs, sends and retries S3 requests.
-//!
-//! Every request goes through one path (`S3Client::send`): resolve the target URL, fetch
-//! (cached) credentials, sign with the current time (SigV4 header auth, or SigV2 where
-//! allowed), send with reqwest, and turn any non-2xx answer into an [`Error`] carrying the S3
-//! error code, message, request id and HTTP status. Requests with an in-memory body are
-//! retried with jittered backoff ([`RetryConfig`]); streaming bodies are sent once.
-
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;

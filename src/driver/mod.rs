@@ -49,8 +49,8 @@
 mod base;
 mod error;
 mod fileinfo;
-pub mod filesystem;
-pub mod inmemory;
+mod filesystem;
+mod inmemory;
 pub(crate) mod parameters;
 mod path;
 mod redirect;
@@ -65,7 +65,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 pub use base::Base;
 pub use error::{BoxError, Busy, DriverError};
 pub use fileinfo::FileInfo;
-pub use filesystem::FilesystemDriver;
+pub use filesystem::{Filesystem, FilesystemDriver, FilesystemParameters};
 pub use inmemory::InMemoryDriver;
 pub use parameters::{ParameterError, Parameters};
 pub use path::{

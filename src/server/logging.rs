@@ -1,19 +1,3 @@
-//! Logs as `registry:2` writes them, so that log pipelines keep working:
-//!
-//! * [`RegistryJson`]: `log.formatter: json` writes one JSON object per line with logrus's
-//!   keys — `time` (RFC 3339 with nanoseconds), `level` (`debug`, `info`, `warning`,
-//!   `error`), `msg` — plus `log.fields` and the event's fields, keys sorted as logrus sorts
-//!   them. Fields with an empty value are left out.
-//! * one `response completed` line per request (level `error` with
-//!   `response completed with error` and `err.code`, `err.message`, `err.detail` when the
-//!   answer is an API error), with registry:2's field names: `http.request.host`,
-//!   `http.request.id`, `http.request.method`, `http.request.remoteaddr`,
-//!   `http.request.uri`, `http.request.useragent`, `http.response.contenttype`,
-//!   `http.response.duration` (Go duration syntax), `http.response.status`,
-//!   `http.response.written`, `vars.name`, `vars.reference`, `vars.digest`, `vars.uuid`.
-//! * the Apache combined-format access log line registry:2 writes to
-//!   standard output for every request, unless `log.accesslog.disabled`.
-
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +11,21 @@ use tracing_subscriber::registry::LookupSpan;
 use super::time::{format_clf, format_rfc3339_nanos};
 use crate::config::duration::format_go_duration;
 
-/// The JSON event format of registry:2's logrus logger (see the [module docs](self)).
+/// Logs as `registry:2` writes them, so that log pipelines keep working:
+///
+/// * [`RegistryJson`]: `log.formatter: json` writes one JSON object per line with logrus's
+///   keys — `time` (RFC 3339 with nanoseconds), `level` (`debug`, `info`, `warning`,
+///   `error`), `msg` — plus `log.fields` and the event's fields, keys sorted as logrus sorts
+///   them. Fields with an empty value are left out.
+/// * one `response completed` line per request (level `error` with
+///   `response completed with error` and `err.code`, `err.message`, `err.detail` when the
+///   answer is an API error), with registry:2's field names: `http.request.host`,
+///   `http.request.id`, `http.request.method`, `http.request.remoteaddr`,
+///   `http.request.uri`, `http.request.useragent`, `http.response.contenttype`,
+///   `http.response.duration` (Go duration syntax), `http.response.status`,
+///   `http.response.written`, `vars.name`, `vars.reference`, `vars.digest`, `vars.uuid`.
+/// * the Apache combined-format access log line registry:2 writes to
+///   standard output for every request, unless `log.accesslog.disabled`.
 #[derive(Debug, Clone)]
 pub struct RegistryJson {
     fields: Vec<(String, String)>,

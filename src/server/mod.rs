@@ -65,14 +65,14 @@ pub(crate) mod error;
 pub mod gc;
 mod health;
 mod listing;
-pub mod logging;
+mod logging;
 mod manifests;
 mod metrics;
 pub(crate) mod names;
 mod notifications;
 pub mod paths;
 mod proxy;
-pub mod purge;
+mod purge;
 mod reply;
 pub(crate) mod router;
 mod store;
@@ -80,6 +80,9 @@ pub mod time;
 mod tls;
 mod token;
 mod uploads;
+
+pub use logging::RegistryJson;
+pub use purge::{purge_uploads, PurgeReport};
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use s3driver::config::Config;
-use s3driver::driver::filesystem::FilesystemParameters;
+use s3driver::driver::FilesystemParameters;
 use s3driver::driver::{
     BoxedReader, DriverError, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver,
     RedirectRequest, StorageDriver, WalkFn, WalkOptions,

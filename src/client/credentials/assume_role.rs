@@ -1,25 +1,3 @@
-//! Credentials for a role assumed with other credentials: STS `AssumeRole`, signed with
-//! SigV4 by [`crate::sign::v4`] using the source provider's credentials.
-//!
-//! [`ProfileProvider`](super::ProfileProvider) builds these from profiles with `role_arn` and
-//! `source_profile` or `credential_source`; they can also be composed by hand:
-//!
-//! ```no_run
-//! # use std::sync::Arc;
-//! use s3driver::client::credentials::{
-//!     AssumeRoleProvider, CachingProvider, EnvironmentProvider, ProcessEnv,
-//! };
-//! let env = Arc::new(ProcessEnv);
-//! let provider = CachingProvider::new(
-//!     AssumeRoleProvider::new(
-//!         EnvironmentProvider::new(env.clone()),
-//!         "arn:aws:iam::123456789012:role/registry",
-//!         env,
-//!     )
-//!     .with_external_id("registry-external-id"),
-//! );
-//! ```
-
 use std::fmt;
 use std::sync::Arc;
 
@@ -38,8 +16,27 @@ const PROVIDER: &str = "assume-role";
 /// Shortest and longest `DurationSeconds` STS accepts for AssumeRole.
 pub(crate) const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 
-/// Credentials from STS `AssumeRole` with another provider's credentials; see the
-/// [module docs](self).
+/// Credentials for a role assumed with other credentials: STS `AssumeRole`, signed with
+/// SigV4 by [`crate::sign::v4`] using the source provider's credentials.
+///
+/// [`ProfileProvider`](super::ProfileProvider) builds these from profiles with `role_arn` and
+/// `source_profile` or `credential_source`; they can also be composed by hand:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// use s3driver::client::credentials::{
+///     AssumeRoleProvider, CachingProvider, EnvironmentProvider, ProcessEnv,
+/// };
+/// let env = Arc::new(ProcessEnv);
+/// let provider = CachingProvider::new(
+///     AssumeRoleProvider::new(
+///         EnvironmentProvider::new(env.clone()),
+///         "arn:aws:iam::123456789012:role/registry",
+///         env,
+///     )
+///     .with_external_id("registry-external-id"),
+/// );
+/// ```
 pub struct AssumeRoleProvider {
     source: Box<dyn ProvideCredentials>,
     role_arn: String,

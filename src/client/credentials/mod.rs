@@ -9,7 +9,8 @@
 //!   including [`AssumeRoleProvider`] chains, web identity, [`SsoProvider`] and
 //!   [`ProcessProvider`] profiles), [`ContainerProvider`] (ECS / EKS Pod Identity) and
 //!   [`InstanceMetadataProvider`] (EC2 IMDSv2). The STS calls go through the small client in
-//!   [`sts`] (endpoint resolution, SigV4 signing with [`crate::sign`], error mapping).
+//!   the crate (endpoint resolution, SigV4 signing with [`crate::sign`], error mapping; see
+//!   [STS](#sts-for-the-role-providers) below).
 //! * [`DefaultChain`]: environment → web identity → profile files → container → instance
 //!   metadata, as aws-sdk-go v1 (used by Distribution) tries them when `accesskey`/`secretkey`
 //!   are not set.
@@ -18,6 +19,35 @@
 //!
 //! Providers read the environment through the [`Env`] trait, so tests pass a `HashMap` instead of
 //! mutating the process environment.
+//!
+//! # STS (for the role providers)
+//!
+//! A minimal AWS STS client (Query API over HTTPS, XML answers) for the role providers:
+//! `AssumeRole` (SigV4-signed by [`crate::sign::v4`], service `sts`) and
+//! `AssumeRoleWithWebIdentity` (unsigned: the web identity token is the proof, as AWS
+//! specifies).
+//!
+//! ## Endpoint
+//!
+//! The first of:
+//! 1. `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`
+//!    (all ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), signed for the resolved
+//!    region (or `us-east-1`);
+//! 2. the regional endpoint `https://sts.<region>.amazonaws.com` (`.amazonaws.com.cn` in
+//!    China, `sts-fips.` with `AWS_USE_FIPS_ENDPOINT=true`), where the region is
+//!    `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, or the region the caller
+//!    passes as a hint (the S3 driver's `region`);
+//! 3. with `AWS_STS_REGIONAL_ENDPOINTS=legacy` (or the profile's `sts_regional_endpoints`) and
+//!    one of the regions that used the global endpoint before 2022, or without any region:
+//!    the global endpoint `https://sts.amazonaws.com`, signed for `us-east-1`.
+//!
+//! ## Errors
+//!
+//! An STS error answer becomes a credentials error whose message says what to check, with a
+//! [`CredentialsServiceError`] as its source carrying the HTTP status, the STS error code,
+//! message and request id (find it with [`service_error`]). Throttling, 5xx answers and
+//! connection failures are retried twice. Messages never contain the secret key, the session
+//! token or the web identity token.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,18 +58,18 @@ use async_trait::async_trait;
 
 use super::error::Error;
 
-pub mod assume_role;
+mod assume_role;
 mod cache;
 mod chain;
 mod container;
 mod http;
 mod imds;
 mod json;
-pub mod process;
-pub mod profile;
-pub mod sso;
-pub mod sts;
-pub mod web_identity;
+mod process;
+mod profile;
+mod sso;
+mod sts;
+mod web_identity;
 
 pub use assume_role::AssumeRoleProvider;
 pub use cache::{CachingProvider, Clock, SystemClock};

@@ -1,22 +1,3 @@
-//! Credentials from an external program (`credential_process` in a profile).
-//!
-//! The command line is split into words the way a POSIX shell would split it (whitespace,
-//! `'single'` and `"double"` quotes, backslash escapes) and run **without a shell**: no
-//! variables, globbing, pipes or redirections. The program inherits the environment, gets no
-//! standard input, and must print within the timeout (30 s by default) the JSON document the
-//! AWS CLI specifies:
-//!
-//! ```json
-//! {"Version": 1, "AccessKeyId": "...", "SecretAccessKey": "...",
-//!  "SessionToken": "...", "Expiration": "2024-05-01T16:00:00Z"}
-//! ```
-//!
-//! `SessionToken` and `Expiration` are optional; without `Expiration` the credentials are
-//! cached until the process ends (they are taken to be long-term keys). The program's standard
-//! output holds secrets and never appears in a message or a log; when the program fails (exit
-//! status, timeout), the end of its standard error (at most 300 characters) is quoted, since
-//! that is where such programs explain themselves.
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -40,7 +21,24 @@ const STDERR_TAIL: usize = 4096;
 /// Characters of standard error quoted in an error.
 const STDERR_QUOTED: usize = 300;
 
-/// Credentials printed by an external program; see the [module docs](self).
+/// Credentials from an external program (`credential_process` in a profile).
+///
+/// The command line is split into words the way a POSIX shell would split it (whitespace,
+/// `'single'` and `"double"` quotes, backslash escapes) and run **without a shell**: no
+/// variables, globbing, pipes or redirections. The program inherits the environment, gets no
+/// standard input, and must print within the timeout (30 s by default) the JSON document the
+/// AWS CLI specifies:
+///
+/// ```json
+/// {"Version": 1, "AccessKeyId": "...", "SecretAccessKey": "...",
+///  "SessionToken": "...", "Expiration": "2024-05-01T16:00:00Z"}
+/// ```
+///
+/// `SessionToken` and `Expiration` are optional; without `Expiration` the credentials are
+/// cached until the process ends (they are taken to be long-term keys). The program's standard
+/// output holds secrets and never appears in a message or a log; when the program fails (exit
+/// status, timeout), the end of its standard error (at most 300 characters) is quoted, since
+/// that is where such programs explain themselves.
 #[derive(Clone)]
 pub struct ProcessProvider {
     command: String,

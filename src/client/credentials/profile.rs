@@ -1,40 +1,3 @@
-//! Credentials from the AWS shared credentials file and config file: static keys, and
-//! profiles that get credentials another way (assumed roles, web identity, a credential
-//! process, SSO).
-//!
-//! * Credentials file: `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`; sections are
-//!   `[name]`.
-//! * Config file: `AWS_CONFIG_FILE`, else `~/.aws/config`; sections are `[profile name]`, and
-//!   `[default]` (other section kinds such as `[sso-session x]` are ignored).
-//! * Profile: `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
-//!
-//! A profile's keys are those of its config-file section and its credentials-file section,
-//! the credentials file winning key by key. What the selected profile supplies, first match:
-//!
-//! 1. `role_arn`: an assumed role ([`AssumeRoleProvider`], STS `AssumeRole`), with its
-//!    source credentials from exactly one of `source_profile` (another profile, resolved the
-//!    same way: chains of any length, a loop is an error; in a source profile static keys
-//!    win over its own `role_arn`, and a profile may name itself to use its own static keys)
-//!    or `credential_source` (`Environment`, `Ec2InstanceMetadata`, `EcsContainer`); or, with
-//!    `web_identity_token_file`, a web identity role ([`WebIdentityProvider`]). Optional:
-//!    `role_session_name`, `external_id`, `duration_seconds`. `mfa_serial` is refused: a
-//!    registry cannot type an MFA code.
-//! 2. Static keys `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token` (or the
-//!    legacy `aws_security_token`).
-//! 3. SSO: `sso_session` (with an `[sso-session NAME]` section) or the legacy `sso_start_url` +
-//!    `sso_region`, with `sso_account_id` and `sso_role_name` ([`SsoProvider`]).
-//! 4. `credential_process` ([`ProcessProvider`]).
-//!
-//! The STS endpoint of every role in a chain is resolved from the selected profile's
-//! `region`, `sts_regional_endpoints` and `endpoint_url` (see [the STS client](super::sts)).
-//!
-//! The INI dialect is the AWS one, parsed by hand: `#` and `;` start full-line comments, and also
-//! inline comments when preceded by whitespace (keys and secrets never contain whitespace);
-//! `=` (or `:`) separates key and value, with surrounding whitespace trimmed; key names are
-//! case-insensitive, profile names are case-sensitive; indented lines after a property are its
-//! continuation (sub-properties like `s3 =\n  max_concurrent_requests = 10`) and are ignored;
-//! repeated sections merge, later values win.
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -162,7 +125,42 @@ fn parse_ini_with(text: &str, name_of: impl Fn(&str) -> Option<String>) -> Secti
     sections
 }
 
-/// Credentials from the shared credentials/config files; see the [module docs](self).
+/// Credentials from the AWS shared credentials file and config file: static keys, and
+/// profiles that get credentials another way (assumed roles, web identity, a credential
+/// process, SSO).
+///
+/// * Credentials file: `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`; sections are
+///   `[name]`.
+/// * Config file: `AWS_CONFIG_FILE`, else `~/.aws/config`; sections are `[profile name]`, and
+///   `[default]` (other section kinds such as `[sso-session x]` are ignored).
+/// * Profile: `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
+///
+/// A profile's keys are those of its config-file section and its credentials-file section,
+/// the credentials file winning key by key. What the selected profile supplies, first match:
+///
+/// 1. `role_arn`: an assumed role ([`AssumeRoleProvider`], STS `AssumeRole`), with its
+///    source credentials from exactly one of `source_profile` (another profile, resolved the
+///    same way: chains of any length, a loop is an error; in a source profile static keys
+///    win over its own `role_arn`, and a profile may name itself to use its own static keys)
+///    or `credential_source` (`Environment`, `Ec2InstanceMetadata`, `EcsContainer`); or, with
+///    `web_identity_token_file`, a web identity role ([`WebIdentityProvider`]). Optional:
+///    `role_session_name`, `external_id`, `duration_seconds`. `mfa_serial` is refused: a
+///    registry cannot type an MFA code.
+/// 2. Static keys `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token` (or the
+///    legacy `aws_security_token`).
+/// 3. SSO: `sso_session` (with an `[sso-session NAME]` section) or the legacy `sso_start_url` +
+///    `sso_region`, with `sso_account_id` and `sso_role_name` ([`SsoProvider`]).
+/// 4. `credential_process` ([`ProcessProvider`]).
+///
+/// The STS endpoint of every role in a chain is resolved from the selected profile's
+/// `region`, `sts_regional_endpoints` and `endpoint_url` (see [the STS section of the module docs](super#sts-for-the-role-providers)).
+///
+/// The INI dialect is the AWS one, parsed by hand: `#` and `;` start full-line comments, and also
+/// inline comments when preceded by whitespace (keys and secrets never contain whitespace);
+/// `=` (or `:`) separates key and value, with surrounding whitespace trimmed; key names are
+/// case-insensitive, profile names are case-sensitive; indented lines after a property are its
+/// continuation (sub-properties like `s3 =\n  max_concurrent_requests = 10`) and are ignored;
+/// repeated sections merge, later values win.
 #[derive(Debug, Clone)]
 pub struct ProfileProvider {
     env: EnvRef,

@@ -1,21 +1,3 @@
-//! Credentials from AWS IAM Identity Center (SSO), with the token the AWS CLI caches after
-//! `aws sso login`.
-//!
-//! A profile with `sso_session` (naming an `[sso-session NAME]` section that has
-//! `sso_start_url` and `sso_region`) or, in the legacy form, `sso_start_url` and `sso_region`
-//! itself, plus `sso_account_id` and `sso_role_name`:
-//!
-//! 1. reads the access token from the CLI's cache, `~/.aws/sso/cache/<sha1>.json`, where
-//!    `<sha1>` is the hex SHA-1 of the session name (or, legacy, of the start URL);
-//! 2. calls the SSO portal's `GetRoleCredentials`
-//!    (`GET https://portal.sso.<sso_region>.amazonaws.com/federation/credentials`; overridden
-//!    by `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL` or the profile's `endpoint_url`).
-//!
-//! A missing cache file or an expired token is an error that says to run `aws sso login`:
-//! refreshing the token with the cached refresh token (SSO OIDC `CreateToken`) is not
-//! implemented, so a registry using SSO credentials needs a login at least as often as the
-//! session length the Identity Center administrator set.
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -67,8 +49,23 @@ impl SsoSettings {
     }
 }
 
-/// Credentials from the SSO portal with the AWS CLI's cached token; see the
-/// [module docs](self).
+/// Credentials from AWS IAM Identity Center (SSO), with the token the AWS CLI caches after
+/// `aws sso login`.
+///
+/// A profile with `sso_session` (naming an `[sso-session NAME]` section that has
+/// `sso_start_url` and `sso_region`) or, in the legacy form, `sso_start_url` and `sso_region`
+/// itself, plus `sso_account_id` and `sso_role_name`:
+///
+/// 1. reads the access token from the CLI's cache, `~/.aws/sso/cache/<sha1>.json`, where
+///    `<sha1>` is the hex SHA-1 of the session name (or, legacy, of the start URL);
+/// 2. calls the SSO portal's `GetRoleCredentials`
+///    (`GET https://portal.sso.<sso_region>.amazonaws.com/federation/credentials`; overridden
+///    by `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL` or the profile's `endpoint_url`).
+///
+/// A missing cache file or an expired token is an error that says to run `aws sso login`:
+/// refreshing the token with the cached refresh token (SSO OIDC `CreateToken`) is not
+/// implemented, so a registry using SSO credentials needs a login at least as often as the
+/// session length the Identity Center administrator set.
 #[derive(Debug, Clone)]
 pub struct SsoProvider {
     env: EnvRef,

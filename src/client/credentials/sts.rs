@@ -1,30 +1,3 @@
-//! A minimal AWS STS client (Query API over HTTPS, XML answers) for the role providers:
-//! `AssumeRole` (SigV4-signed by [`crate::sign::v4`], service `sts`) and
-//! `AssumeRoleWithWebIdentity` (unsigned: the web identity token is the proof, as AWS
-//! specifies).
-//!
-//! # Endpoint
-//!
-//! The first of:
-//! 1. `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`
-//!    (all ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), signed for the resolved
-//!    region (or `us-east-1`);
-//! 2. the regional endpoint `https://sts.<region>.amazonaws.com` (`.amazonaws.com.cn` in
-//!    China, `sts-fips.` with `AWS_USE_FIPS_ENDPOINT=true`), where the region is
-//!    `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, or the region the caller
-//!    passes as a hint (the S3 driver's `region`);
-//! 3. with `AWS_STS_REGIONAL_ENDPOINTS=legacy` (or the profile's `sts_regional_endpoints`) and
-//!    one of the regions that used the global endpoint before 2022, or without any region:
-//!    the global endpoint `https://sts.amazonaws.com`, signed for `us-east-1`.
-//!
-//! # Errors
-//!
-//! An STS error answer becomes a credentials error whose message says what to check, with a
-//! [`CredentialsServiceError`] as its source carrying the HTTP status, the STS error code,
-//! message and request id (find it with [`service_error`]). Throttling, 5xx answers and
-//! connection failures are retried twice. Messages never contain the secret key, the session
-//! token or the web identity token.
-
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};

@@ -1,16 +1,3 @@
-//! Credentials for a role assumed with a web identity (OIDC) token: IAM Roles for Service
-//! Accounts on EKS (IRSA), and any other OIDC federation.
-//!
-//! Settings come from the environment (`AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`,
-//! optional `AWS_ROLE_SESSION_NAME`, as the EKS pod identity webhook sets them) or from a profile
-//! (`role_arn` + `web_identity_token_file`, optional `role_session_name` and
-//! `duration_seconds`; see [`ProfileProvider`](super::ProfileProvider)). Every call reads the
-//! token file again (Kubernetes rotates the projected token, typically every hour) and calls
-//! STS `AssumeRoleWithWebIdentity`, unsigned; wrap the provider in a
-//! [`CachingProvider`](super::CachingProvider), as the default chain does, so that happens
-//! only when the temporary credentials near their expiry. The STS endpoint is resolved as
-//! [the STS client](super::sts) describes (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, ...).
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -44,7 +31,18 @@ pub struct WebIdentitySettings {
     pub origin: String,
 }
 
-/// Credentials from STS `AssumeRoleWithWebIdentity`; see the [module docs](self).
+/// Credentials for a role assumed with a web identity (OIDC) token: IAM Roles for Service
+/// Accounts on EKS (IRSA), and any other OIDC federation.
+///
+/// Settings come from the environment (`AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`,
+/// optional `AWS_ROLE_SESSION_NAME`, as the EKS pod identity webhook sets them) or from a profile
+/// (`role_arn` + `web_identity_token_file`, optional `role_session_name` and
+/// `duration_seconds`; see [`ProfileProvider`](super::ProfileProvider)). Every call reads the
+/// token file again (Kubernetes rotates the projected token, typically every hour) and calls
+/// STS `AssumeRoleWithWebIdentity`, unsigned; wrap the provider in a
+/// [`CachingProvider`](super::CachingProvider), as the default chain does, so that happens
+/// only when the temporary credentials near their expiry. The STS endpoint is resolved as
+/// [the STS section of the module docs](super#sts-for-the-role-providers) describes (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, ...).
 #[derive(Debug, Clone)]
 pub struct WebIdentityProvider {
     env: EnvRef,

@@ -1,20 +1,3 @@
-//! A bucket permission check: tries each S3 action the driver needs, with harmless probes
-//! under the root directory, and reports what is granted and the policy that grants the rest.
-//!
-//! The actions are those of Distribution's documented S3 policy, in two groups: what pulling
-//! needs ([`Action::PULL`]: ListBucket, GetBucketLocation, GetObject) and what pushing needs
-//! besides ([`Action::PUSH`]). A host that only pulls (a registry with
-//! `storage.maintenance.readonly.enabled`) is checked for the first group only, without
-//! writing anything: [`Scope::Pull`].
-//!
-//! Probes: a listing of the root prefix (ListBucket), GetBucketLocation, and then
-//! * [`Scope::Pull`]: GetObject of the first object the listing found (one byte of it), or of a
-//!   key that cannot exist (404 NoSuchKey means granted, 403 AccessDenied denied);
-//! * [`Scope::Full`]: a ListMultipartUploads of the probe key, a small object written, read and
-//!   deleted (PutObject, GetObject, DeleteObject), and a multipart upload started, listed and
-//!   aborted (ListMultipartUploadParts, AbortMultipartUpload). Everything the check creates is
-//!   removed again.
-
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -143,6 +126,23 @@ impl Outcome {
 }
 
 /// The result of [`S3Driver::check_permissions`].
+///
+/// A bucket permission check: tries each S3 action the driver needs, with harmless probes
+/// under the root directory, and reports what is granted and the policy that grants the rest.
+///
+/// The actions are those of Distribution's documented S3 policy, in two groups: what pulling
+/// needs ([`Action::PULL`]: ListBucket, GetBucketLocation, GetObject) and what pushing needs
+/// besides ([`Action::PUSH`]). A host that only pulls (a registry with
+/// `storage.maintenance.readonly.enabled`) is checked for the first group only, without
+/// writing anything: [`Scope::Pull`].
+///
+/// Probes: a listing of the root prefix (ListBucket), GetBucketLocation, and then
+/// * [`Scope::Pull`]: GetObject of the first object the listing found (one byte of it), or of a
+///   key that cannot exist (404 NoSuchKey means granted, 403 AccessDenied denied);
+/// * [`Scope::Full`]: a ListMultipartUploads of the probe key, a small object written, read and
+///   deleted (PutObject, GetObject, DeleteObject), and a multipart upload started, listed and
+///   aborted (ListMultipartUploadParts, AbortMultipartUpload). Everything the check creates is
+///   removed again.
 #[derive(Debug, Clone)]
 pub struct PermissionReport {
     /// Bucket checked.
@@ -323,13 +323,13 @@ impl fmt::Display for PermissionReport {
 }
 
 impl S3Driver {
-    /// Tries every S3 action the driver needs (see the [module docs](self)). Never fails:
+    /// Tries every S3 action the driver needs (see [`PermissionReport`]). Never fails:
     /// each problem is an outcome in the report.
     pub async fn check_permissions(&self) -> PermissionReport {
         self.check_permissions_for(Scope::Full).await
     }
 
-    /// Tries the S3 actions of `scope` (see the [module docs](self)). Never fails: each problem
+    /// Tries the S3 actions of `scope` (see [`PermissionReport`]). Never fails: each problem
     /// is an outcome in the report. [`Scope::Pull`] writes nothing.
     pub async fn check_permissions_for(&self, scope: Scope) -> PermissionReport {
         let client = self.client();

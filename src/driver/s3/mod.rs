@@ -21,7 +21,7 @@
 //! resuming a writer in the same process skips ListMultipartUploads.
 
 mod budget;
-pub mod check;
+mod check;
 mod params;
 mod terms;
 mod writer;
