@@ -26,6 +26,7 @@ use bytes::Bytes;
 use tokio::fs::{self, File, OpenOptions};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
+use super::lifecycle::Lifecycle;
 use super::path::{join_path, parent_path};
 use super::{
     Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, ParameterError, Parameters,
@@ -201,9 +202,7 @@ impl StorageDriver for FilesystemDriver {
             path: full,
             file: Some(BufWriter::new(file)),
             size,
-            closed: false,
-            committed: false,
-            cancelled: false,
+            life: Lifecycle::default(),
             version,
         }))
     }
@@ -268,12 +267,8 @@ impl StorageDriver for FilesystemDriver {
     async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
         let mut failed = Vec::new();
         for path in paths {
-            match self.delete(path).await {
-                Err(e) if !e.is_path_not_found() => {
-                    failed.push(FailedDelete::new(path.clone(), e.to_string()));
-                    continue;
-                }
-                _ => {}
+            if !super::delete_or_record(self, path, &mut failed).await {
+                continue;
             }
             let mut dir = parent_path(path);
             // `remove_dir` removes only an empty directory: stop at the first that is not.
@@ -291,9 +286,7 @@ struct FsWriter {
     path: PathBuf,
     file: Option<BufWriter<File>>,
     size: u64,
-    closed: bool,
-    committed: bool,
-    cancelled: bool,
+    life: Lifecycle,
     /// See [`FileWriter::version`]: the file's identity, size and modification time, as found
     /// when opened for appending or as left by `close`.
     version: Option<String>,
@@ -329,18 +322,6 @@ fn stamp_time() -> SystemTime {
 }
 
 impl FsWriter {
-    fn check_open(&self) -> Result<(), DriverError> {
-        if self.closed {
-            Err(DriverError::msg("already closed"))
-        } else if self.committed {
-            Err(DriverError::msg("already committed"))
-        } else if self.cancelled {
-            Err(DriverError::msg("already cancelled"))
-        } else {
-            Ok(())
-        }
-    }
-
     fn file(&mut self) -> Result<&mut BufWriter<File>, DriverError> {
         self.file
             .as_mut()
@@ -358,7 +339,7 @@ impl FsWriter {
 #[async_trait]
 impl FileWriter for FsWriter {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError> {
-        self.check_open()?;
+        self.life.check_open()?;
         if !buf.is_empty() {
             self.version = None;
         }
@@ -368,7 +349,7 @@ impl FileWriter for FsWriter {
     }
 
     fn version(&self) -> Option<String> {
-        if self.committed || self.cancelled {
+        if !self.life.holds_upload() {
             return None;
         }
         self.version.clone()
@@ -379,15 +360,12 @@ impl FileWriter for FsWriter {
     }
 
     async fn close(&mut self) -> Result<(), DriverError> {
-        if self.closed {
-            return Err(DriverError::msg("already closed"));
-        }
-        self.closed = true;
+        self.life.close()?;
         if self.file.is_some() {
             self.flush_and_sync().await?;
         }
         if let Some(file) = self.file.take() {
-            if !self.committed && !self.cancelled {
+            if self.life.holds_upload() {
                 let file = file.into_inner().into_std().await;
                 let meta = tokio::task::spawn_blocking(move || {
                     file.set_modified(stamp_time())?;
@@ -402,12 +380,7 @@ impl FileWriter for FsWriter {
     }
 
     async fn cancel(&mut self) -> Result<(), DriverError> {
-        if self.closed {
-            return Err(DriverError::msg("already closed"));
-        } else if self.committed {
-            return Err(DriverError::msg("already committed"));
-        }
-        self.cancelled = true;
+        self.life.cancel()?;
         self.file = None;
         match fs::remove_file(&self.path).await {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(e.into()),
@@ -416,9 +389,9 @@ impl FileWriter for FsWriter {
     }
 
     async fn commit(&mut self) -> Result<(), DriverError> {
-        self.check_open()?;
+        self.life.check_open()?;
         self.flush_and_sync().await?;
-        self.committed = true;
+        self.life.commit();
         Ok(())
     }
 }

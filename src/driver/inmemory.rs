@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::lifecycle::Lifecycle;
 use super::path::{is_subpath, join_path, parent_path};
 use super::{Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, StorageDriver};
 
@@ -256,9 +257,7 @@ impl StorageDriver for InMemoryDriver {
             path: path.to_owned(),
             size: resumed.len() as u64,
             buf: resumed,
-            closed: false,
-            committed: false,
-            cancelled: false,
+            life: Lifecycle::default(),
             version,
         }))
     }
@@ -341,9 +340,7 @@ struct MemWriter {
     path: String,
     buf: Vec<u8>,
     size: u64,
-    closed: bool,
-    committed: bool,
-    cancelled: bool,
+    life: Lifecycle,
     /// The generation of the stored upload this writer resumed or last closed.
     version: Option<u64>,
 }
@@ -353,31 +350,15 @@ impl fmt::Debug for MemWriter {
         f.debug_struct("MemWriter")
             .field("path", &self.path)
             .field("size", &self.size)
-            .field("closed", &self.closed)
-            .field("committed", &self.committed)
-            .field("cancelled", &self.cancelled)
+            .field("life", &self.life)
             .finish_non_exhaustive()
-    }
-}
-
-impl MemWriter {
-    fn check_open(&self) -> Result<(), DriverError> {
-        if self.closed {
-            Err(DriverError::msg("already closed"))
-        } else if self.committed {
-            Err(DriverError::msg("already committed"))
-        } else if self.cancelled {
-            Err(DriverError::msg("already cancelled"))
-        } else {
-            Ok(())
-        }
     }
 }
 
 #[async_trait]
 impl FileWriter for MemWriter {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, DriverError> {
-        self.check_open()?;
+        self.life.check_open()?;
         self.buf.extend_from_slice(buf);
         self.size += buf.len() as u64;
         if !buf.is_empty() {
@@ -387,7 +368,7 @@ impl FileWriter for MemWriter {
     }
 
     fn version(&self) -> Option<String> {
-        if self.committed || self.cancelled {
+        if !self.life.holds_upload() {
             return None;
         }
         self.version.map(|g| format!("generation {g}"))
@@ -398,11 +379,8 @@ impl FileWriter for MemWriter {
     }
 
     async fn close(&mut self) -> Result<(), DriverError> {
-        if self.closed {
-            return Err(DriverError::msg("already closed"));
-        }
-        self.closed = true;
-        if !self.committed && !self.cancelled {
+        self.life.close()?;
+        if self.life.holds_upload() {
             let content = std::mem::take(&mut self.buf);
             let mut state = lock(&self.state);
             state.generation += 1;
@@ -416,19 +394,14 @@ impl FileWriter for MemWriter {
     }
 
     async fn cancel(&mut self) -> Result<(), DriverError> {
-        if self.closed {
-            return Err(DriverError::msg("already closed"));
-        } else if self.committed {
-            return Err(DriverError::msg("already committed"));
-        }
-        self.cancelled = true;
+        self.life.cancel()?;
         self.buf = Vec::new();
         lock(&self.state).uploads.remove(&self.path);
         Ok(())
     }
 
     async fn commit(&mut self) -> Result<(), DriverError> {
-        self.check_open()?;
+        self.life.check_open()?;
         let now = SystemTime::now();
         let data = Bytes::from(std::mem::take(&mut self.buf));
         let mut state = lock(&self.state);
@@ -441,7 +414,7 @@ impl FileWriter for MemWriter {
             now,
         )?;
         state.uploads.remove(&self.path);
-        self.committed = true;
+        self.life.commit();
         Ok(())
     }
 }

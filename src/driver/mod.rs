@@ -48,9 +48,12 @@
 
 mod base;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 mod fileinfo;
 mod filesystem;
 mod inmemory;
+mod lifecycle;
 pub(crate) mod parameters;
 mod path;
 mod redirect;
@@ -163,12 +166,7 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     async fn delete_files(&self, paths: &[String]) -> Result<Vec<FailedDelete>, DriverError> {
         let mut failed = Vec::new();
         for path in paths {
-            match self.delete(path).await {
-                Err(e) if !e.is_path_not_found() => {
-                    failed.push(FailedDelete::new(path.clone(), e.to_string()));
-                }
-                _ => {}
-            }
+            delete_or_record(self, path, &mut failed).await;
         }
         Ok(failed)
     }
@@ -331,5 +329,21 @@ where
         }
         writer.write(&buf[..n]).await?;
         total += n as u64;
+    }
+}
+
+/// Deletes `path` with [`StorageDriver::delete`] for `delete_files`: a path with nothing
+/// stored counts as deleted, another error is recorded in `failed`. True unless refused.
+pub(crate) async fn delete_or_record<D: StorageDriver + ?Sized>(
+    driver: &D,
+    path: &str,
+    failed: &mut Vec<FailedDelete>,
+) -> bool {
+    match driver.delete(path).await {
+        Err(e) if !e.is_path_not_found() => {
+            failed.push(FailedDelete::new(path.to_owned(), e.to_string()));
+            false
+        }
+        _ => true,
     }
 }

@@ -152,6 +152,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::driver::fake::{StatList, StatListDriver};
 
     /// A driver whose `stat` records how many calls overlap.
     #[derive(Debug, Default)]
@@ -161,22 +162,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl StorageDriver for Probe {
-        fn name(&self) -> &str {
-            "probe"
-        }
-        async fn get_content(&self, _: &str) -> Result<Bytes, DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn put_content(&self, _: &str, _: Bytes) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn reader(&self, _: &str, _: u64) -> Result<BoxedReader, DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn writer(&self, _: &str, _: bool) -> Result<Box<dyn FileWriter>, DriverError> {
-            Err(DriverError::unsupported())
-        }
+    impl StatList for Probe {
         async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(now, Ordering::SeqCst);
@@ -187,25 +173,11 @@ mod tests {
         async fn list(&self, _: &str) -> Result<Vec<String>, DriverError> {
             Ok(Vec::new())
         }
-        async fn move_to(&self, _: &str, _: &str) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn delete(&self, _: &str) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn walk(
-            &self,
-            _: &str,
-            _: &mut WalkFn<'_>,
-            _: WalkOptions,
-        ) -> Result<(), DriverError> {
-            Ok(())
-        }
     }
 
     #[tokio::test]
     async fn caps_concurrency() {
-        let r = Arc::new(Regulator::new(Probe::default(), 3));
+        let r = Arc::new(Regulator::new(StatListDriver(Probe::default()), 3));
         let tasks: Vec<_> = (0..12)
             .map(|i| {
                 let r = Arc::clone(&r);
@@ -215,8 +187,11 @@ mod tests {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        assert_eq!(r.inner().peak.load(Ordering::SeqCst), 3);
+        assert_eq!(r.inner().0.peak.load(Ordering::SeqCst), 3);
         assert_eq!(r.limit(), 3);
-        assert_eq!(Regulator::new(Probe::default(), 0).limit(), 1);
+        assert_eq!(
+            Regulator::new(StatListDriver(Probe::default()), 0).limit(),
+            1
+        );
     }
 }

@@ -163,10 +163,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use async_trait::async_trait;
-    use bytes::Bytes;
 
     use super::*;
-    use crate::driver::{BoxedReader, FileWriter};
+    use crate::driver::fake::{StatList, StatListDriver};
 
     /// A fake tree: directory -> children. Stat says "dir" for map keys.
     #[derive(Debug, Default)]
@@ -177,22 +176,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl StorageDriver for FakeTree {
-        fn name(&self) -> &str {
-            "fake"
-        }
-        async fn get_content(&self, _: &str) -> Result<Bytes, DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn put_content(&self, _: &str, _: Bytes) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn reader(&self, _: &str, _: u64) -> Result<BoxedReader, DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn writer(&self, _: &str, _: bool) -> Result<Box<dyn FileWriter>, DriverError> {
-            Err(DriverError::unsupported())
-        }
+    impl StatList for FakeTree {
         async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
             if let Some((_, kept)) = &self.listing {
                 return if kept.iter().any(|k| k == path) {
@@ -216,15 +200,9 @@ mod tests {
                 .cloned()
                 .ok_or_else(|| DriverError::path_not_found(path))
         }
-        async fn move_to(&self, _: &str, _: &str) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
-        async fn delete(&self, _: &str) -> Result<(), DriverError> {
-            Err(DriverError::unsupported())
-        }
     }
 
-    fn tree() -> FakeTree {
+    fn tree() -> StatListDriver<FakeTree> {
         let mut dirs = BTreeMap::new();
         let mut add = |d: &str, c: &[&str]| {
             dirs.insert(d.to_owned(), c.iter().map(|s| (*s).to_owned()).collect());
@@ -256,10 +234,10 @@ mod tests {
             &["/folder3/subfolder2/subfolder1/file1"],
         );
         add("/folder4", &["/folder4/file1"]);
-        FakeTree {
+        StatListDriver(FakeTree {
             dirs,
             listing: None,
-        }
+        })
     }
 
     const ALL: &[&str] = &[
@@ -282,7 +260,7 @@ mod tests {
     ];
 
     async fn run(
-        t: &FakeTree,
+        t: &StatListDriver<FakeTree>,
         from: &str,
         hint: Option<&str>,
         mut decide: impl FnMut(&str) -> Result<WalkControl, DriverError> + Send,
@@ -297,7 +275,7 @@ mod tests {
             &mut |fi: &FileInfo| {
                 assert_eq!(
                     fi.is_dir,
-                    t.dirs.contains_key(&fi.path),
+                    t.0.dirs.contains_key(&fi.path),
                     "is_dir of {}",
                     fi.path
                 );
@@ -425,13 +403,13 @@ mod tests {
 
     #[tokio::test]
     async fn file_removed_between_list_and_stat() {
-        let t = FakeTree {
+        let t = StatListDriver(FakeTree {
             dirs: BTreeMap::new(),
             listing: Some((
                 vec!["/zoidberg".into(), "/bender".into()],
                 vec!["/zoidberg".into()],
             )),
-        };
+        });
         let mut seen = Vec::new();
         walk_fallback(
             &t,
