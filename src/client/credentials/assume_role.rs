@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::http::HttpClients;
 use super::sts::{
     check_role_arn, check_session_name, default_session_name, AssumeRoleParams, ProfileStsSettings,
-    StsClient, StsEndpoint,
+    StsClient,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials};
 use crate::client::error::{Error, ErrorKind};
@@ -64,6 +64,8 @@ impl fmt::Debug for AssumeRoleProvider {
 }
 
 impl AssumeRoleProvider {
+    shared_setters!(region_hint, http, profile_sts);
+
     /// Assumes `role_arn` with the credentials of `source`; `env` gives the STS endpoint
     /// settings (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, `AWS_STS_REGIONAL_ENDPOINTS`, ...).
     pub fn new(
@@ -103,26 +105,6 @@ impl AssumeRoleProvider {
     #[must_use]
     pub fn with_duration_seconds(mut self, seconds: u32) -> Self {
         self.duration_seconds = Some(seconds);
-        self
-    }
-
-    /// The region to call STS in when the environment and profile name none.
-    #[must_use]
-    pub fn with_region_hint(mut self, region: Option<String>) -> Self {
-        self.region_hint = region.filter(|r| !r.trim().is_empty());
-        self
-    }
-
-    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
-        self
-    }
-
-    #[must_use]
-    pub(crate) fn with_profile_sts(mut self, settings: ProfileStsSettings) -> Self {
-        self.profile_sts = settings;
         self
     }
 
@@ -209,13 +191,13 @@ impl ProvideCredentials for AssumeRoleProvider {
                 ),
             )
         })?;
-        let endpoint = StsEndpoint::resolve(
+        let sts = StsClient::for_provider(
             &self.env,
             &self.profile_sts,
             self.region_hint.as_deref(),
+            &self.http,
             PROVIDER,
         )?;
-        let sts = StsClient::new(endpoint, PROVIDER, &self.http)?;
         let creds = sts.assume_role(&source, &params).await?;
         Ok(creds.with_description(format!(
             "role {} ({}), STS {}, from {}",

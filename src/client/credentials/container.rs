@@ -41,6 +41,8 @@ pub struct ContainerProvider {
 }
 
 impl ContainerProvider {
+    shared_setters!(http, timeouts);
+
     /// Reads its settings from `env`; 2 s connect and 5 s total timeouts.
     pub fn new(env: Arc<dyn Env>) -> Self {
         Self {
@@ -56,21 +58,6 @@ impl ContainerProvider {
     #[must_use]
     pub fn with_relative_base(mut self, base: impl Into<String>) -> Self {
         self.relative_base = base.into().trim_end_matches('/').to_owned();
-        self
-    }
-
-    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Sets the connect and total request timeouts.
-    #[must_use]
-    pub fn with_timeouts(mut self, connect: Duration, total: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.timeout = total;
         self
     }
 

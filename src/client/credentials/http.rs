@@ -79,6 +79,18 @@ impl HttpClients {
     }
 }
 
+/// How a request failed, in a word for messages: "timed out", "could not connect" or
+/// "failed".
+pub(crate) fn failure_word(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

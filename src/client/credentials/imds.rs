@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 
-use super::http::{HttpClients, Kind};
+use super::http::{failure_word, HttpClients, Kind};
 use super::{credentials_from_json, Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
 
@@ -49,6 +49,8 @@ pub struct InstanceMetadataProvider {
 }
 
 impl InstanceMetadataProvider {
+    shared_setters!(http, timeouts);
+
     /// Reads its settings from `env`; 1 s connect and 1 s total timeout per request.
     pub fn new(env: Arc<dyn Env>) -> Self {
         Self {
@@ -65,21 +67,6 @@ impl InstanceMetadataProvider {
     #[must_use]
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
-        self
-    }
-
-    /// Sets the per-request connect and total timeouts.
-    #[must_use]
-    pub fn with_timeouts(mut self, connect: Duration, total: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.timeout = total;
-        self
-    }
-
-    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
         self
     }
 
@@ -174,13 +161,7 @@ impl InstanceMetadataProvider {
 }
 
 fn unreachable_error(ep: &str, e: &reqwest::Error) -> Error {
-    let why = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
+    let why = failure_word(e);
     Error::credentials_not_loaded(
         PROVIDER,
         format!("instance metadata service at {ep} {why} (not running on EC2?)"),

@@ -58,6 +58,49 @@ use async_trait::async_trait;
 
 use super::error::Error;
 
+/// The builder setters several providers share, written once. `http`: `with_http` (the
+/// chain's shared clients; field `http`). `region_hint`: `with_region_hint` (field
+/// `region_hint`, blank is none). `profile_sts`: `with_profile_sts` (field `profile_sts`).
+/// `timeouts`: `with_timeouts` (fields `connect_timeout`, `timeout`).
+macro_rules! shared_setters {
+    ($($what:ident),+) => { $(shared_setters!(@ $what);)+ };
+    (@ http) => {
+        /// Takes its HTTP client from `http` (shared with the other providers of a chain,
+        /// and handed to any provider it builds).
+        #[must_use]
+        pub(crate) fn with_http(mut self, http: super::http::HttpClients) -> Self {
+            self.http = http;
+            self
+        }
+    };
+    (@ region_hint) => {
+        /// The region to call STS in when neither `AWS_REGION`, `AWS_DEFAULT_REGION` nor the
+        /// profile names one (the S3 driver passes its `region`).
+        #[must_use]
+        pub fn with_region_hint(mut self, region: Option<String>) -> Self {
+            self.region_hint = region.filter(|r| !r.trim().is_empty());
+            self
+        }
+    };
+    (@ profile_sts) => {
+        /// The STS settings of the profile this provider was made from.
+        #[must_use]
+        pub(crate) fn with_profile_sts(mut self, settings: super::sts::ProfileStsSettings) -> Self {
+            self.profile_sts = settings;
+            self
+        }
+    };
+    (@ timeouts) => {
+        /// Sets the per-request connect and total timeouts.
+        #[must_use]
+        pub fn with_timeouts(mut self, connect: Duration, total: Duration) -> Self {
+            self.connect_timeout = connect;
+            self.timeout = total;
+            self
+        }
+    };
+}
+
 mod assume_role;
 mod cache;
 mod chain;

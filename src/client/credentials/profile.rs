@@ -170,6 +170,8 @@ pub struct ProfileProvider {
 }
 
 impl ProfileProvider {
+    shared_setters!(http, region_hint);
+
     /// Reads file locations and the profile name from `env`.
     pub fn new(env: Arc<dyn Env>) -> Self {
         Self {
@@ -184,21 +186,6 @@ impl ProfileProvider {
     #[must_use]
     pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
         self.profile_override = Some(profile.into());
-        self
-    }
-
-    /// Takes its HTTP client from `http` and hands it to the providers it builds (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// The region to call STS in when neither the environment nor the profile names one
-    /// (the S3 driver passes its `region`).
-    #[must_use]
-    pub fn with_region_hint(mut self, region: Option<String>) -> Self {
-        self.region_hint = region.filter(|r| !r.trim().is_empty());
         self
     }
 

@@ -7,8 +7,9 @@ use sha1::{Digest, Sha1};
 
 use super::http::{HttpClients, Kind};
 use super::json::parse_rfc3339;
-use super::sts::{check_region, dns_suffix, endpoint_override, scrub, CredentialsServiceError};
+use super::sts::{check_region, endpoint_override, scrub, CredentialsServiceError};
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
+use crate::client::endpoint::dns_suffix;
 use crate::client::error::Error;
 use crate::client::json::{self, Value};
 use crate::sign::{crypto, uri_encode};
@@ -76,6 +77,8 @@ pub struct SsoProvider {
 }
 
 impl SsoProvider {
+    shared_setters!(http);
+
     /// Uses `settings`; the token cache is `$HOME/.aws/sso/cache` (from `env`).
     pub fn new(env: Arc<dyn Env>, settings: SsoSettings) -> Self {
         let env = EnvRef::new(env);
@@ -96,13 +99,6 @@ impl SsoProvider {
     #[must_use]
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
-        self
-    }
-
-    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
         self
     }
 

@@ -2,8 +2,9 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use super::http::{HttpClients, Kind};
+use super::http::{failure_word, HttpClients, Kind};
 use super::{Credentials, EnvRef, SecretString};
+use crate::client::endpoint::dns_suffix;
 use crate::client::error::Error;
 use crate::sign::{self, crypto, v4, PayloadHash, SignableRequest, UriMode};
 use crate::xml::{parse_sts_error, AssumeRoleResponse};
@@ -202,19 +203,6 @@ pub(crate) fn check_region(region: &str, provider: &'static str) -> Result<(), E
     }
 }
 
-/// The DNS suffix of `region`'s partition.
-pub(crate) fn dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else if region.starts_with("us-isob-") {
-        "sc2s.sgov.gov"
-    } else if region.starts_with("us-iso-") {
-        "c2s.ic.gov"
-    } else {
-        "amazonaws.com"
-    }
-}
-
 impl StsEndpoint {
     /// Resolves the endpoint as the module docs describe.
     pub(crate) fn resolve(
@@ -393,6 +381,19 @@ const USER_AGENT: &str = concat!("s3driver/", env!("CARGO_PKG_VERSION"));
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
 
 impl StsClient {
+    /// The client a role provider calls STS with: the endpoint resolved from `env`, the
+    /// profile's settings and the region hint, on the chain's HTTP clients.
+    pub(crate) fn for_provider(
+        env: &EnvRef,
+        profile: &ProfileStsSettings,
+        region_hint: Option<&str>,
+        http: &HttpClients,
+        provider: &'static str,
+    ) -> Result<Self, Error> {
+        let endpoint = StsEndpoint::resolve(env, profile, region_hint, provider)?;
+        Self::new(endpoint, provider, http)
+    }
+
     /// A client for `endpoint`; errors carry `provider`'s name.
     pub(crate) fn new(
         endpoint: StsEndpoint,
@@ -585,13 +586,7 @@ impl StsClient {
                         tokio::time::sleep(d).await;
                     }
                     _ => {
-                        let why = if e.is_timeout() {
-                            "timed out"
-                        } else if e.is_connect() {
-                            "could not connect"
-                        } else {
-                            "failed"
-                        };
+                        let why = failure_word(&e);
                         // reqwest's message names the URL (no secrets: they are in the body).
                         let detail = scrub(&e.to_string(), secrets);
                         return Err(Error::credentials(
@@ -827,6 +822,17 @@ mod tests {
             resolve(&[("AWS_REGION", "cn-north-1")], &none, None).unwrap(),
             ep("https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1")
         );
+        // Each partition's suffix, the same table the S3 endpoints use.
+        for (region, suffix) in [
+            ("us-iso-east-1", "c2s.ic.gov"),
+            ("us-isob-east-1", "sc2s.sgov.gov"),
+            ("eu-isoe-west-1", "cloud.adc-e.uk"),
+        ] {
+            assert_eq!(
+                resolve(&[("AWS_REGION", region)], &none, None).unwrap(),
+                ep(&format!("https://sts.{region}.{suffix}"), region)
+            );
+        }
         assert_eq!(
             resolve(
                 &[

@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use super::http::HttpClients;
 use super::sts::{
     check_role_arn, check_session_name, default_session_name, ProfileStsSettings, StsClient,
-    StsEndpoint,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
@@ -53,6 +52,8 @@ pub struct WebIdentityProvider {
 }
 
 impl WebIdentityProvider {
+    shared_setters!(region_hint, http, profile_sts);
+
     /// Reads `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_SESSION_NAME` from
     /// `env` on every call; finds nothing to load ("not loaded") when they are not set.
     pub fn new(env: Arc<dyn Env>) -> Self {
@@ -71,27 +72,6 @@ impl WebIdentityProvider {
             settings: Some(settings),
             ..Self::new(env)
         }
-    }
-
-    /// Takes its HTTP client from `http` (shared with the other providers of a chain).
-    #[must_use]
-    pub(crate) fn with_http(mut self, http: HttpClients) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// The region to call STS in when neither `AWS_REGION`, `AWS_DEFAULT_REGION` nor the
-    /// profile names one (the S3 driver passes its `region`).
-    #[must_use]
-    pub fn with_region_hint(mut self, region: Option<String>) -> Self {
-        self.region_hint = region.filter(|r| !r.trim().is_empty());
-        self
-    }
-
-    #[must_use]
-    pub(crate) fn with_profile_sts(mut self, profile_sts: ProfileStsSettings) -> Self {
-        self.profile_sts = profile_sts;
-        self
     }
 
     fn settings(&self) -> Result<WebIdentitySettings, Error> {
@@ -244,13 +224,13 @@ impl ProvideCredentials for WebIdentityProvider {
             }
         }
         let token = read_token(&s).await?;
-        let endpoint = StsEndpoint::resolve(
+        let sts = StsClient::for_provider(
             &self.env,
             &self.profile_sts,
             self.region_hint.as_deref(),
+            &self.http,
             PROVIDER,
         )?;
-        let sts = StsClient::new(endpoint, PROVIDER, &self.http)?;
         let token_source = format!("{} ({})", s.token_file.display(), file_setting(&s));
         let creds = sts
             .assume_role_with_web_identity(

@@ -458,7 +458,8 @@ impl ResolvedEndpoint {
     }
 }
 
-fn dns_suffix(region: &str) -> &'static str {
+/// The DNS suffix of `region`'s AWS partition.
+pub(crate) fn dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isob-") {
