@@ -27,6 +27,8 @@
 //! `docker-registry` installed only s3driver is measured. Nothing is asserted about times; the
 //! eligible blob counts of both collectors are printed side by side.
 
+#[path = "../tests/common/registry_layout.rs"]
+mod registry_layout;
 #[path = "support/s3s_listing.rs"]
 mod s3s_listing;
 #[path = "support/s3s_serve.rs"]
@@ -37,9 +39,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use s3driver::config::{build_driver, Config};
-use s3driver::server::digest::Digest;
 use s3driver::server::gc::{self, Options};
-use s3driver::server::{paths, serve, App};
+use s3driver::server::{serve, App};
+
+use registry_layout as paths;
 
 const ROOT: &str = "bench";
 const ACCESS_KEY: &str = "AKIDS3DRIVERBENCH";
@@ -54,21 +57,17 @@ fn put(bucket: &Path, path: &str, data: &[u8]) {
 }
 
 /// A blob, as a push leaves it: its data, and its `_layers` link in `repo` (not for manifests).
-fn blob(bucket: &Path, repo: Option<&str>, data: &[u8]) -> Digest {
-    let d = Digest::sha256_of(data);
+fn blob(bucket: &Path, repo: Option<&str>, data: &[u8]) -> String {
+    let d = paths::sha256_digest(data);
     put(bucket, &paths::blob_data(&d), data);
     if let Some(repo) = repo {
-        put(
-            bucket,
-            &paths::layer_link(repo, &d),
-            d.to_string().as_bytes(),
-        );
+        put(bucket, &paths::layer_link(repo, &d), d.as_bytes());
     }
     d
 }
 
 /// Stores an OCI image manifest in `repo` (revision link, and the tag's links if `tag`).
-fn image(bucket: &Path, repo: &str, seed: &str, base: &Digest, tag: Option<&str>) {
+fn image(bucket: &Path, repo: &str, seed: &str, base: &str, tag: Option<&str>) {
     let config = blob(
         bucket,
         Some(repo),
@@ -76,22 +75,18 @@ fn image(bucket: &Path, repo: &str, seed: &str, base: &Digest, tag: Option<&str>
     );
     let l1 = blob(bucket, Some(repo), format!("layer one {seed}").as_bytes());
     let l2 = blob(bucket, Some(repo), format!("layer two {seed}").as_bytes());
-    put(
-        bucket,
-        &paths::layer_link(repo, base),
-        base.to_string().as_bytes(),
-    );
-    let layer = |d: &Digest| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d.to_string(), "size": 20});
+    put(bucket, &paths::layer_link(repo, base), base.as_bytes());
+    let layer = |d: &str| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d.to_string(), "size": 20});
     let m = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 20},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 20},
         "layers": [layer(base), layer(&l1), layer(&l2)],
     })
     .to_string()
     .into_bytes();
     let md = blob(bucket, None, &m);
-    let link = md.to_string();
+    let link = md.clone();
     put(
         bucket,
         &paths::manifest_revision_link(repo, &md),
@@ -109,7 +104,7 @@ fn image(bucket: &Path, repo: &str, seed: &str, base: &Digest, tag: Option<&str>
 
 /// The garbage collection bucket (see the module documentation).
 fn gc_bucket(bucket: &Path) {
-    let bases: Vec<Digest> = (0..16)
+    let bases: Vec<String> = (0..16)
         .map(|i| blob(bucket, None, format!("base layer {i}").as_bytes()))
         .collect();
     for t in 0..25 {

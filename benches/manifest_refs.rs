@@ -8,6 +8,8 @@
 
 #[path = "support/ours.rs"]
 mod ours;
+#[path = "../tests/common/registry_layout.rs"]
+mod registry_layout;
 #[path = "support/s3s_fs.rs"]
 mod s3s_fs;
 #[path = "support/s3s_serve.rs"]
@@ -24,23 +26,24 @@ use futures_util::{stream, StreamExt};
 
 use s3driver::config::Config;
 use s3driver::driver::StorageDriver;
-use s3driver::server::digest::Digest;
-use s3driver::server::{paths, serve, App};
+use s3driver::server::{serve, App};
+
+use registry_layout as paths;
 
 const REFERENCES: usize = 3000;
 const REPO: &str = "bench/refs";
 
-fn manifest(config: &Digest, layers: &[Digest], seed: usize) -> Vec<u8> {
+fn manifest(config: &str, layers: &[String], seed: usize) -> Vec<u8> {
     let layers: Vec<serde_json::Value> = layers
         .iter()
         .map(|d| {
-            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d.to_string(), "size": 1})
+            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": 1})
         })
         .collect();
     serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
         "layers": layers,
         "annotations": {"seed": seed.to_string()},
     })
@@ -49,14 +52,14 @@ fn manifest(config: &Digest, layers: &[Digest], seed: usize) -> Vec<u8> {
 }
 
 /// Stores `content` as a blob linked into the bench repository, the way a push leaves it.
-async fn store_blob(driver: &dyn StorageDriver, content: Bytes) -> Digest {
-    let d = Digest::sha256_of(&content);
+async fn store_blob(driver: &dyn StorageDriver, content: Bytes) -> String {
+    let d = paths::sha256_digest(&content);
     driver
         .put_content(&paths::blob_data(&d), content)
         .await
         .expect("blob");
     driver
-        .put_content(&paths::layer_link(REPO, &d), Bytes::from(d.to_string()))
+        .put_content(&paths::layer_link(REPO, &d), Bytes::from(d.clone()))
         .await
         .expect("link");
     d
@@ -77,7 +80,7 @@ fn bench(c: &mut Criterion) {
     };
     let (config, present, base) = rt.block_on(async {
         let config = store_blob(driver.as_ref(), Bytes::from_static(b"{}")).await;
-        let present: Vec<Digest> = stream::iter(0..REFERENCES)
+        let present: Vec<String> = stream::iter(0..REFERENCES)
             .map(|i| store_blob(driver.as_ref(), Bytes::from(format!("layer {i}"))))
             .buffer_unordered(32)
             .collect()
@@ -92,12 +95,12 @@ fn bench(c: &mut Criterion) {
         tokio::spawn(serve(listener, app, std::future::pending()));
         (config, present, base)
     });
-    let missing: Vec<Digest> = (0..REFERENCES)
-        .map(|i| Digest::sha256_of(format!("missing {i}").as_bytes()))
+    let missing: Vec<String> = (0..REFERENCES)
+        .map(|i| paths::sha256_digest(format!("missing {i}").as_bytes()))
         .collect();
     let client = reqwest::Client::new();
     let mut seed = 0;
-    let mut put = |layers: &[Digest], want: u16, iters: u64| -> Duration {
+    let mut put = |layers: &[String], want: u16, iters: u64| -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
             seed += 1;

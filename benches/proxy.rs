@@ -81,6 +81,8 @@
 
 #[path = "support/interleaved.rs"]
 mod interleaved;
+#[path = "../tests/common/registry_layout.rs"]
+mod registry_layout;
 #[path = "support/s3s_mem.rs"]
 mod s3s_mem;
 #[path = "support/s3s_serve.rs"]
@@ -98,8 +100,9 @@ use tokio::sync::oneshot;
 
 use s3driver::config::{build_driver, Config};
 use s3driver::driver::StorageDriver;
-use s3driver::server::digest::Digest;
-use s3driver::server::{paths, serve, App};
+use s3driver::server::{serve, App};
+
+use registry_layout as paths;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -120,7 +123,7 @@ struct Image {
     /// The manifest as pushed.
     manifest: Bytes,
     /// Every blob the manifest names (config first) and its size.
-    blobs: Vec<(Digest, u64)>,
+    blobs: Vec<(String, u64)>,
 }
 
 impl Image {
@@ -173,8 +176,8 @@ async fn start(config: &str) -> (String, Arc<dyn StorageDriver>, oneshot::Sender
 }
 
 /// Pushes one blob with a monolithic upload (`POST ?digest=` with the body).
-async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, data: Bytes) -> (Digest, u64) {
-    let d = Digest::sha256_of(&data);
+async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, data: Bytes) -> (String, u64) {
+    let d = paths::sha256_digest(&data);
     let n = data.len() as u64;
     let resp = client
         .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
@@ -188,8 +191,8 @@ async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, data: Bytes
 }
 
 /// An OCI descriptor of a pushed blob.
-fn descriptor(media: &str, (d, n): &(Digest, u64)) -> serde_json::Value {
-    serde_json::json!({"mediaType": media, "digest": d.to_string(), "size": n})
+fn descriptor(media: &str, (d, n): &(String, u64)) -> serde_json::Value {
+    serde_json::json!({"mediaType": media, "digest": d, "size": n})
 }
 
 /// Pushes an image of `layers` layers of `size` bytes to `repo:latest`.

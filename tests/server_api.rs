@@ -4,8 +4,7 @@
 
 mod server_support;
 
-use s3driver::server::paths;
-use s3driver::server::time::parse_rfc3339;
+use server_support::registry_layout as paths;
 use server_support::*;
 
 #[tokio::test]
@@ -63,11 +62,10 @@ async fn monolithic_upload_and_blob_fetch() {
         assert_eq!(header(&resp, "location"), format!("/v2/lib/app/blobs/{d}"));
         assert_eq!(header(&resp, "docker-content-digest"), d);
         // Stored exactly where registry:2 stores it.
-        let dg: s3driver::server::digest::Digest = d.parse().unwrap();
         let drv = r.driver();
-        assert_eq!(drv.get_content(&paths::blob_data(&dg)).await.unwrap(), data);
+        assert_eq!(drv.get_content(&paths::blob_data(&d)).await.unwrap(), data);
         assert_eq!(
-            drv.get_content(&paths::layer_link("lib/app", &dg))
+            drv.get_content(&paths::layer_link("lib/app", &d))
                 .await
                 .unwrap(),
             d.as_bytes()
@@ -180,10 +178,7 @@ async fn chunked_upload_with_content_range() {
             .await
             .unwrap();
         let started = String::from_utf8(started.to_vec()).unwrap();
-        assert!(
-            started.ends_with('Z') && parse_rfc3339(&started).is_some(),
-            "{started}"
-        );
+        assert!(is_rfc3339_utc(&started), "{started}");
 
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let chunks = [&data[..1000], &data[1000..150_000], &data[150_000..]];
@@ -404,11 +399,10 @@ async fn digest_errors_and_cancellation() {
 
 #[tokio::test]
 async fn sha512_digests() {
-    use s3driver::server::digest::Algorithm;
     for backend in BACKENDS {
         let r = start(backend, "").await;
         let data = b"sha512 content".to_vec();
-        let d512 = Algorithm::Sha512.digest(&data).to_string();
+        let d512 = paths::sha512_digest(&data);
         let d256 = sha256(&data);
         let resp = r
             .client
@@ -449,7 +443,7 @@ async fn sha512_digests() {
                 }
             }
         }
-        let link = paths::layer_link("a", &d512.parse().unwrap());
+        let link = paths::layer_link("a", &d512);
         assert_eq!(
             r.driver().get_content(&link).await.unwrap(),
             d256.as_bytes()
@@ -569,7 +563,6 @@ async fn redirects_to_the_driver_url_unless_disabled() {
     let driver: std::sync::Arc<dyn s3driver::driver::StorageDriver> = std::sync::Arc::new(td);
     let r = start_with(&config(""), driver.clone()).await;
     let d = push_blob(&r, "a", b"redirected").await;
-    let dg: s3driver::server::digest::Digest = d.parse().unwrap();
     for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
         let resp = r
             .client
@@ -582,7 +575,7 @@ async fn redirects_to_the_driver_url_unless_disabled() {
             header(&resp, "location"),
             format!(
                 "https://storage.example.invalid/bucket{}",
-                paths::blob_data(&dg)
+                paths::blob_data(&d)
             )
         );
     }
@@ -641,11 +634,7 @@ async fn blob_delete_enabled_and_disabled() {
             .unwrap();
         assert_eq!(resp.status(), 404);
         // Only the link goes; the data stays for garbage collection.
-        assert!(r
-            .driver()
-            .stat(&paths::blob_data(&d.parse().unwrap()))
-            .await
-            .is_ok());
+        assert!(r.driver().stat(&paths::blob_data(&d)).await.is_ok());
         let resp = r
             .client
             .delete(r.url(&format!("/v2/a/blobs/{d}")))

@@ -8,7 +8,6 @@ mod server_support;
 
 use std::sync::Arc;
 
-use s3driver::server::digest::Algorithm;
 use server_support::raw::RawConn;
 use server_support::*;
 
@@ -267,7 +266,7 @@ async fn sha512_blobs_in_manifests() {
         let layer = b"a layer addressed by sha512".to_vec();
         let mut digests = Vec::new();
         for data in [&config, &layer] {
-            let d = Algorithm::Sha512.digest(data).to_string();
+            let d = registry_layout::sha512_digest(data);
             let resp = r
                 .client
                 .post(r.url(&format!("/v2/s512/blobs/uploads/?digest={d}")))

@@ -24,7 +24,7 @@ use s3driver::driver::{
     Base, FileInfo, Parameters, S3Driver, S3Parameters, StorageDriver, WalkControl, WalkOptions,
 };
 use s3driver::server::gc::{self, KeptBecause, Options, Report};
-use s3driver::server::paths;
+use server_support::registry_layout as paths;
 use server_support::*;
 
 /// Registries that allow deletes and serve blobs themselves.
@@ -337,7 +337,7 @@ async fn semantics_on(r: &Registry) {
     assert_eq!(resp.status(), 404);
     assert!(r
         .driver()
-        .stat(&paths::layer_link("b/app", &orphan.parse().unwrap()))
+        .stat(&paths::layer_link("b/app", orphan))
         .await
         .is_err());
 
@@ -423,10 +423,7 @@ async fn a_revision_whose_blob_is_missing_is_reported_and_skipped() {
         let c = b"missing c3".to_vec();
         let base = b"missing base".to_vec();
         let (lost, _) = push_image(&r, "good", "lost", &[&c, &base], None).await;
-        driver
-            .delete(&paths::blob_data(&lost.parse().unwrap()))
-            .await
-            .unwrap();
+        driver.delete(&paths::blob_data(&lost)).await.unwrap();
         let report = gc::run(driver, opts(false, true)).await.unwrap();
         let warning = report
             .warnings
@@ -439,10 +436,7 @@ async fn a_revision_whose_blob_is_missing_is_reported_and_skipped() {
         assert_eq!(eligible(&report), BTreeSet::from([orphan, sha256(&c)]));
         assert!(used.is_subset(&stored_blobs(driver).await));
         assert!(driver
-            .stat(&paths::manifest_revision_link(
-                "good",
-                &lost.parse().unwrap()
-            ))
+            .stat(&paths::manifest_revision_link("good", &lost))
             .await
             .is_ok());
         r.stop().await;
@@ -511,7 +505,7 @@ async fn a_manifest_that_is_not_json_stops_the_run_before_anything_is_deleted() 
     let before = stored_blobs(driver).await;
     // A revision linking to a blob that is not a manifest.
     let junk = Bytes::from_static(b"\x1f\x8b not json");
-    let d = s3driver::server::digest::Digest::sha256_of(&junk);
+    let d = sha256(&junk);
     driver
         .put_content(&paths::blob_data(&d), junk)
         .await
@@ -519,16 +513,16 @@ async fn a_manifest_that_is_not_json_stops_the_run_before_anything_is_deleted() 
     driver
         .put_content(
             &paths::manifest_revision_link("good", &d),
-            Bytes::from(d.to_string()),
+            Bytes::from(d.clone()),
         )
         .await
         .unwrap();
     let e = gc::run(driver, opts(false, false)).await.unwrap_err();
-    assert!(e.message.contains(&d.to_string()), "{}", e.message);
+    assert!(e.message.contains(&d), "{}", e.message);
     assert!(e.message.contains("good"), "{}", e.message);
     assert!(e.message.contains("Nothing was deleted"), "{}", e.message);
     let mut want = before.clone();
-    want.insert(d.to_string());
+    want.insert(d);
     assert_eq!(stored_blobs(driver).await, want);
     r.stop().await;
 }
@@ -549,7 +543,7 @@ async fn a_repository_without_manifests_is_reported_and_its_blobs_swept() {
             .unwrap();
         let shared = used.iter().next().unwrap().clone();
         let data = driver
-            .get_content(&paths::blob_data(&shared.parse().unwrap()))
+            .get_content(&paths::blob_data(&shared))
             .await
             .unwrap();
         push_blob(&r, "lonely", &data).await;
@@ -619,14 +613,13 @@ async fn stray_objects_under_blobs_are_reported_and_left_alone() {
 
 #[tokio::test]
 async fn a_layer_referenced_by_its_sha512_digest_keeps_the_stored_blob() {
-    use s3driver::server::digest::Algorithm;
     for backend in BACKENDS {
         let r = start(backend, DELETES).await;
         let config_blob = b"{\"sha512\":true}".to_vec();
         let config_digest = push_blob(&r, "s512", &config_blob).await;
         // The layer is uploaded under its sha512 digest: stored under sha256, linked under both.
         let layer = b"a layer known by its sha512 digest".to_vec();
-        let d512 = Algorithm::Sha512.digest(&layer).to_string();
+        let d512 = paths::sha512_digest(&layer);
         let resp = r
             .client
             .post(r.url("/v2/s512/blobs/uploads/"))
@@ -679,16 +672,16 @@ async fn orphans(driver: &dyn StorageDriver, n: usize, seed: &str) -> BTreeSet<S
         .map(|i| Bytes::from(format!("{seed} orphan {i}")))
         .collect();
     let puts = items.iter().map(|data| async move {
-        let d = s3driver::server::digest::Digest::sha256_of(data);
+        let d = sha256(data);
         driver
             .put_content(&paths::blob_data(&d), data.clone())
             .await
             .unwrap();
         driver
-            .put_content(&paths::layer_link("junk", &d), Bytes::from(d.to_string()))
+            .put_content(&paths::layer_link("junk", &d), Bytes::from(d.clone()))
             .await
             .unwrap();
-        d.to_string()
+        d
     });
     let mut stream = futures_util::stream::iter(puts).buffer_unordered(32);
     use futures_util::StreamExt;

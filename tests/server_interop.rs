@@ -5,7 +5,7 @@
 
 mod server_support;
 
-use s3driver::server::paths;
+use server_support::registry_layout as paths;
 use server_support::*;
 
 #[tokio::test]
@@ -82,7 +82,6 @@ async fn upload_resumed_by_another_registry_instance() {
 #[tokio::test]
 async fn serves_a_tree_written_by_registry2() {
     use bytes::Bytes;
-    use s3driver::server::digest::Digest;
     let (driver, dir) = driver_for(Backend::Filesystem);
     let put = |path: String, data: Vec<u8>| {
         let driver = driver.clone();
@@ -90,16 +89,13 @@ async fn serves_a_tree_written_by_registry2() {
     };
     let layer = b"layer written by registry:2".to_vec();
     let cfg_blob = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
-    let (ld, cd): (Digest, Digest) = (
-        sha256(&layer).parse().unwrap(),
-        sha256(&cfg_blob).parse().unwrap(),
-    );
+    let (ld, cd) = (sha256(&layer), sha256(&cfg_blob));
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cd.to_string(), "size": cfg_blob.len()},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": ld.to_string(), "size": layer.len()}]})
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cd, "size": cfg_blob.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": ld, "size": layer.len()}]})
     .to_string()
     .into_bytes();
-    let md: Digest = sha256(&manifest).parse().unwrap();
+    let md = sha256(&manifest);
     for (d, data) in [(&ld, &layer), (&cd, &cfg_blob), (&md, &manifest)] {
         put(paths::blob_data(d), data.clone()).await;
     }
@@ -261,7 +257,7 @@ async fn upload_digest_uses_the_kept_hash_state() {
         "no read-back for sha256"
     );
     let loc = upload(vec![vec![3; 10]]).await;
-    let d512 = s3driver::server::digest::Algorithm::Sha512.digest(&[3; 10]);
+    let d512 = paths::sha512_digest(&[3; 10]);
     let resp = r
         .client
         .put(r.url(&format!("{loc}?digest={d512}")))

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use server_support::front::{Front, FrontAuth};
 use server_support::images::{image, index, Image, Pusher};
 use server_support::process::ServeProcess;
+use server_support::registry_layout as paths;
 use server_support::*;
 
 /// The upstream registry's user.
@@ -88,10 +89,7 @@ fn check_layout(dir: &Path, want: &Image) {
 /// Whether the cache's storage links `digest` into `repo` (the last step of caching it).
 async fn linked(r: &Registry, repo: &str, digest: &str) -> bool {
     r.driver()
-        .stat(&s3driver::server::paths::layer_link(
-            repo,
-            &digest.parse().unwrap(),
-        ))
+        .stat(&paths::layer_link(repo, digest))
         .await
         .is_ok()
 }
@@ -111,12 +109,7 @@ async fn wait_linked(r: &Registry, repo: &str, digest: &str) {
 
 /// Whether the cache's storage holds `digest`'s data.
 async fn stored(r: &Registry, digest: &str) -> bool {
-    r.driver()
-        .stat(&s3driver::server::paths::blob_data(
-            &digest.parse().unwrap(),
-        ))
-        .await
-        .is_ok()
+    r.driver().stat(&paths::blob_data(digest)).await.is_ok()
 }
 
 /// GET from the cache, following a redirect to its storage.
@@ -210,12 +203,12 @@ async fn pull_through(target: common::S3Target, bucket: &str) {
         assert_eq!(gets.len(), 1, "blob {d} fetched once: {:?}", front.log());
         wait_linked(&r, "lib/app", d).await;
         assert!(stored(&r, d).await, "blob {d} stored");
-        let link = s3driver::server::paths::layer_link("lib/app", &d.parse().unwrap());
+        let link = paths::layer_link("lib/app", d);
         assert_eq!(r.driver().get_content(&link).await.unwrap(), d.as_bytes());
     }
     let tag_link = r
         .driver()
-        .get_content(&s3driver::server::paths::tag_current_link("lib/app", "v1"))
+        .get_content(&paths::tag_current_link("lib/app", "v1"))
         .await
         .unwrap();
     assert_eq!(tag_link, app.digest().as_bytes(), "registry:2's layout");
@@ -475,12 +468,9 @@ async fn a_moved_tag_is_picked_up_after_the_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let link = s3driver::server::paths::layer_link("lib/app", &layer.parse().unwrap());
+    let link = paths::layer_link("lib/app", &layer);
     assert!(r.driver().stat(&link).await.is_err(), "its link went too");
-    let revision = s3driver::server::paths::manifest_revision_link(
-        "lib/app",
-        &content.app.digest().parse().unwrap(),
-    );
+    let revision = paths::manifest_revision_link("lib/app", &content.app.digest());
     while r.driver().stat(&revision).await.is_ok() {
         assert!(
             Instant::now() < deadline,
@@ -565,7 +555,7 @@ async fn a_corrupted_upstream_blob_is_never_stored_or_served() {
             status => assert_eq!(status, 502, "attempt {attempt}"),
         }
         assert!(!stored(&r, &layer).await, "corrupt bytes stored");
-        let link = s3driver::server::paths::layer_link("lib/app", &layer.parse().unwrap());
+        let link = paths::layer_link("lib/app", &layer);
         assert!(r.driver().stat(&link).await.is_err());
     }
     let fetched = front
@@ -1149,7 +1139,7 @@ async fn shares_a_bucket_with_registry2s_cache() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let link = s3driver::server::paths::layer_link("lib/app", &layer.parse().unwrap());
+    let link = paths::layer_link("lib/app", &layer);
     assert!(probe.driver().stat(&link).await.is_err());
     probe.stop().await;
     drop(r2);

@@ -1,7 +1,7 @@
 //! An OCI Distribution (Docker Registry HTTP API v2) server on a
 //! [`StorageDriver`] (feature `server`).
 //!
-//! The storage layout is byte-for-byte Distribution's (see [`paths`]), so a
+//! The storage layout is byte-for-byte Distribution's (see `paths.rs`), so a
 //! bucket or directory written by `registry:2` is served as is, and the other
 //! way round.
 //!
@@ -60,7 +60,7 @@
 mod auth;
 mod blobs;
 pub(crate) mod body;
-pub mod digest;
+pub(crate) mod digest;
 pub(crate) mod error;
 pub mod gc;
 mod health;
@@ -70,13 +70,13 @@ mod manifests;
 mod metrics;
 pub(crate) mod names;
 mod notifications;
-pub mod paths;
+pub(crate) mod paths;
 mod proxy;
 mod purge;
 mod reply;
 pub(crate) mod router;
 mod store;
-pub mod time;
+pub(crate) mod time;
 mod tls;
 mod token;
 mod uploads;

@@ -8,6 +8,9 @@ pub mod images;
 pub mod layout;
 pub mod process;
 pub mod raw;
+/// registry:2's storage layout, stated independently of the server's own.
+#[path = "../common/registry_layout.rs"]
+pub mod registry_layout;
 pub mod skopeo;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +24,6 @@ use s3driver::driver::{
     BoxedReader, DriverError, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver,
     RedirectRequest, StorageDriver, WalkFn, WalkOptions,
 };
-use s3driver::server::digest::Digest;
 use s3driver::server::{serve, App};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -156,8 +158,36 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// `"sha256:<hex>"` of `data`.
 pub fn sha256(data: &[u8]) -> String {
-    Digest::sha256_of(data).to_string()
+    registry_layout::sha256_digest(data)
+}
+
+/// Whether `s` is an RFC 3339 UTC time as the registry writes it:
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, upper-case `T` and `Z`, a real date and time.
+pub fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[b.len() - 1] == b'Z'
+        && match &b[19..b.len() - 1] {
+            [] => true,
+            [b'.', frac @ ..] => !frac.is_empty() && frac.iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+    // Calendar and clock ranges (month 13, February 30, hour 24 ...): the library's parser.
+    shape && b[17..19] != *b"60" && s3driver::xml::Timestamp::parse(s).is_ok()
 }
 
 /// The `errors[].code` values of an error response.
