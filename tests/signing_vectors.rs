@@ -902,7 +902,7 @@ fn check_chunks(
         if size > 0 {
             body.extend_from_slice(header.as_bytes());
             body.extend_from_slice(&data);
-            body.extend_from_slice(chunked::CHUNK_TERMINATOR);
+            body.extend_from_slice(b"\r\n");
         } else {
             body.extend_from_slice(header.as_bytes());
         }

@@ -150,7 +150,7 @@ fn parse_gc_flags(rest: &[String]) -> Result<(GcFlags, Vec<String>), String> {
         dry_run: false,
         delete_untagged: false,
         no_writers: false,
-        concurrency: s3driver::server::gc::DEFAULT_CONCURRENCY,
+        concurrency: s3driver::server::gc::Options::default().concurrency,
     };
     let mut others = Vec::new();
     let mut args = rest.iter();
@@ -586,7 +586,7 @@ mod tests {
         let (p, f) = gc("garbage-collect --dry-run -m --config /x.yml").unwrap();
         assert_eq!(p.unwrap().as_os_str(), "/x.yml");
         assert!(f.dry_run && f.delete_untagged && !f.no_writers);
-        assert_eq!(f.concurrency, s3driver::server::gc::DEFAULT_CONCURRENCY);
+        assert_eq!(f.concurrency, 32);
         let (p, f) = gc("garbage-collect x.yml --no-writers --concurrency 4").unwrap();
         assert_eq!(p.unwrap().as_os_str(), "x.yml");
         assert!(!f.dry_run && !f.delete_untagged && f.no_writers);

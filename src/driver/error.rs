@@ -12,8 +12,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-/// A boxed error from a lower layer (S3 client, file system, ...).
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+/// A boxed error from a lower layer (the client's [`BoxError`](crate::client::BoxError)).
+pub use crate::client::BoxError;
 
 /// An error returned by a [`StorageDriver`](super::StorageDriver).
 ///

@@ -73,7 +73,6 @@ pub use inmemory::InMemoryDriver;
 pub use parameters::{ParameterError, Parameters};
 pub use path::{
     first_component, is_subpath, is_valid_path, is_valid_path_or_root, join_path, parent_path,
-    PATH_PATTERN,
 };
 pub use redirect::RedirectRequest;
 pub use regulator::Regulator;

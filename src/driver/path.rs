@@ -6,10 +6,7 @@
 //! `Stat`, `List` and `Walk` also accept the root, `"/"` (see
 //! [`is_valid_path_or_root`]).
 
-/// Distribution's path pattern, for documentation and error messages.
-pub const PATH_PATTERN: &str = "^(/[A-Za-z0-9._-]+)+$";
-
-/// True if `path` matches [`PATH_PATTERN`].
+/// True if `path` matches Distribution's path pattern, `^(/[A-Za-z0-9._-]+)+$`.
 ///
 /// ```
 /// use s3driver::driver::is_valid_path;

@@ -78,7 +78,7 @@ use crate::driver::{DriverError, FileInfo, StorageDriver, WalkControl, WalkOptio
 
 /// Storage requests in flight at once unless [`Options::concurrency`] says
 /// otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Paths per [`StorageDriver::delete_files`] call (S3's DeleteObjects limit).
 pub(crate) const DELETE_BATCH: usize = 1000;

@@ -34,7 +34,7 @@ use crate::sign::v4::{HeaderSignature, SigningKey};
 use crate::sign::{is_token, SignError};
 
 /// Bytes that follow every data chunk.
-pub const CHUNK_TERMINATOR: &[u8] = b"\r\n";
+pub(crate) const CHUNK_TERMINATOR: &[u8] = b"\r\n";
 
 const SIG_LEN: u64 = 64;
 /// `;chunk-signature=`
@@ -159,7 +159,7 @@ impl ChunkSigner {
     }
 
     /// Signs `data` as the next chunk and returns the header line to send before it:
-    /// `hex(len);chunk-signature=<sig>\r\n`. Send [`CHUNK_TERMINATOR`] after the data.
+    /// `hex(len);chunk-signature=<sig>\r\n`. Send `\r\n` after the data.
     pub fn chunk_header(&mut self, data: &[u8]) -> String {
         let signature = self.sign_chunk(data);
         format_chunk_header(data.len() as u64, &signature)
