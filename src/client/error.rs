@@ -456,10 +456,11 @@ impl StdError for Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn svc(status: u16, code: Option<&str>) -> Error {
+    /// A service error with `status` and `code` and the other fields set (for tests).
+    pub(crate) fn svc(status: u16, code: Option<&str>) -> Error {
         Error::service(ServiceError {
             status,
             code: code.map(str::to_owned),

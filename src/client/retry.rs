@@ -372,17 +372,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::error::ServiceError;
+    use crate::client::error::tests::svc;
     use std::cell::{Cell, RefCell};
     use std::future::ready;
-
-    fn svc(status: u16, code: Option<&str>) -> Error {
-        Error::service(ServiceError {
-            status,
-            code: code.map(str::to_owned),
-            ..ServiceError::default()
-        })
-    }
 
     #[test]
     fn classify_table() {

@@ -487,14 +487,7 @@ impl S3Client {
                     query: &query,
                     headers: &headers,
                 };
-                let params = v4::SigningParams {
-                    credentials: sign_creds,
-                    region: self.inner.endpoint.signing_region(),
-                    service: "s3",
-                    time: now,
-                    uri_mode: UriMode::S3,
-                    payload,
-                };
+                let params = self.v4_params(sign_creds, now, payload);
                 let opts = v4::SignOptions {
                     key_cache: Some(&self.inner.key_cache),
                     ..v4::SignOptions::default()
@@ -590,14 +583,7 @@ impl S3Client {
         let sign_creds = signing_credentials(&creds);
         let query = match self.inner.signature {
             SignatureVersion::V4 => {
-                let params = v4::SigningParams {
-                    credentials: sign_creds,
-                    region: self.inner.endpoint.signing_region(),
-                    service: "s3",
-                    time: now,
-                    uri_mode: UriMode::S3,
-                    payload: PayloadHash::Unsigned,
-                };
+                let params = self.v4_params(sign_creds, now, PayloadHash::Unsigned);
                 let opts = v4::SignOptions {
                     key_cache: Some(&self.inner.key_cache),
                     ..v4::SignOptions::default()
@@ -628,6 +614,25 @@ impl S3Client {
 }
 
 /// The signer's borrowed view of `creds`.
+impl S3Client {
+    /// SigV4 parameters for an S3 request signed at `now` for this client's region.
+    fn v4_params<'a>(
+        &'a self,
+        credentials: sign::SigningCredentials<'a>,
+        now: SystemTime,
+        payload: PayloadHash<'a>,
+    ) -> v4::SigningParams<'a> {
+        v4::SigningParams {
+            credentials,
+            region: self.inner.endpoint.signing_region(),
+            service: "s3",
+            time: now,
+            uri_mode: UriMode::S3,
+            payload,
+        }
+    }
+}
+
 fn signing_credentials(creds: &Credentials) -> sign::SigningCredentials<'_> {
     sign::SigningCredentials {
         access_key_id: creds.access_key_id(),

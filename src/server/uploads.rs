@@ -188,6 +188,18 @@ impl UploadLocks {
 }
 
 /// `PATCH`/`PUT` on an upload another request is writing to.
+/// Holds upload `id` of `name` for this request (its storage key and guard), or refuses
+/// when another request holds it.
+fn hold(ctx: &Ctx<'_>, name: &str, id: &str) -> Result<(String, UploadGuard), ApiErrors> {
+    let key = paths::upload(name, id);
+    let guard = ctx
+        .state
+        .upload_locks
+        .try_acquire(&key)
+        .ok_or_else(upload_busy)?;
+    Ok((key, guard))
+}
+
 fn upload_busy() -> ApiErrors {
     ErrorCode::RangeInvalid
         .with_detail(
@@ -690,10 +702,7 @@ pub(super) async fn patch(
     name: &str,
     id: &str,
 ) -> HandlerResult {
-    let key = paths::upload(name, id);
-    let Some(_guard) = ctx.state.upload_locks.try_acquire(&key) else {
-        return Err(upload_busy());
-    };
+    let (key, _guard) = hold(ctx, name, id)?;
     check_content_type(&req)?;
     let (mut w, started) = resume(ctx.driver(), name, id).await?;
     let size = w.size();
@@ -720,10 +729,7 @@ pub(super) async fn put(
     name: &str,
     id: &str,
 ) -> HandlerResult {
-    let key = paths::upload(name, id);
-    let Some(_guard) = ctx.state.upload_locks.try_acquire(&key) else {
-        return Err(upload_busy());
-    };
+    let (key, _guard) = hold(ctx, name, id)?;
     let q = query_pairs(req.uri().query());
     let digest = match first(&q, "digest") {
         None | Some("") => {
