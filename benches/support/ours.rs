@@ -1,6 +1,6 @@
 //! s3driver's throughput contenders: the client ([`S3Client::put_object`] with a signed
-//! payload, [`S3Client::put_object_stream`] unsigned, [`S3Client::get_object`]) and the S3
-//! driver (`writer` in 1 MiB writes with 10 MiB parts, `reader`).
+//! payload, [`S3Client::put_object_stream`] unsigned or aws-chunked, [`S3Client::get_object`])
+//! and the S3 driver (`writer` in 1 MiB writes with 10 MiB parts, `reader`).
 
 #![allow(dead_code)] // each includer uses a different part
 
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use tokio::io::AsyncReadExt;
 
-use s3driver::client::{S3Client, WriteOptions};
+use s3driver::client::{AddressingStyle, PayloadSigning, S3Client, WriteOptions};
 use s3driver::driver::{Parameters, S3Driver, StorageDriver};
 
 use super::throughput::Contender;
@@ -76,6 +76,54 @@ pub fn deep_writer(
     }
 }
 
+/// `body` cut into 1 MiB [`Bytes`] pieces (slices, no copy), as a stream for
+/// [`S3Client::put_object_stream`].
+fn mib_pieces(body: &Bytes) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    let pieces: Vec<std::io::Result<Bytes>> = (0..body.len())
+        .step_by(1 << 20)
+        .map(|at| Ok(body.slice(at..body.len().min(at + (1 << 20)))))
+        .collect();
+    stream::iter(pieces)
+}
+
+/// `s3driver client aws-chunked stream`: [`S3Client::put_object_stream`] of 1 MiB pieces on
+/// a client with [`PayloadSigning::SignedChunked`] (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`,
+/// each chunk signed as it is sent), on `endpoint`, bucket `bucket`, path style, the
+/// driver's region. Put only. Not for servers without aws-chunked (OpenStack Swift's s3api).
+///
+/// # Panics
+/// When the client cannot be built.
+pub fn chunked_stream(
+    endpoint: &str,
+    bucket: &str,
+    access_key: &str,
+    secret_key: &str,
+) -> Contender {
+    let client = S3Client::builder()
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .bucket(bucket)
+        .addressing_style(AddressingStyle::Path)
+        .static_credentials(access_key, secret_key)
+        .payload_signing(PayloadSigning::SignedChunked)
+        .build()
+        .expect("s3driver: aws-chunked client");
+    Contender {
+        name: "s3driver client aws-chunked stream",
+        put: Box::new(move |key, body| {
+            let c = client.clone();
+            Box::pin(async move {
+                let n = body.len() as u64;
+                c.put_object_stream(&key, mib_pieces(&body), n, &WriteOptions::default())
+                    .await
+                    .expect("put_object_stream (aws-chunked)");
+                n
+            })
+        }),
+        get: None,
+    }
+}
+
 /// The s3driver contenders on `driver` (and its client).
 pub fn contenders(driver: &Arc<s3driver::driver::Base<S3Driver>>) -> Vec<Contender> {
     let client: S3Client = driver.inner().client().clone();
@@ -112,11 +160,7 @@ pub fn contenders(driver: &Arc<s3driver::driver::Base<S3Driver>>) -> Vec<Contend
                 let c = c3.clone();
                 Box::pin(async move {
                     let n = body.len() as u64;
-                    let pieces: Vec<std::io::Result<Bytes>> = (0..body.len())
-                        .step_by(1 << 20)
-                        .map(|at| Ok(body.slice(at..body.len().min(at + (1 << 20)))))
-                        .collect();
-                    c.put_object_stream(&key, stream::iter(pieces), n, &WriteOptions::default())
+                    c.put_object_stream(&key, mib_pieces(&body), n, &WriteOptions::default())
                         .await
                         .expect("put_object_stream");
                     n

@@ -8,7 +8,8 @@
 //!
 //! With `S3DRIVER_SWIFT_ENDPOINT` set (e.g. `http://127.0.0.1:8090` from
 //! `.ci/swift-s3api.sh`; keys `S3DRIVER_SWIFT_ACCESS_KEY`/`_SECRET_KEY`, default
-//! `test:tester`/`testing`), the same contenders also run against Swift in a fresh bucket.
+//! `test:tester`/`testing`), the same contenders also run against Swift in a fresh bucket,
+//! except `s3driver client aws-chunked stream`: Swift's s3api does not support aws-chunked.
 //!
 //! ```text
 //! cd benches/peers && cargo bench --bench throughput
@@ -19,6 +20,9 @@
 //! - `s3driver client`: `put_object` (SHA-256 signed payload; no Content-MD5, as the signed
 //!   SHA-256 already covers the body) / `get_object`.
 //! - `s3driver client unsigned stream`: `put_object_stream` (`UNSIGNED-PAYLOAD`).
+//! - `s3driver client aws-chunked stream`: `put_object_stream` on a client with
+//!   `PayloadSigning::SignedChunked` (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, each chunk
+//!   signed as it is sent, so the hashing overlaps the transfer). Not run against Swift.
 //! - `s3driver driver`: `writer` (1 MiB writes, 10 MiB parts, one part in flight, the default)
 //!   / `reader`.
 //! - `s3driver driver, 2 parts in flight` and `8 parts in flight`: the same with
@@ -195,7 +199,8 @@ fn main() {
     let rt = throughput::runtime();
     interleaved::floors();
     let sizes = throughput::sizes();
-    let contenders = |t: &Target| {
+    // `aws_chunked`: whether the server supports aws-chunked (Swift's s3api does not).
+    let contenders = |t: &Target, aws_chunked: bool| {
         let _guard = rt.enter();
         let driver = ours::driver(&t.endpoint, &t.bucket, &t.access_key, &t.secret_key);
         let deep = ours::driver_with(
@@ -213,8 +218,24 @@ fn main() {
             &[("maxconcurrentparts", "2")],
         );
         let mut c = ours::contenders(&driver);
-        c.push(ours::deep_writer(&two, "s3driver driver, 2 parts in flight"));
-        c.push(ours::deep_writer(&deep, "s3driver driver, 8 parts in flight"));
+        if aws_chunked {
+            let after_unsigned = c
+                .iter()
+                .position(|x| x.name == "s3driver client unsigned stream")
+                .map_or(c.len(), |i| i + 1);
+            c.insert(
+                after_unsigned,
+                ours::chunked_stream(&t.endpoint, &t.bucket, &t.access_key, &t.secret_key),
+            );
+        }
+        c.push(ours::deep_writer(
+            &two,
+            "s3driver driver, 2 parts in flight",
+        ));
+        c.push(ours::deep_writer(
+            &deep,
+            "s3driver driver, 8 parts in flight",
+        ));
         c.extend(object_store_contenders(t));
         c
     };
@@ -228,7 +249,7 @@ fn main() {
         let server = rt.block_on(s3s_fs::S3sFs::start(0));
         server.create_bucket("bench");
         let t = local(server.endpoint());
-        interleaved::run(&rt, "s3s-fs 0.14.1", &contenders(&t), &sizes, rounds);
+        interleaved::run(&rt, "s3s-fs 0.14.1", &contenders(&t, true), &sizes, rounds);
     }
     {
         let server = rt.block_on(s3s_mem::S3sMem::start(0));
@@ -236,7 +257,7 @@ fn main() {
         interleaved::run(
             &rt,
             "in-memory s3s (bench server)",
-            &contenders(&t),
+            &contenders(&t, true),
             &sizes,
             rounds,
         );
@@ -255,7 +276,7 @@ fn main() {
         interleaved::run(
             &rt,
             "OpenStack Swift s3api (another process)",
-            &contenders(&t),
+            &contenders(&t, false),
             &sizes,
             rounds,
         );
