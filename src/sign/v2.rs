@@ -125,7 +125,7 @@ impl fmt::Debug for V2Presigned {
 /// its wire form [`crate::sign::encode::encode_path`]. Send the query as
 /// [`crate::sign::encode::encode_query`]`(req.query)` (sorted by encoded name and value):
 /// a repeated sub-resource is signed with its last value there (see
-/// [`canonicalized_resource`]). `content_md5`, `content_type` and
+/// `canonicalized_resource`). `content_md5`, `content_type` and
 /// `date` are the values of the headers that will be sent (empty when absent); `x-amz-*`
 /// headers are taken from `req.headers`. With an `x-amz-date` header the Date line is
 /// empty.
@@ -345,7 +345,10 @@ fn string_to_sign(
 /// CanonicalizedAmzHeaders: every `x-amz-*` header (plus the session token), name
 /// lower-cased, sorted by name, repeated headers' values joined with `,`, values trimmed
 /// and unfolded; each line `name:value\n`.
-pub fn canonicalized_amz_headers(headers: &[(&str, &str)], session_token: Option<&str>) -> String {
+pub(crate) fn canonicalized_amz_headers(
+    headers: &[(&str, &str)],
+    session_token: Option<&str>,
+) -> String {
     let mut amz: Vec<(String, &str)> = headers
         .iter()
         .filter(|(n, _)| n.len() >= 6 && n.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-"))
@@ -392,7 +395,7 @@ fn push_unfolded(out: &mut String, value: &str) {
 /// parsed query), Ceph RGW (a `std::map`) and MinIO (a Go `map`) put into their string to sign;
 /// signing every occurrence (as botocore's client-side HmacV1 does) is rejected by all three
 /// with `SignatureDoesNotMatch` (measured on Swift and Ceph RGW, `tests/sign_v2_server.rs`).
-pub fn canonicalized_resource(
+pub(crate) fn canonicalized_resource(
     encoded_path: &str,
     query: &[(&str, &str)],
     bucket: BucketAddressing<'_>,
