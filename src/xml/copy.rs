@@ -53,8 +53,8 @@ impl CopyObjectResult {
     }
 }
 
-/// The answer to `UploadPartCopy` ([api]); its ETag goes into the
-/// [`CompleteMultipartUpload`](crate::xml::CompleteMultipartUpload) request.
+/// The answer to `UploadPartCopy` ([api]); its ETag goes into the part's
+/// [`CompletedPart`](crate::xml::CompletedPart) of the `CompleteMultipartUpload` request.
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
 #[derive(Debug, Clone, PartialEq, Eq)]

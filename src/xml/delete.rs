@@ -154,8 +154,9 @@ pub struct DeleteError {
 }
 
 /// The answer to `DeleteObjects` ([api]). A `200 OK` may also carry an `<Error>` document
-/// for the whole request (for example `MalformedXML`); check with
-/// [`crate::xml::parse_error_body`] first.
+/// for the whole request (for example `MalformedXML`): the client checks for one first
+/// (with the crate-private `parse_error_body`), and [`DeleteResult::parse`] rejects an
+/// `<Error>` root with [`XmlError::WrongRoot`](crate::xml::XmlError::WrongRoot).
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -52,6 +52,9 @@ impl ErrorResponse {
     }
 
     /// The text of an element kept in [`ErrorResponse::other`], e.g. `get("Region")`.
+    /// Only the tests look elements up by name (the client reads the named fields), so this
+    /// is compiled for them only.
+    #[cfg(test)]
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.other

@@ -58,7 +58,9 @@ impl InitiateMultipartUploadResult {
     }
 }
 
-/// One part named in a [`CompleteMultipartUpload`] request.
+/// One part named in a `CompleteMultipartUpload` request, as
+/// [`S3Client::complete_multipart_upload`](crate::client::S3Client::complete_multipart_upload)
+/// takes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedPart {
     /// `PartNumber`, 1 to 10 000.
@@ -86,41 +88,7 @@ impl CompleteMultipartUpload {
     /// 1..=10 000 or a part number given twice;
     /// [`XmlError::Unrepresentable`] for an ETag holding a character XML 1.0 cannot carry.
     pub fn to_xml(&self) -> Result<String, XmlError> {
-        const ROOT: &str = "CompleteMultipartUpload";
-        if self.parts.is_empty() {
-            return Err(XmlError::InvalidRequest {
-                reason:
-                    "CompleteMultipartUpload needs at least one part; abort an upload that has none"
-                        .into(),
-            });
-        }
-        let mut parts: Vec<&CompletedPart> = self.parts.iter().collect();
-        parts.sort_by_key(|p| p.part_number);
-        let mut previous = 0;
-        for part in &parts {
-            if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {
-                return Err(XmlError::InvalidRequest {
-                    reason: format!(
-                        "part number {} is outside 1..={MAX_PART_NUMBER}",
-                        part.part_number
-                    ),
-                });
-            }
-            if part.part_number == previous {
-                return Err(XmlError::InvalidRequest {
-                    reason: format!("part number {} is listed twice", part.part_number),
-                });
-            }
-            previous = part.part_number;
-        }
-        let mut w = Writer::new(ROOT);
-        for part in parts {
-            w.open("Part");
-            w.leaf("PartNumber", &part.part_number.to_string())?;
-            w.leaf("ETag", part.etag.as_str())?;
-            w.close("Part");
-        }
-        Ok(w.finish(ROOT))
+        write_complete(&self.parts)
     }
 
     /// Parses a `CompleteMultipartUpload` request body (as a server or a test would), keeping
@@ -160,10 +128,50 @@ impl CompleteMultipartUpload {
     }
 }
 
+/// [`CompleteMultipartUpload::to_xml`] on a slice of parts (also the bench hook's body).
+pub(super) fn write_complete(given: &[CompletedPart]) -> Result<String, XmlError> {
+    const ROOT: &str = "CompleteMultipartUpload";
+    if given.is_empty() {
+        return Err(XmlError::InvalidRequest {
+            reason:
+                "CompleteMultipartUpload needs at least one part; abort an upload that has none"
+                    .into(),
+        });
+    }
+    let mut parts: Vec<&CompletedPart> = given.iter().collect();
+    parts.sort_by_key(|p| p.part_number);
+    let mut previous = 0;
+    for part in &parts {
+        if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {
+            return Err(XmlError::InvalidRequest {
+                reason: format!(
+                    "part number {} is outside 1..={MAX_PART_NUMBER}",
+                    part.part_number
+                ),
+            });
+        }
+        if part.part_number == previous {
+            return Err(XmlError::InvalidRequest {
+                reason: format!("part number {} is listed twice", part.part_number),
+            });
+        }
+        previous = part.part_number;
+    }
+    let mut w = Writer::new(ROOT);
+    for part in parts {
+        w.open("Part");
+        w.leaf("PartNumber", &part.part_number.to_string())?;
+        w.leaf("ETag", part.etag.as_str())?;
+        w.close("Part");
+    }
+    Ok(w.finish(ROOT))
+}
+
 /// The answer to a successful `CompleteMultipartUpload` ([api]).
 ///
-/// A `200 OK` answer may instead carry an `<Error>` body; check with
-/// [`crate::xml::parse_error_body`] first.
+/// A `200 OK` answer may instead carry an `<Error>` body: the client checks for one first
+/// (with the crate-private `parse_error_body`), and [`CompleteMultipartUploadResult::parse`]
+/// rejects an `<Error>` root with [`XmlError::WrongRoot`].
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
