@@ -12,10 +12,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use s3driver::middleware::cloudfront::{
-    cloudfront_base64, Error, HashAlgorithm, Pair, Policy, Signer,
-};
+use s3driver::middleware::cloudfront::{Error, HashAlgorithm, Pair, Policy, Signer};
 use serde_json::Value;
+
+/// CloudFront's URL-safe base64, stated here on its own: standard padded base64 with `+`, `=`
+/// and `/` replaced by `-`, `_` and `~`.
+fn cloudfront_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .encode(bytes)
+        .replace('+', "-")
+        .replace('=', "_")
+        .replace('/', "~")
+}
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("signing-vectors/cloudfront")

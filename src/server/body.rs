@@ -150,7 +150,10 @@ mod tests {
     #[tokio::test]
     async fn small_reads_make_whole_frames() {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let mut body = from_reader(Box::new(Dribble(std::io::Cursor::new(data.clone()))), 200_000);
+        let mut body = from_reader(
+            Box::new(Dribble(std::io::Cursor::new(data.clone()))),
+            200_000,
+        );
         let mut sizes = Vec::new();
         let mut got = Vec::new();
         while let Some(frame) = body.frame().await {

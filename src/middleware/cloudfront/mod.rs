@@ -44,7 +44,7 @@ pub use error::{BoxError, Error};
 pub use ipranges::{IpRanges, Refresher, UpdateStats};
 pub use middleware::CloudFrontMiddleware;
 pub use options::{IpFilter, Options, Warning};
-pub use policy::{cloudfront_base64, Policy, PolicyBuilder};
+pub use policy::{Policy, PolicyBuilder};
 pub use signer::{HashAlgorithm, Pair, Signer};
 
 /// Where a client should be sent for a blob.

@@ -198,7 +198,7 @@ fn normalize_source_ip(range: &str) -> Result<String, Error> {
 }
 
 /// CloudFront's URL-safe base64: standard base64 with padding, then `+`→`-`, `=`→`_`, `/`→`~`.
-pub fn cloudfront_base64(data: &[u8]) -> String {
+pub(crate) fn cloudfront_base64(data: &[u8]) -> String {
     use base64::{engine::general_purpose::STANDARD, Engine as _};
     STANDARD
         .encode(data)
