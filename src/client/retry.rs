@@ -517,16 +517,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn stops_after_max_attempts() {
-        let cfg = RetryConfig {
-            max_attempts: 4,
-            ..RetryConfig::default()
-        };
-        let calls = Cell::new(0u32);
-        let slept = Cell::new(0u32);
-        let err = retry(
-            &cfg,
+    /// Runs `retry` with an operation that always fails with `err()`: the error it ends with,
+    /// the calls made and the sleeps taken.
+    async fn always_failing(cfg: &RetryConfig, err: impl Fn() -> Error) -> (Error, u32, u32) {
+        let (calls, slept) = (Cell::new(0u32), Cell::new(0u32));
+        let e = retry(
+            cfg,
             &mut XorShift64::new(9),
             |_| {
                 slept.set(slept.get() + 1);
@@ -534,31 +530,30 @@ mod tests {
             },
             |_| {
                 calls.set(calls.get() + 1);
-                ready(Err::<(), _>(svc(503, Some("SlowDown"))))
+                ready(Err::<(), _>(err()))
             },
         )
         .await
         .unwrap_err();
-        assert_eq!(calls.get(), 4);
-        assert_eq!(slept.get(), 3);
+        (e, calls.get(), slept.get())
+    }
+
+    #[tokio::test]
+    async fn stops_after_max_attempts() {
+        let cfg = RetryConfig {
+            max_attempts: 4,
+            ..RetryConfig::default()
+        };
+        let (err, calls, slept) = always_failing(&cfg, || svc(503, Some("SlowDown"))).await;
+        assert_eq!((calls, slept), (4, 3));
         assert_eq!(err.code(), Some("SlowDown"));
     }
 
     #[tokio::test]
     async fn non_retryable_surfaces_at_once() {
-        let calls = Cell::new(0u32);
-        let err = retry(
-            &RetryConfig::default(),
-            &mut XorShift64::new(9),
-            |_| -> std::future::Ready<()> { panic!("must not sleep") },
-            |_| {
-                calls.set(calls.get() + 1);
-                ready(Err::<(), _>(svc(403, Some("AccessDenied"))))
-            },
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(calls.get(), 1);
+        let (err, calls, slept) =
+            always_failing(&RetryConfig::default(), || svc(403, Some("AccessDenied"))).await;
+        assert_eq!((calls, slept), (1, 0));
         assert_eq!(err.code(), Some("AccessDenied"));
     }
 
