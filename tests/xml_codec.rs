@@ -4,9 +4,6 @@
 //! bodies, error bodies, `GetBucketLocation` and `CreateMultipartUpload` answers, and the
 //! every-fixture root and truncation checks are unit tests in `src/xml/tests.rs`.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
 use proptest::prelude::*;
 use s3driver::xml::{
     __fuzz_parse_all, CopyObjectResult, CopyPartResult, DeleteError, DeleteResult, DeletedObject,
@@ -17,40 +14,9 @@ use s3driver::xml::{
 // ---------------------------------------------------------------------------------------
 // helpers
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xml")
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = fixtures_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn fixture_str(name: &str) -> String {
-    String::from_utf8(fixture(name)).expect("fixtures are UTF-8")
-}
-
-/// Every `*.xml` fixture, as (relative path, bytes), sorted by path; read once.
-fn all_fixtures() -> &'static [(String, Vec<u8>)] {
-    static FIXTURES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
-    FIXTURES.get_or_init(read_all_fixtures)
-}
-
-fn read_all_fixtures() -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for dir in ["aws", "servers"] {
-        for entry in std::fs::read_dir(fixtures_dir().join(dir)).expect("fixture dir") {
-            let path = entry.expect("dir entry").path();
-            if path.extension().is_some_and(|e| e == "xml") {
-                let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
-                out.push((name, std::fs::read(&path).expect("fixture")));
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 35, "fixtures missing: {}", out.len());
-    out
-}
+#[path = "common/xml_fixtures.rs"]
+mod xml_fixtures;
+use xml_fixtures::{all_fixtures, fixture, fixture_str};
 
 fn ts(raw: &str) -> Timestamp {
     Timestamp::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"))
