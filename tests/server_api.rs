@@ -404,13 +404,7 @@ async fn sha512_digests() {
         let data = b"sha512 content".to_vec();
         let d512 = paths::sha512_digest(&data);
         let d256 = sha256(&data);
-        let resp = r
-            .client
-            .post(r.url("/v2/a/blobs/uploads/"))
-            .send()
-            .await
-            .unwrap();
-        let loc = header(&resp, "location");
+        let loc = start_upload(&r, "a").await;
         r.client
             .patch(r.url(&loc))
             .body(data.clone())

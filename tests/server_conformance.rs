@@ -110,13 +110,7 @@ async fn unauthenticated_bodies_close_the_connection_explicitly() {
 async fn closing_put_with_a_content_range_not_at_the_offset() {
     for backend in BACKENDS {
         let r = start(backend, "").await;
-        let resp = r
-            .client
-            .post(r.url("/v2/a/blobs/uploads/"))
-            .send()
-            .await
-            .unwrap();
-        let loc = header(&resp, "location");
+        let loc = start_upload(&r, "a").await;
         let resp = r
             .client
             .patch(r.url(&loc))
@@ -154,13 +148,7 @@ async fn closing_put_with_a_content_range_not_at_the_offset() {
 async fn negative_and_overflowing_offsets_are_refused() {
     for backend in BACKENDS {
         let r = start(backend, "").await;
-        let resp = r
-            .client
-            .post(r.url("/v2/a/blobs/uploads/"))
-            .send()
-            .await
-            .unwrap();
-        let loc = header(&resp, "location");
+        let loc = start_upload(&r, "a").await;
         for range in [
             "-1-4",
             "0--1",
@@ -323,13 +311,7 @@ async fn empty_blobs_and_nested_indexes() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 201);
-        let resp = r
-            .client
-            .post(r.url("/v2/n2/blobs/uploads/"))
-            .send()
-            .await
-            .unwrap();
-        let loc = header(&resp, "location");
+        let loc = start_upload(&r, "n2").await;
         let resp = r
             .client
             .put(r.url(&format!("{loc}?digest={empty}")))

@@ -620,13 +620,7 @@ async fn a_layer_referenced_by_its_sha512_digest_keeps_the_stored_blob() {
         // The layer is uploaded under its sha512 digest: stored under sha256, linked under both.
         let layer = b"a layer known by its sha512 digest".to_vec();
         let d512 = paths::sha512_digest(&layer);
-        let resp = r
-            .client
-            .post(r.url("/v2/s512/blobs/uploads/"))
-            .send()
-            .await
-            .unwrap();
-        let loc = header(&resp, "location");
+        let loc = start_upload(&r, "s512").await;
         let resp = r
             .client
             .put(r.url(&format!("{loc}?digest={d512}")))

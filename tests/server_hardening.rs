@@ -92,17 +92,6 @@ fn stored(range: &str) -> usize {
     }
 }
 
-async fn start_upload(r: &Registry, repo: &str) -> String {
-    let resp = r
-        .client
-        .post(r.url(&format!("/v2/{repo}/blobs/uploads/")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    header(&resp, "location")
-}
-
 async fn upload_status(r: &Registry, loc: &str) -> usize {
     let resp = r.client.get(r.url(loc)).send().await.unwrap();
     assert_eq!(

@@ -219,13 +219,7 @@ async fn upload_digest_uses_the_kept_hash_state() {
     let upload = |chunks: Vec<Vec<u8>>| {
         let r = &r;
         async move {
-            let resp = r
-                .client
-                .post(r.url("/v2/h/blobs/uploads/"))
-                .send()
-                .await
-                .unwrap();
-            let loc = header(&resp, "location");
+            let loc = start_upload(r, "h").await;
             for c in chunks {
                 assert_eq!(
                     r.client

@@ -223,6 +223,18 @@ pub fn header(resp: &reqwest::Response, name: &str) -> String {
 }
 
 /// Uploads `data` to `repo` monolithically and returns its digest.
+/// Starts a blob upload in `repo` (`POST .../blobs/uploads/`, 202) and returns its location.
+pub async fn start_upload(r: &Registry, repo: &str) -> String {
+    let resp = r
+        .client
+        .post(r.url(&format!("/v2/{repo}/blobs/uploads/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    header(&resp, "location")
+}
+
 pub async fn push_blob(r: &Registry, repo: &str, data: &[u8]) -> String {
     let d = sha256(data);
     let resp = r
