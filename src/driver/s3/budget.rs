@@ -46,9 +46,7 @@ impl Budget {
     /// Reserves room for `bytes` (at most the whole budget), waiting up to the configured
     /// time for other writers to release theirs.
     pub(super) async fn reserve(&self, bytes: u64) -> Result<OwnedSemaphorePermit, DriverError> {
-        let units = bytes.div_ceil(UNIT).clamp(1, self.total_units);
-        let units = u32::try_from(units).unwrap_or(u32::MAX);
-        let acquire = Arc::clone(&self.permits).acquire_many_owned(units);
+        let acquire = Arc::clone(&self.permits).acquire_many_owned(self.units(bytes));
         let permit = match tokio::time::timeout(self.wait, acquire).await {
             Ok(Ok(p)) => p,
             Ok(Err(_closed)) => return Err(DriverError::msg("the write-buffer budget is closed")),
@@ -64,21 +62,29 @@ impl Budget {
                 ))
             }
         };
-        let in_use = self.in_use_units();
-        self.peak_units.fetch_max(in_use, Ordering::Relaxed);
+        self.note_peak();
         Ok(permit)
     }
 
     /// Reserves `bytes` if they are free now, without waiting.
     pub(super) fn try_reserve(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
-        let units = bytes.div_ceil(UNIT).clamp(1, self.total_units);
-        let units = u32::try_from(units).unwrap_or(u32::MAX);
         let permit = Arc::clone(&self.permits)
-            .try_acquire_many_owned(units)
+            .try_acquire_many_owned(self.units(bytes))
             .ok()?;
-        let in_use = self.in_use_units();
-        self.peak_units.fetch_max(in_use, Ordering::Relaxed);
+        self.note_peak();
         Some(permit)
+    }
+
+    /// The permits `bytes` take: whole units, at least one, at most the whole budget.
+    fn units(&self, bytes: u64) -> u32 {
+        let units = bytes.div_ceil(UNIT).clamp(1, self.total_units);
+        u32::try_from(units).unwrap_or(u32::MAX)
+    }
+
+    /// Records the reservations held now if they are the most so far.
+    fn note_peak(&self) {
+        self.peak_units
+            .fetch_max(self.in_use_units(), Ordering::Relaxed);
     }
 
     fn in_use_units(&self) -> u64 {
