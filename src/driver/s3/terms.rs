@@ -7,8 +7,9 @@ use std::fmt;
 
 use crate::client::Error as ClientError;
 
-/// The client's setting, as its messages name it, and the registry parameter that sets it.
-const TERMS: [(&str, &str); 8] = [
+/// The client's setting, as its messages name it, and the registry parameter that sets it
+/// (`secure` has the same name in both).
+const TERMS: [(&str, &str); 7] = [
     ("`SignatureVersion::V4`", "`v4auth: true`"),
     ("`SignatureVersion::V2`", "`v4auth: false`"),
     (
@@ -19,7 +20,6 @@ const TERMS: [(&str, &str); 8] = [
     ("`endpoint`", "`regionendpoint`"),
     ("`dual_stack`", "`usedualstack`"),
     ("`static_credentials`", "`accesskey`/`secretkey`"),
-    ("`secure`", "`secure`"),
 ];
 
 /// `message` with the client's setting names replaced by the registry parameters.
