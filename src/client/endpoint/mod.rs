@@ -200,7 +200,6 @@ pub struct ResolvedEndpoint {
     style: AddressingStyle,
     signing_region: String,
     aws: bool,
-    ip_literal: bool,
 }
 
 impl ResolvedEndpoint {
@@ -331,7 +330,7 @@ impl ResolvedEndpoint {
         }
         match style {
             AddressingStyle::VirtualHosted => {
-                if self.ip_literal {
+                if is_ip_literal(&self.endpoint_host) {
                     return Err(Error::invalid_config(format!(
                         "virtual-hosted addressing needs a host name, but the endpoint is the IP \
                          address {}; use path style or a host name that resolves to it",
@@ -380,7 +379,6 @@ impl ResolvedEndpoint {
             AddressingStyle::Path => endpoint_host.clone(),
         };
         Self {
-            ip_literal: is_ip_literal(&endpoint_host),
             scheme,
             endpoint_host,
             host,
