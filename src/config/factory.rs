@@ -62,8 +62,8 @@ pub fn build_driver(cfg: &StorageConfig) -> Result<Arc<dyn StorageDriver>, Confi
 
 /// What the configured storage driver has to say about its parameters, as configuration
 /// warnings (`storage.s3: Signature Version 2 was asked for (`v4auth: false`), but ...` when
-/// SigV4 is used on AWS's own endpoint instead of the SigV2 that was asked for). Parameters the driver refuses give no warning
-/// here: [`build_driver`] reports them as errors.
+/// SigV4 is used on AWS's own endpoint instead of the SigV2 that was asked for). Parameters
+/// the driver refuses give no warning here: [`build_driver`] reports them as errors.
 pub fn storage_warnings(cfg: &StorageConfig) -> Vec<String> {
     match cfg.driver.as_str() {
         "s3" | "s3aws" => S3Parameters::from_parameters(&cfg.parameters())

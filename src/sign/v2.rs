@@ -122,8 +122,8 @@ impl fmt::Debug for V2Presigned {
 }
 
 /// Signs for the `Authorization` header. `req.path` is the decoded path; it is signed in
-/// its wire form [`crate::sign::encode::encode_path`]. Send the query as
-/// [`crate::sign::encode::encode_query`]`(req.query)` (sorted by encoded name and value):
+/// its wire form [`crate::sign::encode_path`]. Send the query as
+/// [`crate::sign::encode_query`]`(req.query)` (sorted by encoded name and value):
 /// a repeated sub-resource is signed with its last value there (see
 /// `canonicalized_resource`). `content_md5`, `content_type` and
 /// `date` are the values of the headers that will be sent (empty when absent); `x-amz-*`
@@ -384,13 +384,13 @@ fn push_unfolded(out: &mut String, value: &str) {
     out.push_str(rest);
 }
 
-/// CanonicalizedResource: `/bucket` for virtual-hosted requests, the encoded path, and the
-/// the S3 sub-resources (`acl`, `uploadId`, `partNumber`, …) present in the query, sorted by name, as `?k` / `?k=v&k2`
-/// (values decoded).
+/// CanonicalizedResource: `/bucket` for virtual-hosted requests, the encoded path, and the S3
+/// sub-resources (`acl`, `uploadId`, `partNumber`, …) present in the query, sorted by name, as
+/// `?k` / `?k=v&k2` (values decoded).
 ///
 /// A sub-resource given more than once (`versionId=a&versionId=b`) is signed once, with the
 /// value that comes last in the wire query: the query is sent sorted by encoded (name, value)
-/// ([`crate::sign::encode::encode_query`], [`presign`]), so that is the greatest encoded value,
+/// ([`crate::sign::encode_query`], [`presign`]), so that is the greatest encoded value,
 /// whatever order the caller listed them in. It is what OpenStack Swift s3api (a `dict` of the
 /// parsed query), Ceph RGW (a `std::map`) and MinIO (a Go `map`) put into their string to sign;
 /// signing every occurrence (as botocore's client-side HmacV1 does) is rejected by all three

@@ -153,7 +153,8 @@ fn parse_ini_with(text: &str, name_of: impl Fn(&str) -> Option<String>) -> Secti
 /// 4. `credential_process` ([`ProcessProvider`]).
 ///
 /// The STS endpoint of every role in a chain is resolved from the selected profile's
-/// `region`, `sts_regional_endpoints` and `endpoint_url` (see [the STS section of the module docs](super#sts-for-the-role-providers)).
+/// `region`, `sts_regional_endpoints` and `endpoint_url` (see
+/// [the STS section of the module docs](super#sts-for-the-role-providers)).
 ///
 /// The INI dialect is the AWS one, parsed by hand: `#` and `;` start full-line comments, and also
 /// inline comments when preceded by whitespace (keys and secrets never contain whitespace);

@@ -41,7 +41,8 @@ pub struct WebIdentitySettings {
 /// STS `AssumeRoleWithWebIdentity`, unsigned; wrap the provider in a
 /// [`CachingProvider`](super::CachingProvider), as the default chain does, so that happens
 /// only when the temporary credentials near their expiry. The STS endpoint is resolved as
-/// [the STS section of the module docs](super#sts-for-the-role-providers) describes (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, ...).
+/// [the STS section of the module docs](super#sts-for-the-role-providers) describes
+/// (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, ...).
 #[derive(Debug, Clone)]
 pub struct WebIdentityProvider {
     env: EnvRef,

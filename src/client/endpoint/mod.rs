@@ -132,8 +132,8 @@ impl EndpointConfig {
         ResolvedEndpoint::resolve(self, bucket)
     }
 
-    /// The `User-Agent` header: `s3driver/<version>`, then a space and the configured suffix (control
-    /// characters replaced by spaces so the header stays valid).
+    /// The `User-Agent` header: `s3driver/<version>`, then a space and the configured suffix
+    /// (control characters replaced by spaces so the header stays valid).
     pub fn user_agent(&self) -> String {
         match self.user_agent_suffix.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => {
