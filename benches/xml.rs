@@ -3,7 +3,7 @@
 //! of 10 000 parts (the S3 maximum).
 //!
 //! ```text
-//! cargo bench --bench xml -- --warm-up-time 1 --measurement-time 3
+//! cargo bench --features __internals --bench xml -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::fmt::Write as _;

@@ -6,9 +6,9 @@
 
 use proptest::prelude::*;
 use s3driver::xml::{
-    __fuzz_parse_all, CopyObjectResult, CopyPartResult, DeleteError, DeleteResult, DeletedObject,
-    ETag, ListBucketResult, ListMultipartUploadsResult, ListPartsResult, Object, Owner, Part,
-    Timestamp, XmlError,
+    CopyObjectResult, CopyPartResult, DeleteError, DeleteResult, DeletedObject, ETag,
+    ListBucketResult, ListMultipartUploadsResult, ListPartsResult, Object, Owner, Part, Timestamp,
+    XmlError,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -16,7 +16,7 @@ use s3driver::xml::{
 
 #[path = "common/xml_fixtures.rs"]
 mod xml_fixtures;
-use xml_fixtures::{all_fixtures, fixture, fixture_str};
+use xml_fixtures::{fixture, fixture_str};
 
 fn ts(raw: &str) -> Timestamp {
     Timestamp::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"))
@@ -708,75 +708,7 @@ fn namespaces_and_prefixes_are_ignored() {
 }
 
 // ---------------------------------------------------------------------------------------
-// property tests
-
-/// Edits applied to a fixture to make near-valid inputs.
-#[derive(Debug, Clone)]
-enum Edit {
-    Set(prop::sample::Index, u8),
-    Remove(prop::sample::Index),
-    Insert(prop::sample::Index, &'static str),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    const TOKENS: &[&str] = &[
-        "<",
-        ">",
-        "</",
-        "/>",
-        "&",
-        "&amp;",
-        "&#",
-        "&#x110000;",
-        "&#0;",
-        ";",
-        "\"",
-        "<Key>",
-        "</Key>",
-        "<Contents>",
-        "</Contents>",
-        "<Size>9</Size>",
-        "<IsTruncated>true</IsTruncated>",
-        "<![CDATA[x]]>",
-        "<!--",
-        "-->",
-        "<?xml version=\"1.0\"?>",
-        "<!DOCTYPE x>",
-        "\u{0}",
-        "\u{FEFF}",
-        "%",
-        "%2",
-        "+",
-        "\r\n",
-    ];
-    prop_oneof![
-        (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
-        any::<prop::sample::Index>().prop_map(Edit::Remove),
-        (any::<prop::sample::Index>(), prop::sample::select(TOKENS))
-            .prop_map(|(i, t)| Edit::Insert(i, t)),
-    ]
-}
-
-fn apply(mut body: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for edit in edits {
-        match edit {
-            Edit::Set(at, byte) if !body.is_empty() => {
-                let i = at.index(body.len());
-                body[i] = *byte;
-            }
-            Edit::Remove(at) if !body.is_empty() => {
-                let i = at.index(body.len());
-                body.remove(i);
-            }
-            Edit::Insert(at, token) => {
-                let i = at.index(body.len() + 1);
-                body.splice(i..i, token.bytes());
-            }
-            _ => {}
-        }
-    }
-    body
-}
+// property tests (the never-panic ones over every parser are in src/xml/tests.rs)
 
 /// Form-encodes like MinIO's `s3URLEncode` (space as `+`, `/` and `*` kept).
 fn form_encode(value: &str) -> String {
@@ -791,38 +723,6 @@ fn form_encode(value: &str) -> String {
         }
     }
     out
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
-    #[test]
-    fn random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
-        __fuzz_parse_all(&data);
-    }
-
-    #[test]
-    fn xml_like_bytes_never_panic(data in prop::collection::vec(
-        prop_oneof![
-            prop::sample::select(b"<>/&;=\"'?!-[]#x: \n".to_vec()),
-            prop::sample::select(b"ErrorKeySizeETagPartListBucketResultContents".to_vec()),
-            any::<u8>(),
-        ],
-        0..300,
-    )) {
-        __fuzz_parse_all(&data);
-    }
-
-    #[test]
-    fn mutated_fixtures_never_panic(
-        pick in any::<prop::sample::Index>(),
-        edits in prop::collection::vec(edit(), 1..6),
-    ) {
-        let fixtures = all_fixtures();
-        let (_, body) = &fixtures[pick.index(fixtures.len())];
-        __fuzz_parse_all(&apply(body.clone(), &edits));
-    }
-
 }
 
 proptest! {

@@ -88,6 +88,7 @@ impl Delete {
     ///
     /// [`XmlError`] when the body is malformed, its root is not `<Delete>`, `Quiet` is not a
     /// boolean, or an `Object` lacks or repeats `Key`.
+    #[cfg(any(test, feature = "__internals"))]
     pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
         const ROOT: &str = "Delete";
         const P: &str = "Object";

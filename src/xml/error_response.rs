@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use super::de::{required, set_once, Deserializer};
+#[cfg(any(test, feature = "__internals"))]
+use super::de::required;
+use super::de::{set_once, Deserializer};
 use super::error::XmlError;
 
 const ROOT: &str = "Error";
@@ -41,6 +43,7 @@ impl ErrorResponse {
     ///
     /// [`XmlError`] when the body is malformed, its root is not `<Error>`, `Code` is missing,
     /// or a named field repeats.
+    #[cfg(any(test, feature = "__internals"))]
     pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
         let mut out = ErrorResponse::default();
         let mut de = Deserializer::new(body);

@@ -90,7 +90,9 @@ pub use copy::{CopyObjectResult, CopyPartResult};
 pub(crate) use delete::{Delete, ObjectIdentifier, MAX_DELETE_OBJECTS};
 pub use delete::{DeleteError, DeleteResult, DeletedObject};
 pub use error::XmlError;
-pub(crate) use error_response::{parse_error_body, ErrorResponse};
+pub(crate) use error_response::parse_error_body;
+#[cfg(any(test, feature = "__internals"))]
+pub(crate) use error_response::ErrorResponse;
 pub use etag::ETag;
 pub use list_objects::{ListBucketResult, Object, Owner};
 pub(crate) use location::LocationConstraint;
@@ -107,6 +109,7 @@ pub use time::Timestamp;
 /// element or is malformed before its first element.
 ///
 /// Only the start of the body is read, so this is cheap on large bodies.
+#[cfg(any(test, feature = "__internals"))]
 #[must_use]
 pub(crate) fn root_element_name(body: &[u8]) -> Option<String> {
     de::Deserializer::new(body)
@@ -117,13 +120,27 @@ pub(crate) fn root_element_name(body: &[u8]) -> Option<String> {
 
 /// Writes a `CompleteMultipartUpload` request body for `parts`, exactly as the client does
 /// (sorted, checked, escaped). For `benches/xml.rs` only: the request type is crate-private.
+/// Not API: compiled only with the hidden `__internals` feature.
 ///
 /// # Errors
 ///
 /// [`XmlError::InvalidRequest`] or [`XmlError::Unrepresentable`], as the writer gives them.
+#[cfg(feature = "__internals")]
 #[doc(hidden)]
 pub fn __bench_complete_multipart_upload_xml(parts: &[CompletedPart]) -> Result<String, XmlError> {
     multipart::write_complete(parts)
+}
+
+/// The fuzz target's entry point (`fuzz/fuzz_targets/xml.rs`): [`parse_all_checked`]. Not
+/// API: compiled only with the hidden `__internals` feature, which `fuzz/` turns on.
+///
+/// # Panics
+///
+/// Only when a writer's round trip breaks (a bug).
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub fn __fuzz_parse_all(data: &[u8]) {
+    parse_all_checked(data);
 }
 
 /// Runs every parser in this module on `data`, and checks the writers' round trips on
@@ -133,8 +150,8 @@ pub fn __bench_complete_multipart_upload_xml(parts: &[CompletedPart]) -> Result<
 ///
 /// Only when a round trip breaks (a bug): a request body that parses and can be written
 /// again must parse back to the same value.
-#[doc(hidden)]
-pub fn __fuzz_parse_all(data: &[u8]) {
+#[cfg(any(test, feature = "__internals"))]
+pub(crate) fn parse_all_checked(data: &[u8]) {
     let _ = root_element_name(data);
     let _ = parse_error_body(data);
     let _ = ErrorResponse::parse(data);

@@ -98,6 +98,7 @@ impl CompleteMultipartUpload {
     ///
     /// [`XmlError`] when the body is malformed, its root is not `<CompleteMultipartUpload>`,
     /// or a `Part` lacks or repeats `PartNumber` or `ETag`.
+    #[cfg(any(test, feature = "__internals"))]
     pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
         const ROOT: &str = "CompleteMultipartUpload";
         const P: &str = "Part";

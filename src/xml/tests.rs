@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use super::{
-    __fuzz_parse_all, parse_error_body, root_element_name, CompleteMultipartUpload,
+    parse_all_checked, parse_error_body, root_element_name, CompleteMultipartUpload,
     CompleteMultipartUploadResult, CompletedPart, CopyObjectResult, CopyPartResult, Delete,
     DeleteResult, ETag, ErrorResponse, InitiateMultipartUploadResult, ListBucketResult,
     ListMultipartUploadsResult, ListPartsResult, LocationConstraint, ObjectIdentifier, XmlError,
@@ -91,7 +91,7 @@ fn fuzz_entry_survives_odd_inputs() {
         b"0000-01-01T00:00:00+01:00",
         b"\xff\xfe<\x00",
     ] {
-        __fuzz_parse_all(input);
+        parse_all_checked(input);
     }
 }
 
@@ -423,7 +423,7 @@ fn every_fixture_parses_with_its_root_parser_only() {
             }
         }
         assert_eq!(parse_error_body(body).is_some(), root == "Error", "{name}");
-        __fuzz_parse_all(body);
+        parse_all_checked(body);
     }
 }
 
@@ -520,4 +520,107 @@ proptest! {
         sorted.sort_by_key(|p| p.part_number);
         prop_assert_eq!(back.parts, sorted);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// property tests
+
+/// Edits applied to a fixture to make near-valid inputs.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(prop::sample::Index, u8),
+    Remove(prop::sample::Index),
+    Insert(prop::sample::Index, &'static str),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    const TOKENS: &[&str] = &[
+        "<",
+        ">",
+        "</",
+        "/>",
+        "&",
+        "&amp;",
+        "&#",
+        "&#x110000;",
+        "&#0;",
+        ";",
+        "\"",
+        "<Key>",
+        "</Key>",
+        "<Contents>",
+        "</Contents>",
+        "<Size>9</Size>",
+        "<IsTruncated>true</IsTruncated>",
+        "<![CDATA[x]]>",
+        "<!--",
+        "-->",
+        "<?xml version=\"1.0\"?>",
+        "<!DOCTYPE x>",
+        "\u{0}",
+        "\u{FEFF}",
+        "%",
+        "%2",
+        "+",
+        "\r\n",
+    ];
+    prop_oneof![
+        (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        any::<prop::sample::Index>().prop_map(Edit::Remove),
+        (any::<prop::sample::Index>(), prop::sample::select(TOKENS))
+            .prop_map(|(i, t)| Edit::Insert(i, t)),
+    ]
+}
+
+fn apply(mut body: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for edit in edits {
+        match edit {
+            Edit::Set(at, byte) if !body.is_empty() => {
+                let i = at.index(body.len());
+                body[i] = *byte;
+            }
+            Edit::Remove(at) if !body.is_empty() => {
+                let i = at.index(body.len());
+                body.remove(i);
+            }
+            Edit::Insert(at, token) => {
+                let i = at.index(body.len() + 1);
+                body.splice(i..i, token.bytes());
+            }
+            _ => {}
+        }
+    }
+    body
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..600)) {
+        parse_all_checked(&data);
+    }
+
+    #[test]
+    fn xml_like_bytes_never_panic(data in prop::collection::vec(
+        prop_oneof![
+            prop::sample::select(b"<>/&;=\"'?!-[]#x: \n".to_vec()),
+            prop::sample::select(b"ErrorKeySizeETagPartListBucketResultContents".to_vec()),
+            any::<u8>(),
+        ],
+        0..300,
+    )) {
+        parse_all_checked(&data);
+    }
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        pick in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(edit(), 1..6),
+    ) {
+        let fixtures = all_fixtures();
+        let (_, body) = &fixtures[pick.index(fixtures.len())];
+        parse_all_checked(&apply(body.clone(), &edits));
+    }
+
 }
