@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use s3driver::middleware::cloudfront::{Error, HashAlgorithm, Pair, Policy, Signer};
+use s3driver::middleware::cloudfront::{Error, HashAlgorithm, Policy, Signer};
 use serde_json::Value;
 
 /// CloudFront's URL-safe base64, stated here on its own: standard padded base64 with `+`, `=`
@@ -110,7 +110,7 @@ fn run(case: &Value, mode: Mode) -> Result<(String, BTreeMap<String, String>), E
     let custom = inp.active.is_some() || inp.ip_range.is_some() || apply_to.is_some();
     let policy = policy(&inp)?;
     let signer = signer(&inp)?;
-    let pairs: Vec<Pair> = match (mode, custom) {
+    let pairs: Vec<(&str, String)> = match (mode, custom) {
         (Mode::Url, false) => {
             let url = signer.sign_url_canned(inp.resource, inp.expires.unwrap())?;
             return Ok((policy.to_json(), query_of(&url, inp.resource)));

@@ -58,7 +58,9 @@ pub struct ClientConfig {
     pub read_timeout: Duration,
     /// Forces the addressing style, overriding the automatic choice of
     /// [`EndpointConfig`] (which uses path style for IP and `localhost` endpoints);
-    /// `None` keeps the automatic choice. See [`ResolvedEndpoint::with_style`].
+    /// `None` keeps the automatic choice. Virtual-hosted style is refused for an IP-literal
+    /// endpoint or a bucket name that is not DNS-compatible (or has dots over HTTPS), path
+    /// style with S3 Transfer Acceleration.
     pub addressing_style: Option<AddressingStyle>,
     /// Host names resolved to fixed addresses instead of through DNS (split DNS, or
     /// `BUCKET.localhost` for virtual-hosted requests to a local server). The port of each
@@ -283,7 +285,7 @@ impl S3Client {
     }
 
     /// The resolved endpoint (scheme, host, addressing style, bucket).
-    pub fn endpoint(&self) -> &ResolvedEndpoint {
+    pub(crate) fn endpoint(&self) -> &ResolvedEndpoint {
         &self.inner.endpoint
     }
 

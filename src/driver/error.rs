@@ -12,8 +12,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-/// A boxed error from a lower layer (the client's [`BoxError`](crate::client::BoxError)).
-pub use crate::client::BoxError;
+use crate::client::BoxError;
 
 /// An error returned by a [`StorageDriver`](super::StorageDriver).
 ///

@@ -38,7 +38,7 @@
 //! | `path.rs` | path validation and helpers |
 //! | `fileinfo.rs` | [`FileInfo`] |
 //! | `redirect.rs` | [`RedirectRequest`] |
-//! | `walk.rs` | [`WalkControl`], [`WalkOptions`], [`walk_fallback`] |
+//! | `walk.rs` | [`WalkControl`], [`WalkOptions`], the default walk (`list` and `stat`) |
 //! | `base.rs` | [`Base`]: validation and error stamping |
 //! | `regulator.rs` | [`Regulator`]: caps concurrent calls (filesystem's `maxthreads`) |
 //! | `parameters.rs` | [`Parameters`]: typed access to a driver's configuration map |
@@ -63,21 +63,21 @@ mod walk;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 pub use base::Base;
-pub use error::{BoxError, Busy, DriverError};
+pub use error::{Busy, DriverError};
 pub use fileinfo::FileInfo;
 pub use filesystem::{Filesystem, FilesystemDriver, FilesystemParameters};
 pub use inmemory::InMemoryDriver;
 pub use parameters::{ParameterError, Parameters};
-pub use path::{
-    first_component, is_subpath, is_valid_path, is_valid_path_or_root, join_path, parent_path,
-};
+pub use path::is_valid_path;
+pub(crate) use path::{is_subpath, parent_path};
 pub use redirect::RedirectRequest;
 pub use regulator::Regulator;
 pub use s3::{S3Driver, S3Parameters};
-pub use walk::{walk_fallback, WalkControl, WalkFn, WalkOptions};
+pub(crate) use walk::walk_fallback;
+pub use walk::{WalkControl, WalkFn, WalkOptions};
 
 /// The reader returned by [`StorageDriver::reader`]; dropping it closes it.
 pub type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -184,8 +184,8 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
 
     /// Calls `f` for every file and directory below `path` (not `path` itself)
     /// until the tree is exhausted or `f` asks to stop; see [`WalkControl`] and
-    /// [`WalkOptions`]. The default is [`walk_fallback`] (`list` and `stat`, directory
-    /// by directory); drivers with a native walk override it.
+    /// [`WalkOptions`]. The default walks with `list` and `stat`, directory
+    /// by directory; drivers with a native walk override it.
     ///
     /// # Errors
     /// [`DriverError::PathNotFound`] if `path` does not exist; any error `f`
@@ -304,30 +304,6 @@ pub trait FileWriter: Send + std::fmt::Debug {
     /// failed call): callers must then re-read the content to learn what it is.
     fn version(&self) -> Option<String> {
         None
-    }
-}
-
-/// Copies `reader` to `writer` in 32 KiB pieces (Go's `io.Copy`) and returns the
-/// number of bytes copied. Neither commits nor closes the writer.
-///
-/// # Errors
-/// A read error (as [`DriverError::Other`]) or the writer's error.
-pub async fn copy_to_writer<R>(
-    reader: &mut R,
-    writer: &mut dyn FileWriter,
-) -> Result<u64, DriverError>
-where
-    R: AsyncRead + Unpin + ?Sized,
-{
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        writer.write(&buf[..n]).await?;
-        total += n as u64;
     }
 }
 

@@ -32,7 +32,7 @@ pub fn is_valid_path(path: &str) -> bool {
 }
 
 /// True if `path` is `"/"` or a valid path (what `Stat`, `List` and `Walk` accept).
-pub fn is_valid_path_or_root(path: &str) -> bool {
+pub(crate) fn is_valid_path_or_root(path: &str) -> bool {
     path == "/" || is_valid_path(path)
 }
 
@@ -44,7 +44,7 @@ pub fn is_valid_path_or_root(path: &str) -> bool {
 /// assert_eq!(parent_path("/a"), "/");
 /// assert_eq!(parent_path("/"), "/");
 /// ```
-pub fn parent_path(path: &str) -> &str {
+pub(crate) fn parent_path(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
@@ -58,7 +58,7 @@ pub fn parent_path(path: &str) -> &str {
 /// assert_eq!(join_path("/", "a"), "/a");
 /// assert_eq!(join_path("/a", "b"), "/a/b");
 /// ```
-pub fn join_path(dir: &str, name: &str) -> String {
+pub(crate) fn join_path(dir: &str, name: &str) -> String {
     if dir == "/" {
         format!("/{name}")
     } else {
@@ -76,24 +76,13 @@ pub fn join_path(dir: &str, name: &str) -> String {
 /// assert!(!is_subpath("/ab", "/a"));
 /// assert!(is_subpath("/x", "/"));
 /// ```
-pub fn is_subpath(path: &str, dir: &str) -> bool {
+pub(crate) fn is_subpath(path: &str, dir: &str) -> bool {
     if dir == "/" {
         return path.starts_with('/');
     }
     match path.strip_prefix(dir) {
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
-    }
-}
-
-/// The top-level component of a path with its leading slash (`/a/b` -> `/a`),
-/// `"/"` for the root. Distribution's test suite deletes this after each test.
-pub fn first_component(path: &str) -> &str {
-    let trimmed = path.trim_start_matches('/');
-    match trimmed.find('/') {
-        _ if trimmed.is_empty() => "/",
-        Some(i) => &path[..path.len() - trimmed.len() + i],
-        None => path,
     }
 }
 
@@ -147,10 +136,6 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(first_component("/a/b/c"), "/a");
-        assert_eq!(first_component("/a"), "/a");
-        assert_eq!(first_component("/"), "/");
-        assert_eq!(first_component(""), "/");
         assert_eq!(parent_path("/a/b"), "/a");
         assert!(!is_subpath("/folder1-v2/file1", "/folder1"));
         assert!(is_subpath("/folder1/file1", "/folder1"));

@@ -70,7 +70,7 @@ type WalkFuture<'a> = Pin<Box<dyn Future<Output = Result<Flow, DriverError>> + S
 ///
 /// `List` of `from` failing (e.g. `PathNotFound` when no hint is given), a `Stat`
 /// failing with anything but `PathNotFound`, or the callback's error.
-pub async fn walk_fallback<D: StorageDriver + ?Sized>(
+pub(crate) async fn walk_fallback<D: StorageDriver + ?Sized>(
     driver: &D,
     from: &str,
     f: &mut WalkFn<'_>,

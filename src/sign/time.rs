@@ -24,7 +24,7 @@ pub struct AmzTime {
 
 /// The broken-down UTC calendar fields of an [`AmzTime`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Civil {
+pub(crate) struct Civil {
     /// Year, 1970..=9999.
     pub year: u32,
     /// Month, 1..=12.
@@ -76,7 +76,7 @@ impl AmzTime {
     }
 
     /// The UTC calendar fields.
-    pub fn civil(self) -> Civil {
+    pub(crate) fn civil(self) -> Civil {
         let days = self.unix / SECS_PER_DAY;
         let rem = self.unix % SECS_PER_DAY;
         // `days` is bounded by the year-9999 limit, so it fits an i64.

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use s3driver::driver::{first_component, DriverError, StorageDriver};
+use s3driver::driver::{DriverError, StorageDriver};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 const MIB: usize = 1024 * 1024;
@@ -364,6 +364,25 @@ pub async fn tear_down(d: &dyn StorageDriver) {
         files.is_empty(),
         "Storage driver did not clean up properly. Offending files: {files:?}"
     );
+}
+
+/// The top-level component of a path with its leading slash (`/a/b` -> `/a`),
+/// `"/"` for the root. Distribution's test suite deletes this after each test.
+fn first_component(path: &str) -> &str {
+    let trimmed = path.trim_start_matches('/');
+    match trimmed.find('/') {
+        _ if trimmed.is_empty() => "/",
+        Some(i) => &path[..path.len() - trimmed.len() + i],
+        None => path,
+    }
+}
+
+#[test]
+fn first_component_is_the_top_directory() {
+    assert_eq!(first_component("/a/b/c"), "/a");
+    assert_eq!(first_component("/a"), "/a");
+    assert_eq!(first_component("/"), "/");
+    assert_eq!(first_component(""), "/");
 }
 
 async fn write_read_compare(d: &dyn StorageDriver, filename: &str, contents: Bytes) {

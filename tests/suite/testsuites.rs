@@ -3,16 +3,14 @@
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use s3driver::driver::{
-    copy_to_writer, first_component, DriverError, RedirectRequest, StorageDriver,
-};
+use s3driver::driver::{DriverError, FileWriter, RedirectRequest, StorageDriver};
 use sha2::{Digest, Sha256};
 use std::io::Write as _;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{
-    assert_invalid_path, assert_not_found, delete_path, rand_below, random_contents,
-    random_filename, random_path, read_all, write_chunked, write_read_compare,
+    assert_invalid_path, assert_not_found, delete_path, first_component, rand_below,
+    random_contents, random_filename, random_path, read_all, write_chunked, write_read_compare,
     write_read_compare_streams, SuiteConfig, MIB,
 };
 /// The root always exists.
@@ -654,6 +652,27 @@ async fn file_streams(d: &dyn StorageDriver, size: usize) {
     let r = d.reader(&filename, 0).await.expect("reader");
     assert!(read_all(r).await == contents, "file stream content differs");
     delete_path(d, first_component(&filename)).await;
+}
+
+/// Copies `reader` to `writer` in 32 KiB pieces (Go's `io.Copy`) and returns the
+/// number of bytes copied. Neither commits nor closes the writer.
+///
+/// # Errors
+/// A read error (as [`DriverError::Other`]) or the writer's error.
+async fn copy_to_writer<R>(reader: &mut R, writer: &mut dyn FileWriter) -> Result<u64, DriverError>
+where
+    R: AsyncRead + Unpin + ?Sized,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        writer.write(&buf[..n]).await?;
+        total += n as u64;
+    }
 }
 
 /// Parallel writers fed from files (32 x 32 MiB, 8 x 8 MiB in short mode).

@@ -115,7 +115,7 @@ mod sts;
 mod web_identity;
 
 pub use assume_role::AssumeRoleProvider;
-pub use cache::{CachingProvider, Clock, SystemClock};
+pub use cache::{CachingProvider, Clock};
 pub use chain::DefaultChain;
 pub use container::ContainerProvider;
 pub use imds::InstanceMetadataProvider;
@@ -133,7 +133,7 @@ pub fn default_provider(env: Arc<dyn Env>) -> CachingProvider<DefaultChain> {
 
 /// [`default_provider`] with the S3 `region` as the last resort for the STS region (see
 /// [`DefaultChain::with_region_hint`]).
-pub fn default_provider_for_region(
+pub(crate) fn default_provider_for_region(
     env: Arc<dyn Env>,
     region: Option<String>,
 ) -> CachingProvider<DefaultChain> {

@@ -128,8 +128,19 @@ impl EndpointConfig {
     /// # Errors
     ///
     /// As [`ResolvedEndpoint::resolve`].
-    pub fn resolve(&self, bucket: &str) -> Result<ResolvedEndpoint, Error> {
+    pub(crate) fn resolve(&self, bucket: &str) -> Result<ResolvedEndpoint, Error> {
         ResolvedEndpoint::resolve(self, bucket)
+    }
+
+    /// `EndpointConfig::resolve` for the fuzz target (`fuzz/fuzz_targets/params.rs`). Not
+    /// API: compiled only with the hidden `__internals` feature.
+    ///
+    /// # Errors
+    /// As `resolve`.
+    #[cfg(feature = "__internals")]
+    #[doc(hidden)]
+    pub fn __fuzz_resolve(&self, bucket: &str) -> Result<(), Error> {
+        self.resolve(bucket).map(drop)
     }
 
     /// The `User-Agent` header: `s3driver/<version>`, then a space and the configured suffix
@@ -179,7 +190,7 @@ pub enum AddressingStyle {
 /// The target of one request: what to put in the `Host` header, the (unencoded) path to sign and
 /// send, and the base URL to which the encoded path and query are appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestTarget {
+pub(crate) struct RequestTarget {
     /// `Host` header value (`host[:port]`), e.g. `bucket.s3.eu-west-1.amazonaws.com`.
     pub host: String,
     /// The path as the application sees it, not percent-encoded: `/bucket/key` (path style) or
@@ -191,7 +202,7 @@ pub struct RequestTarget {
 
 /// An endpoint resolved for one bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedEndpoint {
+pub(crate) struct ResolvedEndpoint {
     scheme: Scheme,
     endpoint_host: String,
     host: String,
@@ -391,21 +402,25 @@ impl ResolvedEndpoint {
     }
 
     /// The URL scheme.
+    #[cfg(any(test, not(feature = "tls")))]
     pub fn scheme(&self) -> Scheme {
         self.scheme
     }
 
     /// The `Host` header for requests to this bucket (`bucket.host` when virtual-hosted).
+    #[cfg(test)]
     pub fn host(&self) -> &str {
         &self.host
     }
 
     /// The service endpoint's `host[:port]`, without the bucket.
+    #[cfg(test)]
     pub fn endpoint_host(&self) -> &str {
         &self.endpoint_host
     }
 
     /// The path prefix from `regionendpoint` (`""` or `/prefix`, no trailing slash).
+    #[cfg(test)]
     pub fn path_prefix(&self) -> &str {
         &self.path_prefix
     }
@@ -427,6 +442,7 @@ impl ResolvedEndpoint {
 
     /// `true` for an AWS endpoint, `false` for a custom `regionendpoint` (Distribution refuses
     /// SigV2 on AWS).
+    #[cfg(test)]
     pub fn is_aws(&self) -> bool {
         self.aws
     }

@@ -36,10 +36,13 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 pub use check::{Action, Outcome, PermissionReport, Scope};
-pub use params::{
-    Encryption, S3Parameters, StorageClass, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
-    OBJECT_ACLS, STORAGE_CLASSES,
-};
+pub use params::{Encryption, S3Parameters, StorageClass};
+// The parameter ranges and names the fuzz target checks parsed values against: not API.
+#[cfg(not(feature = "__internals"))]
+use params::MIN_CHUNK_SIZE;
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub use params::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OBJECT_ACLS, STORAGE_CLASSES};
 
 use crate::client::credentials::{
     default_provider_for_region, Credentials, ProcessEnv, ProvideCredentials, StaticProvider,
@@ -538,7 +541,7 @@ impl StorageDriver for S3Driver {
         let client = &self.inner.client;
         let mut start_after: Option<String> = None;
         let mut found = false;
-        let mut errors: Vec<crate::driver::BoxError> = Vec::new();
+        let mut errors: Vec<crate::client::BoxError> = Vec::new();
         loop {
             let page = client
                 .list_objects_v2(&ListObjectsV2Request {

@@ -14,7 +14,7 @@ pub const MIN_CHUNK_SIZE: i64 = 5 << 20;
 /// 5 GiB: the largest S3 part (and the largest `chunksize`).
 pub const MAX_CHUNK_SIZE: i64 = 5 << 30;
 /// Default `chunksize`: 10 MiB.
-pub const DEFAULT_CHUNK_SIZE: i64 = 2 * MIN_CHUNK_SIZE;
+pub(crate) const DEFAULT_CHUNK_SIZE: i64 = 2 * MIN_CHUNK_SIZE;
 /// Default `multipartcopychunksize`: 32 MiB.
 pub const DEFAULT_MULTIPART_COPY_CHUNK_SIZE: i64 = 32 << 20;
 /// Default `multipartcopymaxconcurrency`.
@@ -66,7 +66,7 @@ pub enum StorageClass {
 }
 
 impl StorageClass {
-    /// Every storage class, in the order of [`STORAGE_CLASSES`].
+    /// Every storage class, in the order the `storageclass` error message lists them.
     pub const ALL: [Self; 8] = [
         Self::Standard,
         Self::ReducedRedundancy,

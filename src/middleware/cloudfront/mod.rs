@@ -40,12 +40,12 @@ use std::time::SystemTime;
 
 pub use client_ip::client_ip;
 use client_ip::remote_ip;
-pub use error::{BoxError, Error};
+pub use error::Error;
 pub use ipranges::{IpRanges, Refresher, UpdateStats};
 pub use middleware::CloudFrontMiddleware;
 pub use options::{IpFilter, Options, Warning};
 pub use policy::{Policy, PolicyBuilder};
-pub use signer::{HashAlgorithm, Pair, Signer};
+pub use signer::{HashAlgorithm, Signer};
 
 /// Where a client should be sent for a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]

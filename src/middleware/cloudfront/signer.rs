@@ -84,7 +84,7 @@ impl fmt::Debug for Signer {
 }
 
 /// A query parameter or cookie name and its value, in the order they are emitted.
-pub type Pair = (&'static str, String);
+pub(crate) type Pair = (&'static str, String);
 
 const ID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -372,7 +372,11 @@ impl Signer {
     ///
     /// # Errors
     /// As [`Signer::sign_url_canned`].
-    pub fn canned_query(&self, url: &str, expires: SystemTime) -> Result<Vec<Pair>, Error> {
+    pub fn canned_query(
+        &self,
+        url: &str,
+        expires: SystemTime,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
         check_url(url)?;
         self.canned_pairs(url, expires, false)
     }
@@ -395,7 +399,11 @@ impl Signer {
     ///
     /// # Errors
     /// As [`Signer::sign_url_custom`].
-    pub fn custom_query(&self, url: &str, policy: &Policy) -> Result<Vec<Pair>, Error> {
+    pub fn custom_query(
+        &self,
+        url: &str,
+        policy: &Policy,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
         check_url(url)?;
         self.custom_pairs(policy, false)
     }
@@ -419,7 +427,7 @@ impl Signer {
         &self,
         resource: &str,
         expires: SystemTime,
-    ) -> Result<Vec<Pair>, Error> {
+    ) -> Result<Vec<(&'static str, String)>, Error> {
         self.canned_pairs(resource, expires, true)
     }
 
@@ -428,7 +436,10 @@ impl Signer {
     ///
     /// # Errors
     /// [`Error::Sign`].
-    pub fn signed_cookies_custom(&self, policy: &Policy) -> Result<Vec<Pair>, Error> {
+    pub fn signed_cookies_custom(
+        &self,
+        policy: &Policy,
+    ) -> Result<Vec<(&'static str, String)>, Error> {
         self.custom_pairs(policy, true)
     }
 }

@@ -317,7 +317,7 @@ const PRESIGN_PARAMS: [&str; 7] = [
 ];
 
 /// The credential scope `date/region/service/aws4_request`.
-pub fn credential_scope(date_stamp: &str, region: &str, service: &str) -> String {
+fn credential_scope(date_stamp: &str, region: &str, service: &str) -> String {
     format!("{date_stamp}/{region}/{service}/aws4_request")
 }
 
