@@ -76,7 +76,7 @@ fn args() -> Result<Args, String> {
         size: 1 << 30,
         write: 32 << 10,
         chunk: 10 * MIB,
-        parts: 1,
+        parts: 2,
         endpoint: None,
     };
     let mut it = std::env::args().skip(1);
@@ -205,9 +205,10 @@ async fn main() -> ExitCode {
     );
     println!("peak RSS (VmHWM) {:.1} MiB", mib(peak));
     println!(
-        "peak - baseline {:.1} MiB; target <= ({} parts in flight + 1 filling) x chunksize + 2 MiB = {:.0} MiB: {}",
+        "peak - baseline {:.1} MiB; target <= ({} part{} in flight + 1 filling) x chunksize + 2 MiB = {:.0} MiB: {}",
         mib(delta),
         args.parts,
+        if args.parts == 1 { "" } else { "s" },
         mib(budget),
         if delta <= budget { "met" } else { "MISSED" }
     );

@@ -51,8 +51,8 @@ pub fn driver_with(
     Arc::new(S3Driver::from_parameters(&params).expect("s3driver: driver parameters"))
 }
 
-/// The driver's writer on `driver` built with another `maxconcurrentparts` (8: as object_store's
-/// BufWriter keeps them, the same memory for the same overlap), named `name`.
+/// The driver's writer on `driver` built with another `maxconcurrentparts` (1, or 8 as
+/// object_store's BufWriter keeps them: the same memory for the same overlap), named `name`.
 pub fn deep_writer(
     driver: &Arc<s3driver::driver::Base<S3Driver>>,
     name: &'static str,

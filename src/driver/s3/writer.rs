@@ -1,8 +1,9 @@
 //! The S3 driver's resumable writer: a multipart upload of fixed `chunksize` parts.
 //!
 //! * `write` buffers up to `chunksize` bytes and uploads each full buffer as the next part in
-//!   the background while the next one fills, so a writer holds at most one part in memory plus
-//!   the one being sent. Buffers are reserved from the driver's budget (`budget.rs`).
+//!   the background while the next one fills, so a writer holds the part filling plus at most
+//!   `maxconcurrentparts` (default 2) being sent. Buffers are reserved from the driver's budget
+//!   (`budget.rs`).
 //! * `close` uploads whatever is buffered (possibly a part shorter than 5 MiB) so that
 //!   `writer(path, append = true)` can resume the upload later, from this process or another.
 //! * Resuming finds the upload (this process's record of it, else ListMultipartUploads by
@@ -108,7 +109,7 @@ pub(super) struct S3Writer {
     /// The budget reservation backing `buf` (taken when a buffer starts to fill).
     buf_permit: Option<OwnedSemaphorePermit>,
     /// The parts being uploaded while the next one fills `buf`, oldest first: at most
-    /// `maxconcurrentparts` (default 1, so memory stays within two parts).
+    /// `maxconcurrentparts` (default 2, so memory stays within three parts).
     inflight: std::collections::VecDeque<PartTask>,
     /// A buffer (with its budget reservation) a finished part upload gave back, reused for the
     /// next part instead of freeing and allocating `chunksize` bytes again.
