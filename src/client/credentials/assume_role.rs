@@ -212,14 +212,10 @@ impl ProvideCredentials for AssumeRoleProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::credentials::StaticProvider;
-    use std::collections::HashMap;
+    use crate::client::credentials::{test_env, StaticProvider};
 
     fn env() -> Arc<dyn Env> {
-        Arc::new(HashMap::from([(
-            "AWS_ENDPOINT_URL_STS",
-            "http://127.0.0.1:9".to_owned(),
-        )]))
+        test_env(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")])
     }
 
     #[tokio::test]

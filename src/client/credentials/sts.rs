@@ -762,24 +762,14 @@ fn into_credentials(parsed: AssumeRoleResponse, provider: &'static str) -> Crede
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    fn env(pairs: &[(&'static str, &str)]) -> EnvRef {
-        EnvRef::new(Arc::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<HashMap<&'static str, String>>(),
-        ))
-    }
+    use crate::client::credentials::test_env;
 
     fn resolve(
         pairs: &[(&'static str, &str)],
         profile: &ProfileStsSettings,
         hint: Option<&str>,
     ) -> Result<StsEndpoint, Error> {
-        StsEndpoint::resolve(&env(pairs), profile, hint, "test")
+        StsEndpoint::resolve(&EnvRef::new(test_env(pairs)), profile, hint, "test")
     }
 
     fn ep(url: &str, region: &str) -> StsEndpoint {

@@ -255,25 +255,16 @@ impl ProvideCredentials for WebIdentityProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&'static str, &str)]) -> Arc<dyn Env> {
-        Arc::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<HashMap<&'static str, String>>(),
-        )
-    }
+    use crate::client::credentials::test_env;
 
     #[tokio::test]
     async fn environment_settings() {
-        let e = WebIdentityProvider::new(env(&[]))
+        let e = WebIdentityProvider::new(test_env(&[]))
             .provide_credentials()
             .await
             .unwrap_err();
         assert!(e.is_credentials_not_loaded());
-        let e = WebIdentityProvider::new(env(&[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")]))
+        let e = WebIdentityProvider::new(test_env(&[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")]))
             .provide_credentials()
             .await
             .unwrap_err();
@@ -282,7 +273,7 @@ mod tests {
             e.to_string().contains("AWS_WEB_IDENTITY_TOKEN_FILE is not"),
             "{e}"
         );
-        let e = WebIdentityProvider::new(env(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")]))
+        let e = WebIdentityProvider::new(test_env(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")]))
             .provide_credentials()
             .await
             .unwrap_err();
@@ -326,7 +317,7 @@ mod tests {
             ),
         ];
         for (pairs, want) in cases {
-            let e = WebIdentityProvider::new(env(&pairs))
+            let e = WebIdentityProvider::new(test_env(&pairs))
                 .provide_credentials()
                 .await
                 .unwrap_err();
@@ -339,7 +330,7 @@ mod tests {
             ("tok\nen", "more than one line"),
         ] {
             std::fs::write(&token, content).unwrap();
-            let e = WebIdentityProvider::new(env(&[
+            let e = WebIdentityProvider::new(test_env(&[
                 ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
                 ("AWS_WEB_IDENTITY_TOKEN_FILE", path),
                 sts,
@@ -351,7 +342,7 @@ mod tests {
         }
         std::fs::write(&token, vec![b'a'; 70 * 1024]).unwrap();
         let e = WebIdentityProvider::with_settings(
-            env(&[sts]),
+            test_env(&[sts]),
             WebIdentitySettings {
                 role_arn: "arn:aws:iam::1:role/r".into(),
                 token_file: token.clone(),
@@ -370,7 +361,7 @@ mod tests {
             "{e}"
         );
         let e = WebIdentityProvider::with_settings(
-            env(&[sts]),
+            test_env(&[sts]),
             WebIdentitySettings {
                 role_arn: "arn:aws:iam::1:role/r".into(),
                 token_file: token.clone(),
