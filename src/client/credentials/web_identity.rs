@@ -340,39 +340,31 @@ mod tests {
             .unwrap_err();
             assert!(e.to_string().contains(want), "{content:?}: {e}");
         }
+        // Settings from a profile: the messages name the profile's settings.
+        let from_profile = |duration_seconds| {
+            WebIdentityProvider::with_settings(
+                test_env(&[sts]),
+                WebIdentitySettings {
+                    role_arn: "arn:aws:iam::1:role/r".into(),
+                    token_file: token.clone(),
+                    session_name: None,
+                    duration_seconds,
+                    origin: "profile \"k8s\"".into(),
+                },
+            )
+        };
         std::fs::write(&token, vec![b'a'; 70 * 1024]).unwrap();
-        let e = WebIdentityProvider::with_settings(
-            test_env(&[sts]),
-            WebIdentitySettings {
-                role_arn: "arn:aws:iam::1:role/r".into(),
-                token_file: token.clone(),
-                session_name: None,
-                duration_seconds: None,
-                origin: "profile \"k8s\"".into(),
-            },
-        )
-        .provide_credentials()
-        .await
-        .unwrap_err();
+        let e = from_profile(None).provide_credentials().await.unwrap_err();
         assert!(e.to_string().contains("more than a token can be"), "{e}");
         assert!(
             e.to_string()
                 .contains("web_identity_token_file of profile \"k8s\""),
             "{e}"
         );
-        let e = WebIdentityProvider::with_settings(
-            test_env(&[sts]),
-            WebIdentitySettings {
-                role_arn: "arn:aws:iam::1:role/r".into(),
-                token_file: token.clone(),
-                session_name: None,
-                duration_seconds: Some(100_000),
-                origin: "profile \"k8s\"".into(),
-            },
-        )
-        .provide_credentials()
-        .await
-        .unwrap_err();
+        let e = from_profile(Some(100_000))
+            .provide_credentials()
+            .await
+            .unwrap_err();
         assert!(
             e.to_string()
                 .contains("duration_seconds of profile \"k8s\" is 100000"),
