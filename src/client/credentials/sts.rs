@@ -190,16 +190,25 @@ pub(crate) fn check_region(region: &str, provider: &'static str) -> Result<(), E
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !region.starts_with('-')
         && !region.ends_with('-');
+    checked(ok, provider, || {
+        format!(
+            "region {region:?} (AWS_REGION, AWS_DEFAULT_REGION or the profile's `region`) is not a \
+             region name like eu-west-1"
+        )
+    })
+}
+
+/// `Ok` when a setting passed its check (`ok`), else `provider`'s credentials error with
+/// `message()`.
+fn checked(
+    ok: bool,
+    provider: &'static str,
+    message: impl FnOnce() -> String,
+) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::credentials(
-            provider,
-            format!(
-                "region {region:?} (AWS_REGION, AWS_DEFAULT_REGION or the profile's `region`) is \
-                 not a region name like eu-west-1"
-            ),
-        ))
+        Err(Error::credentials(provider, message()))
     }
 }
 
@@ -291,17 +300,12 @@ pub(crate) fn check_session_name(
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::credentials(
-            provider,
-            format!(
-                "{setting} {name:?} is not a valid role session name: use 2 to 64 characters of \
-                 letters, digits and _+=,.@-"
-            ),
-        ))
-    }
+    checked(ok, provider, || {
+        format!(
+            "{setting} {name:?} is not a valid role session name: use 2 to 64 characters of \
+             letters, digits and _+=,.@-"
+        )
+    })
 }
 
 /// Checks a role ARN's shape (`arn:PARTITION:iam::ACCOUNT:role/NAME`).
@@ -318,14 +322,30 @@ pub(crate) fn check_role_arn(
         && parts[5].starts_with("role/")
         && parts[5].len() > 5
         && !arn.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::credentials(
-            provider,
-            format!("{setting} {arn:?} is not a role ARN like arn:aws:iam::123456789012:role/name"),
-        ))
-    }
+    checked(ok, provider, || {
+        format!("{setting} {arn:?} is not a role ARN like arn:aws:iam::123456789012:role/name")
+    })
+}
+
+/// Shortest and longest `DurationSeconds` STS accepts (AssumeRole and
+/// AssumeRoleWithWebIdentity alike).
+const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
+
+/// Checks the `duration_seconds` of the role settings from `origin`, when set.
+pub(crate) fn check_duration_seconds(
+    seconds: Option<u32>,
+    origin: &str,
+    provider: &'static str,
+) -> Result<(), Error> {
+    let Some(d) = seconds else {
+        return Ok(());
+    };
+    checked(DURATION_RANGE.contains(&d), provider, || {
+        format!(
+            "duration_seconds of {origin} is {d}; STS accepts 900 to 43200 seconds (and at most \
+             the role's maximum session duration)"
+        )
+    })
 }
 
 /// A session name when none is configured: `s3driver-<unix milliseconds>`.

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use super::http::HttpClients;
 use super::sts::{
-    check_role_arn, check_session_name, default_session_name, ProfileStsSettings, StsClient,
+    check_duration_seconds, check_role_arn, check_session_name, default_session_name,
+    ProfileStsSettings, StsClient,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
@@ -212,18 +213,7 @@ impl ProvideCredentials for WebIdentityProvider {
             }
             None => default_session_name(),
         };
-        if let Some(d) = s.duration_seconds {
-            if !super::assume_role::DURATION_RANGE.contains(&d) {
-                return Err(Error::credentials(
-                    PROVIDER,
-                    format!(
-                        "duration_seconds of {} is {d}; STS accepts 900 to 43200 seconds (and at \
-                         most the role's maximum session duration)",
-                        s.origin
-                    ),
-                ));
-            }
-        }
+        check_duration_seconds(s.duration_seconds, &s.origin, PROVIDER)?;
         let token = read_token(&s).await?;
         let sts = StsClient::for_provider(
             &self.env,
