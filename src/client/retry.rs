@@ -300,15 +300,12 @@ where
 #[derive(Debug)]
 pub struct OneShot<F>(pub F);
 
-impl<F, Fut, T> RetryOp for OneShot<F>
-where
-    F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
-{
-    type Output = T;
-    type Future = Fut;
-    fn attempt(&mut self, attempt: u32) -> Fut {
-        (self.0)(attempt)
+/// The wrapped operation's attempts, marked not replayable.
+impl<O: RetryOp> RetryOp for OneShot<O> {
+    type Output = O::Output;
+    type Future = O::Future;
+    fn attempt(&mut self, attempt: u32) -> O::Future {
+        self.0.attempt(attempt)
     }
     fn replayable(&self) -> bool {
         false

@@ -695,6 +695,54 @@ fn check_content_type(req: &Request<Incoming>) -> Result<(), ApiErrors> {
         .into())
 }
 
+/// An upload with a request's body appended: its writer (not closed yet), its
+/// `startedat`, and the sha256 state of all the writer holds, when known.
+struct Appended {
+    writer: Box<dyn FileWriter>,
+    started: String,
+    hasher: Option<Hasher>,
+}
+
+/// Appends the body of a `PATCH` or `PUT` to upload `id` of `name` (held as `key`),
+/// once `_state` and `Content-Range` show that the request continues the upload
+/// where it stands. `Err` is what the handler answers instead: the refusal that
+/// tells the client where the upload stands, or the error (a body that broke off
+/// is kept as far as it came, see [`keep_partial`]).
+async fn append(
+    ctx: &Ctx<'_>,
+    req: Request<Incoming>,
+    name: &str,
+    id: &str,
+    key: &str,
+) -> Result<Appended, HandlerResult> {
+    let (mut writer, started) = resume(ctx.driver(), name, id).await.map_err(Err)?;
+    let size = writer.size();
+    if let Err(e) =
+        check_state(ctx, req.uri().query(), name, id, size).and_then(|()| check_range(&req, size))
+    {
+        return Err(Ok(range_refused(ctx, name, id, &started, size, e)));
+    }
+    let mut hasher = ctx
+        .state
+        .hashes
+        .take(key, size, writer.version().as_deref());
+    if let Err(e) = copy_body(ctx, req.into_body(), writer.as_mut(), &mut hasher).await {
+        return Err(Err(keep_partial(
+            ctx,
+            key.to_owned(),
+            writer.as_mut(),
+            hasher,
+            e,
+        )
+        .await));
+    }
+    Ok(Appended {
+        writer,
+        started,
+        hasher,
+    })
+}
+
 /// `PATCH`: append a chunk.
 pub(super) async fn patch(
     ctx: &Ctx<'_>,
@@ -704,22 +752,19 @@ pub(super) async fn patch(
 ) -> HandlerResult {
     let (key, _guard) = hold(ctx, name, id)?;
     check_content_type(&req)?;
-    let (mut w, started) = resume(ctx.driver(), name, id).await?;
-    let size = w.size();
-    if let Err(e) =
-        check_state(ctx, req.uri().query(), name, id, size).and_then(|()| check_range(&req, size))
-    {
-        return Ok(range_refused(ctx, name, id, &started, size, e));
-    }
-    let mut hasher = ctx.state.hashes.take(&key, size, w.version().as_deref());
-    if let Err(e) = copy_body(ctx, req.into_body(), w.as_mut(), &mut hasher).await {
-        return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
-    }
-    w.close().await.map_err(ApiError::from)?;
+    let Appended {
+        mut writer,
+        started,
+        hasher,
+    } = match append(ctx, req, name, id, &key).await {
+        Ok(appended) => appended,
+        Err(answer) => return answer,
+    };
+    writer.close().await.map_err(ApiError::from)?;
     if let Some(h) = hasher {
-        ctx.state.hashes.put(key, w.as_ref(), h);
+        ctx.state.hashes.put(key, writer.as_ref(), h);
     }
-    Ok(progress(ctx, StatusCode::ACCEPTED, name, id, &started, w.size()).empty())
+    Ok(progress(ctx, StatusCode::ACCEPTED, name, id, &started, writer.size()).empty())
 }
 
 /// `PUT ?digest=`: the last bytes, then commit and verification.
@@ -741,21 +786,12 @@ pub(super) async fn put(
             ApiErrors::from(ErrorCode::DigestInvalid.with_detail("digest parsing failed"))
         })?,
     };
-    let (mut w, started) = resume(ctx.driver(), name, id).await?;
     // A final chunk must continue the upload, as a PATCH must.
-    if let Err(e) = check_state(ctx, req.uri().query(), name, id, w.size())
-        .and_then(|()| check_range(&req, w.size()))
-    {
-        return Ok(range_refused(ctx, name, id, &started, w.size(), e));
-    }
-    let mut hasher = ctx
-        .state
-        .hashes
-        .take(&key, w.size(), w.version().as_deref());
-    if let Err(e) = copy_body(ctx, req.into_body(), w.as_mut(), &mut hasher).await {
-        return Err(keep_partial(ctx, key, w.as_mut(), hasher, e).await);
-    }
-    finish(ctx, name, id, w, hasher, &digest).await
+    let Appended { writer, hasher, .. } = match append(ctx, req, name, id, &key).await {
+        Ok(appended) => appended,
+        Err(answer) => return answer,
+    };
+    finish(ctx, name, id, writer, hasher, &digest).await
 }
 
 /// Commits the upload, verifies `provided`, moves the data into the blob store,

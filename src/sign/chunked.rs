@@ -30,7 +30,7 @@
 use std::fmt;
 
 use crate::sign::crypto::{hex_encode_into, sha256, EMPTY_SHA256};
-use crate::sign::v4::{HeaderSignature, SigningKey};
+use crate::sign::v4::{lines, HeaderSignature, SigningKey};
 use crate::sign::{is_token, SignError};
 
 /// Bytes that follow every data chunk.
@@ -248,23 +248,10 @@ impl ChunkSigner {
     }
 
     fn prefix(&self, algorithm: &str, extra: usize) -> String {
-        let mut s = String::with_capacity(
-            algorithm.len()
-                + self.amz_date.len()
-                + self.scope.len()
-                + self.previous.len()
-                + extra
-                + 4,
-        );
-        s.push_str(algorithm);
-        s.push('\n');
-        s.push_str(&self.amz_date);
-        s.push('\n');
-        s.push_str(&self.scope);
-        s.push('\n');
-        s.push_str(&self.previous);
-        s.push('\n');
-        s
+        lines(
+            &[algorithm, &self.amz_date, &self.scope, &self.previous],
+            extra,
+        )
     }
 }
 

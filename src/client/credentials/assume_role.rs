@@ -5,16 +5,13 @@ use async_trait::async_trait;
 
 use super::http::HttpClients;
 use super::sts::{
-    check_role_arn, check_session_name, default_session_name, AssumeRoleParams, ProfileStsSettings,
-    StsClient,
+    check_duration_seconds, check_role_arn, check_session_name, default_session_name,
+    AssumeRoleParams, ProfileStsSettings, StsClient,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials};
 use crate::client::error::{Error, ErrorKind};
 
 const PROVIDER: &str = "assume-role";
-
-/// Shortest and longest `DurationSeconds` STS accepts for AssumeRole.
-pub(crate) const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 
 /// Credentials for a role assumed with other credentials: STS `AssumeRole`, signed with
 /// SigV4 by [`crate::sign::v4`] using the source provider's credentials.
@@ -132,18 +129,7 @@ impl AssumeRoleProvider {
             }
             None => default_session_name(),
         };
-        if let Some(d) = self.duration_seconds {
-            if !DURATION_RANGE.contains(&d) {
-                return Err(Error::credentials(
-                    PROVIDER,
-                    format!(
-                        "duration_seconds of {} is {d}; STS accepts 900 to 43200 seconds (and at \
-                         most the role's maximum session duration)",
-                        self.origin
-                    ),
-                ));
-            }
-        }
+        check_duration_seconds(self.duration_seconds, &self.origin, PROVIDER)?;
         if let Some(x) = &self.external_id {
             if x.len() < 2 || x.len() > 1224 || x.chars().any(char::is_control) {
                 return Err(Error::credentials(
@@ -212,14 +198,10 @@ impl ProvideCredentials for AssumeRoleProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::credentials::StaticProvider;
-    use std::collections::HashMap;
+    use crate::client::credentials::{test_env, StaticProvider};
 
     fn env() -> Arc<dyn Env> {
-        Arc::new(HashMap::from([(
-            "AWS_ENDPOINT_URL_STS",
-            "http://127.0.0.1:9".to_owned(),
-        )]))
+        test_env(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")])
     }
 
     #[tokio::test]

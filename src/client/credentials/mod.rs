@@ -355,6 +355,17 @@ impl Env for HashMap<&'static str, String> {
     }
 }
 
+/// An environment holding just `pairs`, for the providers' tests.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&'static str, &str)]) -> Arc<dyn Env> {
+    Arc::new(
+        pairs
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect::<HashMap<&'static str, String>>(),
+    )
+}
+
 /// A shared [`Env`] whose `Debug` never prints variable values (they may hold secrets).
 #[derive(Clone)]
 pub(crate) struct EnvRef(Arc<dyn Env>);
@@ -526,15 +537,6 @@ mod tests {
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     const TOKEN: &str = "FwoGZXIvYXdzEXAMPLETOKEN";
 
-    fn env(pairs: &[(&'static str, &str)]) -> Arc<dyn Env> {
-        Arc::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<HashMap<&'static str, String>>(),
-        )
-    }
-
     #[test]
     fn secret_string_debug_is_redacted() {
         let s = SecretString::new(SECRET);
@@ -610,7 +612,7 @@ mod tests {
 
     #[tokio::test]
     async fn environment_provider() {
-        let p = EnvironmentProvider::new(env(&[
+        let p = EnvironmentProvider::new(test_env(&[
             ("AWS_ACCESS_KEY_ID", AKID),
             ("AWS_SECRET_ACCESS_KEY", SECRET),
             ("AWS_SESSION_TOKEN", TOKEN),
@@ -625,7 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn environment_provider_aliases_and_precedence() {
-        let c = EnvironmentProvider::new(env(&[
+        let c = EnvironmentProvider::new(test_env(&[
             ("AWS_ACCESS_KEY", "OLDID"),
             ("AWS_SECRET_KEY", "oldsecret"),
         ]))
@@ -634,7 +636,7 @@ mod tests {
         .unwrap();
         assert_eq!((c.access_key_id(), c.secret()), ("OLDID", "oldsecret"));
         assert_eq!(c.session_token(), None);
-        let c = EnvironmentProvider::new(env(&[
+        let c = EnvironmentProvider::new(test_env(&[
             ("AWS_ACCESS_KEY", "OLDID"),
             ("AWS_ACCESS_KEY_ID", "NEWID"),
             ("AWS_SECRET_ACCESS_KEY", "new"),
@@ -650,12 +652,12 @@ mod tests {
 
     #[tokio::test]
     async fn environment_provider_missing_and_partial() {
-        let e = EnvironmentProvider::new(env(&[]))
+        let e = EnvironmentProvider::new(test_env(&[]))
             .provide_credentials()
             .await
             .unwrap_err();
         assert!(e.is_credentials_not_loaded());
-        let e = EnvironmentProvider::new(env(&[
+        let e = EnvironmentProvider::new(test_env(&[
             ("AWS_ACCESS_KEY_ID", AKID),
             ("AWS_SECRET_ACCESS_KEY", " "),
         ]))
@@ -664,7 +666,7 @@ mod tests {
         .unwrap_err();
         assert!(!e.is_credentials_not_loaded());
         assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY is not"));
-        let e = EnvironmentProvider::new(env(&[("AWS_SECRET_KEY", SECRET)]))
+        let e = EnvironmentProvider::new(test_env(&[("AWS_SECRET_KEY", SECRET)]))
             .provide_credentials()
             .await
             .unwrap_err();

@@ -190,16 +190,25 @@ pub(crate) fn check_region(region: &str, provider: &'static str) -> Result<(), E
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !region.starts_with('-')
         && !region.ends_with('-');
+    checked(ok, provider, || {
+        format!(
+            "region {region:?} (AWS_REGION, AWS_DEFAULT_REGION or the profile's `region`) is not a \
+             region name like eu-west-1"
+        )
+    })
+}
+
+/// `Ok` when a setting passed its check (`ok`), else `provider`'s credentials error with
+/// `message()`.
+fn checked(
+    ok: bool,
+    provider: &'static str,
+    message: impl FnOnce() -> String,
+) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::credentials(
-            provider,
-            format!(
-                "region {region:?} (AWS_REGION, AWS_DEFAULT_REGION or the profile's `region`) is \
-                 not a region name like eu-west-1"
-            ),
-        ))
+        Err(Error::credentials(provider, message()))
     }
 }
 
@@ -291,17 +300,12 @@ pub(crate) fn check_session_name(
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::credentials(
-            provider,
-            format!(
-                "{setting} {name:?} is not a valid role session name: use 2 to 64 characters of \
-                 letters, digits and _+=,.@-"
-            ),
-        ))
-    }
+    checked(ok, provider, || {
+        format!(
+            "{setting} {name:?} is not a valid role session name: use 2 to 64 characters of \
+             letters, digits and _+=,.@-"
+        )
+    })
 }
 
 /// Checks a role ARN's shape (`arn:PARTITION:iam::ACCOUNT:role/NAME`).
@@ -318,14 +322,30 @@ pub(crate) fn check_role_arn(
         && parts[5].starts_with("role/")
         && parts[5].len() > 5
         && !arn.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::credentials(
-            provider,
-            format!("{setting} {arn:?} is not a role ARN like arn:aws:iam::123456789012:role/name"),
-        ))
-    }
+    checked(ok, provider, || {
+        format!("{setting} {arn:?} is not a role ARN like arn:aws:iam::123456789012:role/name")
+    })
+}
+
+/// Shortest and longest `DurationSeconds` STS accepts (AssumeRole and
+/// AssumeRoleWithWebIdentity alike).
+const DURATION_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
+
+/// Checks the `duration_seconds` of the role settings from `origin`, when set.
+pub(crate) fn check_duration_seconds(
+    seconds: Option<u32>,
+    origin: &str,
+    provider: &'static str,
+) -> Result<(), Error> {
+    let Some(d) = seconds else {
+        return Ok(());
+    };
+    checked(DURATION_RANGE.contains(&d), provider, || {
+        format!(
+            "duration_seconds of {origin} is {d}; STS accepts 900 to 43200 seconds (and at most \
+             the role's maximum session duration)"
+        )
+    })
 }
 
 /// A session name when none is configured: `s3driver-<unix milliseconds>`.
@@ -762,24 +782,14 @@ fn into_credentials(parsed: AssumeRoleResponse, provider: &'static str) -> Crede
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    fn env(pairs: &[(&'static str, &str)]) -> EnvRef {
-        EnvRef::new(Arc::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<HashMap<&'static str, String>>(),
-        ))
-    }
+    use crate::client::credentials::test_env;
 
     fn resolve(
         pairs: &[(&'static str, &str)],
         profile: &ProfileStsSettings,
         hint: Option<&str>,
     ) -> Result<StsEndpoint, Error> {
-        StsEndpoint::resolve(&env(pairs), profile, hint, "test")
+        StsEndpoint::resolve(&EnvRef::new(test_env(pairs)), profile, hint, "test")
     }
 
     fn ep(url: &str, region: &str) -> StsEndpoint {
@@ -789,166 +799,82 @@ mod tests {
         }
     }
 
+    /// One resolution: the environment, the profile's settings and the caller's region hint,
+    /// then the endpoint URL and signing region they must give.
+    type Case<'a> = (
+        &'a [(&'static str, &'a str)],
+        &'a ProfileStsSettings,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+    );
+
     #[test]
-    fn regional_by_default() {
+    fn endpoints() {
         let none = ProfileStsSettings::default();
-        assert_eq!(
-            resolve(&[("AWS_REGION", "eu-west-1")], &none, None).unwrap(),
-            ep("https://sts.eu-west-1.amazonaws.com", "eu-west-1")
-        );
-        assert_eq!(
-            resolve(
-                &[("AWS_DEFAULT_REGION", "us-east-1")],
-                &none,
-                Some("eu-west-3")
-            )
-            .unwrap(),
-            ep("https://sts.us-east-1.amazonaws.com", "us-east-1")
-        );
-        assert_eq!(
-            resolve(&[], &none, Some("ap-south-2")).unwrap(),
-            ep("https://sts.ap-south-2.amazonaws.com", "ap-south-2"),
-            "the caller's hint (the driver's region) is the last resort"
-        );
-        let profile = ProfileStsSettings {
+        let with_region = ProfileStsSettings {
             region: Some("ca-west-1".into()),
             ..ProfileStsSettings::default()
         };
-        assert_eq!(
-            resolve(&[], &profile, Some("eu-west-3")).unwrap(),
-            ep("https://sts.ca-west-1.amazonaws.com", "ca-west-1")
-        );
-        assert_eq!(
-            resolve(&[("AWS_REGION", "cn-north-1")], &none, None).unwrap(),
-            ep("https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1")
-        );
-        // Each partition's suffix, the same table the S3 endpoints use.
-        for (region, suffix) in [
-            ("us-iso-east-1", "c2s.ic.gov"),
-            ("us-isob-east-1", "sc2s.sgov.gov"),
-            ("eu-isoe-west-1", "cloud.adc-e.uk"),
-        ] {
-            assert_eq!(
-                resolve(&[("AWS_REGION", region)], &none, None).unwrap(),
-                ep(&format!("https://sts.{region}.{suffix}"), region)
-            );
-        }
-        assert_eq!(
-            resolve(
-                &[
-                    ("AWS_REGION", "us-gov-west-1"),
-                    ("AWS_USE_FIPS_ENDPOINT", "true")
-                ],
-                &none,
-                None
-            )
-            .unwrap(),
-            ep(
-                "https://sts-fips.us-gov-west-1.amazonaws.com",
-                "us-gov-west-1"
-            )
-        );
-        assert_eq!(
-            resolve(&[], &none, None).unwrap(),
-            ep("https://sts.amazonaws.com", "us-east-1"),
-            "no region at all: the global endpoint"
-        );
-    }
-
-    #[test]
-    fn legacy_mode() {
-        let none = ProfileStsSettings::default();
-        let legacy = [
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_STS_REGIONAL_ENDPOINTS", "legacy"),
-        ];
-        assert_eq!(
-            resolve(&legacy, &none, None).unwrap(),
-            ep("https://sts.amazonaws.com", "us-east-1")
-        );
-        // Regions opened later were always regional.
-        assert_eq!(
-            resolve(
-                &[
-                    ("AWS_REGION", "eu-south-1"),
-                    ("AWS_STS_REGIONAL_ENDPOINTS", "LEGACY")
-                ],
-                &none,
-                None
-            )
-            .unwrap(),
-            ep("https://sts.eu-south-1.amazonaws.com", "eu-south-1")
-        );
-        let profile = ProfileStsSettings {
+        let legacy = ProfileStsSettings {
             region: Some("us-west-2".into()),
             sts_regional_endpoints: Some("legacy".into()),
             ..ProfileStsSettings::default()
         };
-        assert_eq!(
-            resolve(&[], &profile, None).unwrap(),
-            ep("https://sts.amazonaws.com", "us-east-1")
-        );
-        // The environment wins over the profile.
-        assert_eq!(
-            resolve(
-                &[("AWS_STS_REGIONAL_ENDPOINTS", "regional")],
-                &profile,
-                None
-            )
-            .unwrap(),
-            ep("https://sts.us-west-2.amazonaws.com", "us-west-2")
-        );
-        let e = resolve(&[("AWS_STS_REGIONAL_ENDPOINTS", "global")], &none, None).unwrap_err();
-        assert!(e.to_string().contains("use `regional`"), "{e}");
-    }
-
-    #[test]
-    fn overrides() {
-        let none = ProfileStsSettings::default();
-        assert_eq!(
-            resolve(
-                &[
-                    ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000/"),
-                    ("AWS_ENDPOINT_URL", "http://other")
-                ],
-                &none,
-                None
-            )
-            .unwrap(),
-            ep("http://127.0.0.1:5000", "us-east-1")
-        );
-        assert_eq!(
-            resolve(
-                &[
-                    ("AWS_ENDPOINT_URL", "https://sts.private.example"),
-                    ("AWS_REGION", "eu-west-1")
-                ],
-                &none,
-                None
-            )
-            .unwrap(),
-            ep("https://sts.private.example", "eu-west-1")
-        );
-        let profile = ProfileStsSettings {
+        let with_url = ProfileStsSettings {
             endpoint_url: Some("http://localhost:4566".into()),
             ..ProfileStsSettings::default()
         };
-        assert_eq!(
-            resolve(&[], &profile, None).unwrap(),
-            ep("http://localhost:4566", "us-east-1")
-        );
-        assert_eq!(
-            resolve(
-                &[
-                    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
-                    ("AWS_ENDPOINT_URL_STS", "http://x")
-                ],
-                &profile,
-                None
-            )
-            .unwrap(),
-            ep("https://sts.amazonaws.com", "us-east-1")
-        );
+        #[rustfmt::skip]
+        let cases: &[Case<'_>] = &[
+            // Regional by default.
+            (&[("AWS_REGION", "eu-west-1")], &none, None, "https://sts.eu-west-1.amazonaws.com", "eu-west-1"),
+            (&[("AWS_DEFAULT_REGION", "us-east-1")], &none, Some("eu-west-3"), "https://sts.us-east-1.amazonaws.com", "us-east-1"),
+            // The caller's hint (the driver's region) is the last resort.
+            (&[], &none, Some("ap-south-2"), "https://sts.ap-south-2.amazonaws.com", "ap-south-2"),
+            (&[], &with_region, Some("eu-west-3"), "https://sts.ca-west-1.amazonaws.com", "ca-west-1"),
+            (&[("AWS_REGION", "cn-north-1")], &none, None, "https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1"),
+            // Each partition's suffix, the same table the S3 endpoints use.
+            (&[("AWS_REGION", "us-iso-east-1")], &none, None, "https://sts.us-iso-east-1.c2s.ic.gov", "us-iso-east-1"),
+            (&[("AWS_REGION", "us-isob-east-1")], &none, None, "https://sts.us-isob-east-1.sc2s.sgov.gov", "us-isob-east-1"),
+            (&[("AWS_REGION", "eu-isoe-west-1")], &none, None, "https://sts.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1"),
+            (&[("AWS_REGION", "us-gov-west-1"), ("AWS_USE_FIPS_ENDPOINT", "true")], &none, None,
+                "https://sts-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+            // No region at all: the global endpoint.
+            (&[], &none, None, "https://sts.amazonaws.com", "us-east-1"),
+            // Legacy mode.
+            (&[("AWS_REGION", "eu-west-1"), ("AWS_STS_REGIONAL_ENDPOINTS", "legacy")], &none, None,
+                "https://sts.amazonaws.com", "us-east-1"),
+            // Regions opened later were always regional.
+            (&[("AWS_REGION", "eu-south-1"), ("AWS_STS_REGIONAL_ENDPOINTS", "LEGACY")], &none, None,
+                "https://sts.eu-south-1.amazonaws.com", "eu-south-1"),
+            (&[], &legacy, None, "https://sts.amazonaws.com", "us-east-1"),
+            // The environment wins over the profile.
+            (&[("AWS_STS_REGIONAL_ENDPOINTS", "regional")], &legacy, None,
+                "https://sts.us-west-2.amazonaws.com", "us-west-2"),
+            // Endpoint overrides.
+            (&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000/"), ("AWS_ENDPOINT_URL", "http://other")], &none, None,
+                "http://127.0.0.1:5000", "us-east-1"),
+            (&[("AWS_ENDPOINT_URL", "https://sts.private.example"), ("AWS_REGION", "eu-west-1")], &none, None,
+                "https://sts.private.example", "eu-west-1"),
+            (&[], &with_url, None, "http://localhost:4566", "us-east-1"),
+            (&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"), ("AWS_ENDPOINT_URL_STS", "http://x")], &with_url, None,
+                "https://sts.amazonaws.com", "us-east-1"),
+        ];
+        for &(pairs, profile, hint, url, region) in cases {
+            assert_eq!(
+                resolve(pairs, profile, hint).unwrap(),
+                ep(url, region),
+                "{pairs:?}, {profile:?}, hint {hint:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_settings() {
+        let none = ProfileStsSettings::default();
+        let e = resolve(&[("AWS_STS_REGIONAL_ENDPOINTS", "global")], &none, None).unwrap_err();
+        assert!(e.to_string().contains("use `regional`"), "{e}");
         for bad in [
             "not a url",
             "ftp://host",

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use super::http::HttpClients;
 use super::sts::{
-    check_role_arn, check_session_name, default_session_name, ProfileStsSettings, StsClient,
+    check_duration_seconds, check_role_arn, check_session_name, default_session_name,
+    ProfileStsSettings, StsClient,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
@@ -212,18 +213,7 @@ impl ProvideCredentials for WebIdentityProvider {
             }
             None => default_session_name(),
         };
-        if let Some(d) = s.duration_seconds {
-            if !super::assume_role::DURATION_RANGE.contains(&d) {
-                return Err(Error::credentials(
-                    PROVIDER,
-                    format!(
-                        "duration_seconds of {} is {d}; STS accepts 900 to 43200 seconds (and at \
-                         most the role's maximum session duration)",
-                        s.origin
-                    ),
-                ));
-            }
-        }
+        check_duration_seconds(s.duration_seconds, &s.origin, PROVIDER)?;
         let token = read_token(&s).await?;
         let sts = StsClient::for_provider(
             &self.env,
@@ -255,25 +245,16 @@ impl ProvideCredentials for WebIdentityProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&'static str, &str)]) -> Arc<dyn Env> {
-        Arc::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect::<HashMap<&'static str, String>>(),
-        )
-    }
+    use crate::client::credentials::test_env;
 
     #[tokio::test]
     async fn environment_settings() {
-        let e = WebIdentityProvider::new(env(&[]))
+        let e = WebIdentityProvider::new(test_env(&[]))
             .provide_credentials()
             .await
             .unwrap_err();
         assert!(e.is_credentials_not_loaded());
-        let e = WebIdentityProvider::new(env(&[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")]))
+        let e = WebIdentityProvider::new(test_env(&[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")]))
             .provide_credentials()
             .await
             .unwrap_err();
@@ -282,7 +263,7 @@ mod tests {
             e.to_string().contains("AWS_WEB_IDENTITY_TOKEN_FILE is not"),
             "{e}"
         );
-        let e = WebIdentityProvider::new(env(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")]))
+        let e = WebIdentityProvider::new(test_env(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")]))
             .provide_credentials()
             .await
             .unwrap_err();
@@ -326,7 +307,7 @@ mod tests {
             ),
         ];
         for (pairs, want) in cases {
-            let e = WebIdentityProvider::new(env(&pairs))
+            let e = WebIdentityProvider::new(test_env(&pairs))
                 .provide_credentials()
                 .await
                 .unwrap_err();
@@ -339,7 +320,7 @@ mod tests {
             ("tok\nen", "more than one line"),
         ] {
             std::fs::write(&token, content).unwrap();
-            let e = WebIdentityProvider::new(env(&[
+            let e = WebIdentityProvider::new(test_env(&[
                 ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
                 ("AWS_WEB_IDENTITY_TOKEN_FILE", path),
                 sts,
@@ -349,39 +330,31 @@ mod tests {
             .unwrap_err();
             assert!(e.to_string().contains(want), "{content:?}: {e}");
         }
+        // Settings from a profile: the messages name the profile's settings.
+        let from_profile = |duration_seconds| {
+            WebIdentityProvider::with_settings(
+                test_env(&[sts]),
+                WebIdentitySettings {
+                    role_arn: "arn:aws:iam::1:role/r".into(),
+                    token_file: token.clone(),
+                    session_name: None,
+                    duration_seconds,
+                    origin: "profile \"k8s\"".into(),
+                },
+            )
+        };
         std::fs::write(&token, vec![b'a'; 70 * 1024]).unwrap();
-        let e = WebIdentityProvider::with_settings(
-            env(&[sts]),
-            WebIdentitySettings {
-                role_arn: "arn:aws:iam::1:role/r".into(),
-                token_file: token.clone(),
-                session_name: None,
-                duration_seconds: None,
-                origin: "profile \"k8s\"".into(),
-            },
-        )
-        .provide_credentials()
-        .await
-        .unwrap_err();
+        let e = from_profile(None).provide_credentials().await.unwrap_err();
         assert!(e.to_string().contains("more than a token can be"), "{e}");
         assert!(
             e.to_string()
                 .contains("web_identity_token_file of profile \"k8s\""),
             "{e}"
         );
-        let e = WebIdentityProvider::with_settings(
-            env(&[sts]),
-            WebIdentitySettings {
-                role_arn: "arn:aws:iam::1:role/r".into(),
-                token_file: token.clone(),
-                session_name: None,
-                duration_seconds: Some(100_000),
-                origin: "profile \"k8s\"".into(),
-            },
-        )
-        .provide_credentials()
-        .await
-        .unwrap_err();
+        let e = from_profile(Some(100_000))
+            .provide_credentials()
+            .await
+            .unwrap_err();
         assert!(
             e.to_string()
                 .contains("duration_seconds of profile \"k8s\" is 100000"),

@@ -110,6 +110,17 @@ pub(crate) fn push_canonical_value(out: &mut String, value: &str) {
     }
 }
 
+/// `parts`, each followed by `\n`, in a string with room for `extra` more bytes: the head of
+/// the canonical request and of every string to sign (SigV4's and the chunk signer's).
+pub(crate) fn lines(parts: &[&str], extra: usize) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + extra);
+    for part in parts {
+        out.push_str(part);
+        out.push('\n');
+    }
+    out
+}
+
 /// The canonical request.
 pub(crate) fn canonical_request(
     method: &str,
@@ -118,44 +129,25 @@ pub(crate) fn canonical_request(
     headers: &CanonicalHeaders,
     payload_hash: &str,
 ) -> String {
-    let mut out = String::with_capacity(
-        method.len()
-            + canonical_uri.len()
-            + canonical_query.len()
-            + headers.block.len()
-            + headers.signed_headers.len()
-            + payload_hash.len()
-            + 5,
+    // <HTTPMethod>\n<CanonicalURI>\n<CanonicalQueryString>\n<CanonicalHeaders>\n (each
+    // header line already ends with '\n') <SignedHeaders>\n, then <HashedPayload>.
+    let mut out = lines(
+        &[
+            method,
+            canonical_uri,
+            canonical_query,
+            &headers.block,
+            &headers.signed_headers,
+        ],
+        payload_hash.len(),
     );
-    // <HTTPMethod>\n
-    out.push_str(method);
-    out.push('\n');
-    // <CanonicalURI>\n
-    out.push_str(canonical_uri);
-    out.push('\n');
-    // <CanonicalQueryString>\n
-    out.push_str(canonical_query);
-    out.push('\n');
-    // <CanonicalHeaders>\n (each header line already ends with '\n')
-    out.push_str(&headers.block);
-    out.push('\n');
-    // <SignedHeaders>\n
-    out.push_str(&headers.signed_headers);
-    out.push('\n');
-    // <HashedPayload>
     out.push_str(payload_hash);
     out
 }
 
 /// The string to sign of a header or presigned request.
 pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    let mut out = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
-    out.push_str(ALGORITHM);
-    out.push('\n');
-    out.push_str(amz_date);
-    out.push('\n');
-    out.push_str(scope);
-    out.push('\n');
+    let mut out = lines(&[ALGORITHM, amz_date, scope], 64);
     hex_encode_into(&mut out, &sha256(canonical_request.as_bytes()));
     out
 }

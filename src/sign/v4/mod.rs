@@ -18,6 +18,8 @@ mod key;
 
 pub use key::{SigningKey, SigningKeyCache};
 
+pub(crate) use canonical::lines;
+
 use crate::sign::crypto::is_lower_hex_sha256;
 use crate::sign::encode::{join_sorted_pairs, uri_encode};
 use crate::sign::{
