@@ -162,7 +162,7 @@ impl Scheduler {
             .iter()
             .map(|(k, e)| (k.clone(), e.expiry))
             .collect();
-        v.sort();
+        crate::sort::sort(&mut v);
         v
     }
 
