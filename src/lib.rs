@@ -120,4 +120,5 @@ pub mod middleware;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sign;
+mod sort;
 pub mod xml;

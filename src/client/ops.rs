@@ -529,7 +529,7 @@ impl S3Client {
             }
             marker = next;
         }
-        parts.sort_by_key(|p| p.part_number);
+        crate::sort::sort_by_key(&mut parts, |p| p.part_number);
         parts.dedup_by_key(|p| p.part_number);
         Ok(parts)
     }

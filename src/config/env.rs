@@ -128,7 +128,7 @@ pub(crate) fn apply(root: &mut Node, env: &[(String, String)]) -> Result<Vec<Str
         .iter()
         .filter(|(k, _)| k.starts_with("REGISTRY_") && k != "REGISTRY_CONFIGURATION_PATH")
         .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::sort::sort_by(&mut vars, |a, b| a.0.cmp(&b.0));
     let mut warnings = Vec::new();
     for (name, value) in vars {
         let parts: Vec<&str> = name.split('_').skip(1).collect();

@@ -353,7 +353,7 @@ pub(crate) fn go_sprint(node: &Node) -> String {
         Node::Map(entries) => {
             let mut parts: Vec<(&String, String)> =
                 entries.iter().map(|(k, v)| (k, go_sprint(v))).collect();
-            parts.sort();
+            crate::sort::sort(&mut parts);
             let parts: Vec<String> = parts.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
             format!("map[{}]", parts.join(" "))
         }

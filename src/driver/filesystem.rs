@@ -233,7 +233,7 @@ impl StorageDriver for FilesystemDriver {
                 children.push(join_path(path, &name));
             }
         }
-        children.sort();
+        crate::sort::sort(&mut children);
         Ok(children)
     }
 

@@ -125,7 +125,7 @@ fn walk_children<'a, D: StorageDriver + ?Sized>(
     f: &'a mut WalkFn<'_>,
 ) -> WalkFuture<'a> {
     Box::pin(async move {
-        children.sort();
+        crate::sort::sort(&mut children);
         for child in children {
             if child.as_str() <= start_after {
                 continue;

@@ -71,11 +71,11 @@ impl Health {
 
     /// The failing checks and their errors.
     pub(super) fn status(&self) -> BTreeMap<String, String> {
-        self.lock()
-            .error
-            .iter()
-            .map(|e| (self.name.to_string(), e.clone()))
-            .collect()
+        let mut status = BTreeMap::new();
+        if let Some(e) = &self.lock().error {
+            status.insert(self.name.to_string(), e.clone());
+        }
+        status
     }
 }
 

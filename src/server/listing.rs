@@ -66,7 +66,7 @@ pub(super) async fn tags(ctx: &Ctx<'_>, req: &Request<Incoming>, name: &str) -> 
         .filter_map(|p| p.rsplit('/').next())
         .map(str::to_owned)
         .collect();
-    all.sort();
+    crate::sort::sort(&mut all);
     let rest: Vec<String> = all.into_iter().filter(|t| t.as_str() > last).collect();
     let (page, more) = match limit {
         None => (rest, false),
@@ -284,7 +284,7 @@ pub(super) async fn repositories(
         };
         let mut listed = listed?;
         if let Some(entries) = &mut listed {
-            entries.sort();
+            crate::sort::sort(entries);
         }
         if let Some((_, node)) = nodes.get_mut(&key) {
             *node = Node::Listed(listed);

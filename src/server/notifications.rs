@@ -658,13 +658,16 @@ impl Notifier {
             .endpoints
             .iter()
             .map(|e| {
-                let statuses: serde_json::Map<String, Value> = e
+                // Inserted one by one: collect() would instantiate a sort of its own.
+                let mut statuses = serde_json::Map::new();
+                for (code, n) in e
                     .statuses
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .iter()
-                    .map(|(code, n)| (status_text(*code), Value::from(*n)))
-                    .collect();
+                {
+                    statuses.insert(status_text(*code), Value::from(*n));
+                }
                 serde_json::json!({
                     "name": e.name,
                     "url": redact_url(&e.url),

@@ -28,10 +28,11 @@
 //! `error="insufficient_scope"` (valid, but the access is not granted), as registry:2 answers.
 //! Why a token was refused is logged at info level; tokens themselves never are.
 //!
-//! Signatures are checked with `ring` (a [`jsonwebtoken::crypto::CryptoProvider`] of our own,
-//! so no second crypto stack is linked), certificates parsed and chains validated with
-//! `rustls-webpki`, and the claims checked here (strictly typed: a string `exp` is malformed,
-//! not absent). RSA keys need at least 2048 bits; P-521 keys are not supported.
+//! The token (JWS compact serialization: base64url header, claims and signature) and its
+//! JWKs are read here with `serde_json`, signatures are checked with `ring` (the crypto rustls
+//! already brings), certificates parsed and chains validated with `rustls-webpki`, and the
+//! claims checked here (strictly typed: a string `exp` is malformed, not absent). RSA keys
+//! need at least 2048 bits; P-521 keys are not supported.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,13 +42,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use hyper::header::AUTHORIZATION;
 use hyper::HeaderMap;
-use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey, Header, Validation};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use spki::der::{Decode, Reader, SliceReader};
 
@@ -59,6 +56,22 @@ pub(super) const LEEWAY_SECS: i64 = 60;
 
 /// Claims values longer than this are cut in log lines.
 const LOG_VALUE_MAX: usize = 100;
+
+/// A JWS signature algorithm this registry verifies (the asymmetric ones of RFC 7518 but
+/// ES512; the names are the `alg` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)]
+enum Algorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
 
 /// The algorithms accepted when `signingalgorithms` is not set: every asymmetric one.
 const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
@@ -135,11 +148,35 @@ impl PublicKey {
         )
     }
 
-    fn decoding_key(&self) -> DecodingKey {
+    /// Whether `signature` is this key's signature of `msg` with `alg` (which [`Self::fits`]).
+    fn verify(&self, alg: Algorithm, msg: &[u8], signature: &[u8]) -> bool {
+        use ring::signature as sig;
+        let rsa: &'static sig::RsaParameters = match alg {
+            Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => {
+                &sig::RSA_PKCS1_2048_8192_SHA256
+            }
+        };
+        let other: &'static dyn sig::VerificationAlgorithm = match alg {
+            Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+            _ => &sig::ED25519,
+        };
         match self {
-            Self::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
-            Self::Ec { point, .. } => DecodingKey::from_ec_der(point),
-            Self::Ed25519(raw) => DecodingKey::from_ed_der(raw),
+            Self::Rsa { n, e } if self.fits(alg) => sig::RsaPublicKeyComponents { n, e }
+                .verify(rsa, msg, signature)
+                .is_ok(),
+            Self::Ec { point: raw, .. } | Self::Ed25519(raw) if self.fits(alg) => {
+                sig::UnparsedPublicKey::new(other, raw)
+                    .verify(msg, signature)
+                    .is_ok()
+            }
+            _ => false,
         }
     }
 
@@ -200,24 +237,29 @@ impl PublicKey {
     }
 
     /// The key of a JWK (its parameters only; `kid`, `x5c` are the caller's).
-    fn from_jwk(jwk: &Jwk) -> Result<Self, String> {
-        let b64 = |what: &str, s: &str| {
-            URL_SAFE_NO_PAD
-                .decode(s.trim_end_matches('='))
-                .map_err(|_| format!("{what} is not base64url"))
+    fn from_jwk(jwk: &Map<String, Value>) -> Result<Self, String> {
+        let text = |name: &str| match jwk.get(name) {
+            Some(Value::String(s)) => Ok(s.as_str()),
+            None | Some(Value::Null) => Err(format!("a key without {name}")),
+            Some(_) => Err(format!("not a valid key ({name} is not a string)")),
         };
-        match &jwk.algorithm {
-            AlgorithmParameters::RSA(p) => Ok(Self::Rsa {
-                n: strip_zeros(b64("n", &p.n)?),
-                e: strip_zeros(b64("e", &p.e)?),
+        let b64 = |name: &str| {
+            URL_SAFE_NO_PAD
+                .decode(text(name)?.trim_end_matches('='))
+                .map_err(|_| format!("{name} is not base64url"))
+        };
+        match text("kty")? {
+            "RSA" => Ok(Self::Rsa {
+                n: strip_zeros(b64("n")?),
+                e: strip_zeros(b64("e")?),
             }),
-            AlgorithmParameters::EllipticCurve(p) => {
-                let curve = match p.curve {
-                    EllipticCurve::P256 => Curve::P256,
-                    EllipticCurve::P384 => Curve::P384,
+            "EC" => {
+                let curve = match text("crv")? {
+                    "P-256" => Curve::P256,
+                    "P-384" => Curve::P384,
                     _ => return Err("an EC key on a curve other than P-256 and P-384".to_owned()),
                 };
-                let (x, y) = (b64("x", &p.x)?, b64("y", &p.y)?);
+                let (x, y) = (b64("x")?, b64("y")?);
                 let len = curve.coordinate_len();
                 if x.len() > len || y.len() > len {
                     return Err(format!("not a valid {} key", curve.name()));
@@ -229,10 +271,8 @@ impl PublicKey {
                 }
                 Ok(Self::Ec { curve, point })
             }
-            AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
-                Ok(Self::Ed25519(b64("x", &p.x)?))
-            }
-            AlgorithmParameters::OctetKey(_) => {
+            "OKP" if text("crv")? == "Ed25519" => Ok(Self::Ed25519(b64("x")?)),
+            "oct" => {
                 Err("a symmetric (oct) key; token signing keys must be public keys".to_owned())
             }
             _ => Err("an unsupported key type".to_owned()),
@@ -350,7 +390,6 @@ impl TokenAuth {
     /// A file cannot be read or holds no usable key, or `signingalgorithms` names an
     /// algorithm that is not supported.
     pub(super) fn load(cfg: &TokenConfig) -> Result<Self, ConfigError> {
-        install_crypto_provider();
         let mut auth = Self {
             realm: cfg.realm.clone(),
             service: cfg.service.clone(),
@@ -376,7 +415,7 @@ impl TokenAuth {
         for name in &cfg.signing_algorithms {
             let alg = DEFAULT_ALGORITHMS
                 .iter()
-                .find(|a| format!("{a:?}") == *name)
+                .find(|a| a.name() == name)
                 .ok_or_else(|| {
                     config_error(
                         "signingalgorithms",
@@ -452,16 +491,33 @@ impl TokenAuth {
         let text = std::fs::read_to_string(path).map_err(|e| {
             config_error("jwks", format!("auth.token.jwks: cannot read {shown}: {e}"))
         })?;
-        let set: JwkSet = serde_json::from_str(&text).map_err(|e| {
+        let not_a_set = |e: String| {
             config_error(
                 "jwks",
                 format!(
                     "auth.token.jwks: {shown} is not a JSON Web Key Set ({{\"keys\": [...]}}): {e}"
                 ),
             )
-        })?;
-        for (i, jwk) in set.keys.iter().enumerate() {
-            let kid = jwk.common.key_id.clone().unwrap_or_default();
+        };
+        let set: Value =
+            serde_json::from_slice(text.as_bytes()).map_err(|e| not_a_set(e.to_string()))?;
+        let Some(Value::Array(keys)) = set.get("keys") else {
+            return Err(not_a_set("no \"keys\" list".to_owned()));
+        };
+        for (i, jwk) in keys.iter().enumerate() {
+            let jwk = jwk
+                .as_object()
+                .ok_or_else(|| not_a_set(format!("key {} is not an object", i + 1)))?;
+            let kid = match jwk.get("kid") {
+                Some(Value::String(s)) => s.clone(),
+                None | Some(Value::Null) => String::new(),
+                Some(_) => {
+                    return Err(not_a_set(format!(
+                        "the kid of key {} is not a string",
+                        i + 1
+                    )))
+                }
+            };
             let public = PublicKey::from_jwk(jwk).map_err(|e| {
                 config_error(
                     "jwks",
@@ -553,38 +609,50 @@ impl TokenAuth {
     /// epoch); its claims when valid.
     fn verify(&self, raw: &str, now: f64) -> Result<serde_json::Map<String, Value>, Refusal> {
         let invalid = |why: String| Refusal::Invalid(why);
-        let header = jsonwebtoken::decode_header(raw)
-            .map_err(|e| invalid(format!("malformed token ({e})")))?;
-        if !self.algorithms.contains(&header.alg) {
-            return Err(invalid(format!(
-                "signing algorithm {:?} is not accepted",
-                header.alg
-            )));
-        }
-        let key = self.signing_key(&header)?;
-        if !key.fits(header.alg) {
-            return Err(invalid(format!(
-                "signing algorithm {:?} does not fit the signing key",
-                header.alg
-            )));
-        }
-        let mut validation = Validation::new(header.alg);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let data =
-            jsonwebtoken::decode::<Value>(raw, &key.decoding_key(), &validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::InvalidSignature => invalid("bad signature".to_owned()),
-                    _ => invalid(format!("malformed token ({e})")),
-                }
-            })?;
-        let Value::Object(claims) = data.claims else {
+        let malformed = |why: &str| invalid(format!("malformed token ({why})"));
+        let mut parts = raw.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("not three dot-separated parts"));
+        };
+        let decode = |part: &str, what: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| malformed(&format!("the {what} is not base64url")))
+        };
+        let json = |part: &str, what: &str| match serde_json::from_slice(&decode(part, what)?) {
+            Ok(Value::Object(o)) => Ok(o),
+            Ok(_) => Err(malformed(&format!("the {what} is not a JSON object"))),
+            Err(e) => Err(malformed(&format!("the {what} is not JSON: {e}"))),
+        };
+        let header = json(header, "header")?;
+        let alg = match header.get("alg") {
+            Some(Value::String(name)) => name.as_str(),
+            _ => return Err(malformed("no alg header")),
+        };
+        let Some(alg) = self.algorithms.iter().copied().find(|a| a.name() == alg) else {
             return Err(invalid(
-                "malformed token (claims are not an object)".to_owned(),
+                if SYMMETRIC_ALGORITHMS.contains(&alg)
+                    || DEFAULT_ALGORITHMS.iter().any(|a| a.name() == alg)
+                {
+                    format!("signing algorithm {alg} is not accepted")
+                } else {
+                    format!("malformed token (unknown signing algorithm {:?})", cut(alg))
+                },
             ));
         };
+        let key = self.signing_key(&header)?;
+        if !key.fits(alg) {
+            return Err(invalid(format!(
+                "signing algorithm {alg:?} does not fit the signing key"
+            )));
+        }
+        let signed = &raw[..header_len(raw)];
+        if !key.verify(alg, signed.as_bytes(), &decode(signature, "signature")?) {
+            return Err(invalid("bad signature".to_owned()));
+        }
+        let claims = json(payload, "claims")?;
         let text = |name: &str| -> Result<Option<&str>, Refusal> {
             match claims.get(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -646,14 +714,18 @@ impl TokenAuth {
     }
 
     /// The trusted key that signed a token with `header` (see the module documentation).
-    fn signing_key(&self, header: &Header) -> Result<Arc<PublicKey>, Refusal> {
+    fn signing_key(&self, header: &Map<String, Value>) -> Result<Arc<PublicKey>, Refusal> {
         let invalid = |why: String| Refusal::Invalid(why);
-        if let Some(x5c) = header.x5c.as_ref().filter(|c| !c.is_empty()) {
-            return self.chain_key(x5c).map(Arc::new).map_err(invalid);
+        if let Some(x5c) = x5c(header, "x5c header")?.filter(|c| !c.is_empty()) {
+            return self.chain_key(&x5c).map(Arc::new).map_err(invalid);
         }
-        if let Some(jwk) = &header.jwk {
-            if let Some(x5c) = jwk.common.x509_chain.as_ref().filter(|c| !c.is_empty()) {
-                return self.chain_key(x5c).map(Arc::new).map_err(invalid);
+        match header.get("jwk") {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(_) => return Err(invalid("malformed token (jwk is not an object)".to_owned())),
+        }
+        if let Some(jwk) = header.get("jwk").and_then(Value::as_object) {
+            if let Some(x5c) = x5c(jwk, "jwk header's x5c")?.filter(|c| !c.is_empty()) {
+                return self.chain_key(&x5c).map(Arc::new).map_err(invalid);
             }
             let public =
                 PublicKey::from_jwk(jwk).map_err(|e| invalid(format!("the jwk header is {e}")))?;
@@ -663,16 +735,20 @@ impl TokenAuth {
                 .find_map(|t| self.thumbprints.get(t))
                 .cloned();
             let by_id = jwk
-                .common
-                .key_id
-                .as_ref()
+                .get("kid")
+                .and_then(Value::as_str)
                 .and_then(|kid| self.keys.get(kid))
                 .cloned();
             return by_material
                 .or(by_id)
                 .ok_or_else(|| invalid("untrusted JWK with no certificate chain".to_owned()));
         }
-        if let Some(kid) = header.kid.as_deref().filter(|k| !k.is_empty()) {
+        let kid = match header.get("kid") {
+            Some(Value::String(s)) => s.as_str(),
+            None | Some(Value::Null) => "",
+            Some(_) => return Err(invalid("malformed token (kid is not a string)".to_owned())),
+        };
+        if !kid.is_empty() {
             return self.keys.get(kid).cloned().ok_or_else(|| {
                 invalid(format!(
                     "token signed by untrusted key with ID {:?}",
@@ -686,7 +762,7 @@ impl TokenAuth {
     }
 
     /// The leaf key of an `x5c` chain that leads to a `rootcertbundle` certificate.
-    fn chain_key(&self, x5c: &[String]) -> Result<PublicKey, String> {
+    fn chain_key(&self, x5c: &[&str]) -> Result<PublicKey, String> {
         let certs: Vec<CertificateDer<'static>> = x5c
             .iter()
             .map(|c| STANDARD.decode(c).map(CertificateDer::from))
@@ -833,107 +909,44 @@ fn now_secs() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Makes `ring` jsonwebtoken's crypto provider for this process, unless one is installed
-/// already (by the embedding program).
-fn install_crypto_provider() {
-    if CryptoProvider::try_get_default().is_none() {
-        let _ = RING_PROVIDER.install_default();
-    }
-}
-
-/// jsonwebtoken's crypto on `ring`: verification only.
-static RING_PROVIDER: CryptoProvider = CryptoProvider {
-    signer_factory: no_signer,
-    verifier_factory: ring_verifier,
-    key_utils: KeyUtils {
-        rsa_pub_components_from_private_key: |_| Err(ErrorKind::InvalidKeyFormat.into()),
-        rsa_pub_components_from_public_key: |_| Err(ErrorKind::InvalidKeyFormat.into()),
-        ec_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidKeyFormat.into()),
-        ed_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidKeyFormat.into()),
-        compute_digest: |data, hash| {
-            use jsonwebtoken::jwk::ThumbprintHash;
-            Ok(match hash {
-                ThumbprintHash::SHA384 => sha2::Sha384::digest(data).to_vec(),
-                ThumbprintHash::SHA512 => sha2::Sha512::digest(data).to_vec(),
-                _ => sha2::Sha256::digest(data).to_vec(),
-            })
-        },
-    },
-};
-
-fn no_signer(_: &Algorithm, _: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
-    Err(ErrorKind::InvalidAlgorithm.into())
-}
-
-struct RingVerifier {
-    alg: Algorithm,
-    key: RingKey,
-}
-
-enum RingKey {
-    Components { n: Vec<u8>, e: Vec<u8> },
-    Bytes(Vec<u8>),
-}
-
-fn ring_verifier(
-    alg: &Algorithm,
-    key: &DecodingKey,
-) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
-    let key = match key.kind() {
-        DecodingKeyKind::RsaModulusExponent { n, e } => RingKey::Components {
-            n: n.clone(),
-            e: e.clone(),
-        },
-        DecodingKeyKind::SecretOrDer(bytes) => RingKey::Bytes(bytes.clone()),
-    };
-    Ok(Box::new(RingVerifier { alg: *alg, key }))
-}
-
-impl jsonwebtoken::signature::Verifier<Vec<u8>> for RingVerifier {
-    fn verify(
-        &self,
-        msg: &[u8],
-        signature: &Vec<u8>,
-    ) -> Result<(), jsonwebtoken::signature::Error> {
-        use ring::signature as sig;
-        let rsa: Option<&'static sig::RsaParameters> = match self.alg {
-            Algorithm::RS256 => Some(&sig::RSA_PKCS1_2048_8192_SHA256),
-            Algorithm::RS384 => Some(&sig::RSA_PKCS1_2048_8192_SHA384),
-            Algorithm::RS512 => Some(&sig::RSA_PKCS1_2048_8192_SHA512),
-            Algorithm::PS256 => Some(&sig::RSA_PSS_2048_8192_SHA256),
-            Algorithm::PS384 => Some(&sig::RSA_PSS_2048_8192_SHA384),
-            Algorithm::PS512 => Some(&sig::RSA_PSS_2048_8192_SHA512),
-            _ => None,
-        };
-        let other: Option<&'static dyn sig::VerificationAlgorithm> = match self.alg {
-            Algorithm::ES256 => Some(&sig::ECDSA_P256_SHA256_FIXED),
-            Algorithm::ES384 => Some(&sig::ECDSA_P384_SHA384_FIXED),
-            Algorithm::EdDSA => Some(&sig::ED25519),
-            _ => None,
-        };
-        let ok = match (&self.key, rsa, other) {
-            (RingKey::Components { n, e }, Some(params), _) => sig::RsaPublicKeyComponents { n, e }
-                .verify(params, msg, signature)
-                .is_ok(),
-            (RingKey::Bytes(der), Some(params), _) => sig::UnparsedPublicKey::new(params, der)
-                .verify(msg, signature)
-                .is_ok(),
-            (RingKey::Bytes(raw), None, Some(alg)) => sig::UnparsedPublicKey::new(alg, raw)
-                .verify(msg, signature)
-                .is_ok(),
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(jsonwebtoken::signature::Error::new())
+impl Algorithm {
+    /// The JWS `alg` name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
         }
     }
 }
 
-impl JwtVerifier for RingVerifier {
-    fn algorithm(&self) -> Algorithm {
-        self.alg
+/// The HMAC algorithms: known, never accepted (a public key is no secret).
+const SYMMETRIC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
+
+/// The length of `raw`'s signing input (header and claims, without the last dot and the
+/// signature); `raw` has three parts.
+fn header_len(raw: &str) -> usize {
+    raw.rfind('.').unwrap_or(raw.len())
+}
+
+/// An `x5c` member of `object` (a token header or a JWK): a list of base64 strings.
+fn x5c<'a>(object: &'a Map<String, Value>, what: &str) -> Result<Option<Vec<&'a str>>, Refusal> {
+    let malformed =
+        || Refusal::Invalid(format!("malformed token ({what} is not a list of strings)"));
+    match object.get("x5c") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|c| c.as_str().ok_or_else(malformed))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(malformed()),
     }
 }
 

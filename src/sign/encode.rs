@@ -76,7 +76,7 @@ pub fn encode_query(query: &[(&str, &str)]) -> String {
 
 /// Sorts already-encoded pairs (by name, then value) and joins them as a query string.
 pub(crate) fn join_sorted_pairs(pairs: &mut [(String, String)]) -> String {
-    pairs.sort_unstable();
+    crate::sort::sort(pairs);
     let mut out = String::new();
     join_pairs_into(&mut out, pairs);
     out

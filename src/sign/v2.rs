@@ -355,7 +355,7 @@ pub(crate) fn canonicalized_amz_headers(
         .map(|(n, v)| (n.to_ascii_lowercase(), *v))
         .chain(session_token.map(|t| ("x-amz-security-token".to_owned(), t)))
         .collect();
-    amz.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::sort::sort_by(&mut amz, |a, b| a.0.cmp(&b.0));
     let mut out = String::new();
     let mut previous: Option<&str> = None;
     for (name, value) in &amz {
@@ -412,7 +412,7 @@ pub(crate) fn canonicalized_resource(
         .filter(|(k, _)| SUB_RESOURCES.contains(k))
         .map(|&(k, v)| (k, uri_encode(v, true), v))
         .collect();
-    subs.sort_unstable();
+    crate::sort::sort(&mut subs);
     let mut first = true;
     for (i, (k, _, v)) in subs.iter().enumerate() {
         if subs.get(i + 1).is_some_and(|next| next.0 == *k) {

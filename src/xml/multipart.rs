@@ -140,7 +140,7 @@ pub(super) fn write_complete(given: &[CompletedPart]) -> Result<String, XmlError
         });
     }
     let mut parts: Vec<&CompletedPart> = given.iter().collect();
-    parts.sort_by_key(|p| p.part_number);
+    crate::sort::sort_by_key(&mut parts, |p| p.part_number);
     let mut previous = 0;
     for part in &parts {
         if part.part_number == 0 || part.part_number > MAX_PART_NUMBER {

@@ -653,7 +653,7 @@ impl ProfileProvider {
                 .filter(|k| !s.has(k))
                 .collect();
             if !missing.is_empty() {
-                missing.sort_unstable();
+                crate::sort::sort(&mut missing);
                 return Err(Error::credentials(
                     "sso",
                     format!(

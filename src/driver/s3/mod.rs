@@ -326,7 +326,7 @@ impl S3Driver {
             .await;
         let completed = match result {
             Ok(mut parts) => {
-                parts.sort_by_key(|p| p.part_number);
+                crate::sort::sort_by_key(&mut parts, |p| p.part_number);
                 client
                     .complete_multipart_upload(dst_key, upload, &parts)
                     .await

@@ -230,7 +230,7 @@ impl S3Writer {
         upload_id: Option<String>,
         mut parts: Vec<UploadedPart>,
     ) -> Self {
-        parts.sort_by_key(|p| p.number);
+        crate::sort::sort_by_key(&mut parts, |p| p.number);
         // The content is the parts numbered 1, 2, ... without a gap: with several parts in
         // flight, a failed one can leave later ones stored; they are uploaded again (and so
         // replaced) when the upload continues, and never completed as they are.
@@ -520,7 +520,7 @@ impl S3Writer {
                 })
             })
             .collect::<Result<Vec<_>, DriverError>>()?;
-        parts.sort_by_key(|p| p.part_number);
+        crate::sort::sort_by_key(&mut parts, |p| p.part_number);
         Ok(parts)
     }
 

@@ -129,7 +129,7 @@ pub struct RangeTable {
 }
 
 fn merge<T: Copy + Ord>(mut ranges: Vec<(T, T)>, next: impl Fn(T) -> Option<T>) -> Vec<(T, T)> {
-    ranges.sort_unstable();
+    crate::sort::sort(&mut ranges);
     let mut out: Vec<(T, T)> = Vec::with_capacity(ranges.len());
     for (start, end) in ranges {
         if let Some(last) = out.last_mut() {

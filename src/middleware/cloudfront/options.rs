@@ -158,10 +158,11 @@ impl Options {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let map: BTreeMap<String, String> = params
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
-            .collect();
+        // Inserted one by one: collect() would instantiate a sort for each caller's iterator.
+        let mut map = BTreeMap::new();
+        for (k, v) in params {
+            map.insert(k.as_ref().to_owned(), v.as_ref().to_owned());
+        }
         let get = |k: &str| map.get(k).map(String::as_str);
         let mut warnings = Vec::new();
         for k in map.keys() {

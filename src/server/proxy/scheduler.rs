@@ -18,7 +18,7 @@
 //! registry:2: two writes at the same moment can lose one's new entries until it writes
 //! again, and such content then stays cached until a later fetch schedules it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -110,7 +110,8 @@ fn decode(content: &[u8]) -> Result<HashMap<String, Entry>, String> {
 
 /// Entries as registry:2 writes them (keys sorted, as Go's `json.Marshal` of a map).
 fn encode(entries: &HashMap<String, Entry>) -> Bytes {
-    let sorted: BTreeMap<&String, &Entry> = entries.iter().collect();
+    let mut sorted: Vec<(&String, &Entry)> = entries.iter().collect();
+    crate::sort::sort_by(&mut sorted, |a, b| a.0.cmp(b.0));
     let mut m = serde_json::Map::new();
     for (k, e) in sorted {
         m.insert(
@@ -162,7 +163,7 @@ impl Scheduler {
             .iter()
             .map(|(k, e)| (k.clone(), e.expiry))
             .collect();
-        v.sort();
+        crate::sort::sort(&mut v);
         v
     }
 

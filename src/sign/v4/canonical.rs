@@ -51,7 +51,7 @@ pub(crate) fn canonical_headers(
     for (name, value) in extra {
         entries.push((Cow::Borrowed(*name), value));
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::sort::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
 
     let size: usize = entries.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
     let mut block = String::with_capacity(size);
