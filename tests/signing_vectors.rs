@@ -17,7 +17,8 @@ use s3driver::sign::v4::{
     SigningParams,
 };
 use s3driver::sign::{encode_path, percent_decode, sha256_hex, uri_encode};
-use s3driver::sign::{AmzTime, PayloadHash, SignableRequest, SigningCredentials, UriMode};
+use s3driver::sign::{PayloadHash, SignableRequest, SigningCredentials, UriMode};
+use s3driver::xml::Timestamp;
 
 const SUITE_AKID: &str = "AKIDEXAMPLE";
 const SUITE_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -194,10 +195,25 @@ fn borrow_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// A vector's timestamp, `20150830T123600Z` or `2015-08-30T12:36:00Z`, read by the XML
+/// layer's ISO-8601 parser (not the signer's own formatting).
 fn time_of(timestamp: &str) -> SystemTime {
-    AmzTime::parse_iso8601(timestamp)
+    let extended = match timestamp.len() {
+        16 => format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &timestamp[..4],
+            &timestamp[4..6],
+            &timestamp[6..8],
+            &timestamp[9..11],
+            &timestamp[11..13],
+            &timestamp[13..15]
+        ),
+        _ => timestamp.to_owned(),
+    };
+    Timestamp::parse(&extended)
         .expect("vector timestamp")
         .to_system_time()
+        .expect("after 1970")
 }
 
 /// The `Signature=` value of an Authorization header.

@@ -92,7 +92,7 @@ pub(crate) mod retry;
 pub use credentials::{
     CachingProvider, Credentials, DefaultChain, Env, ProcessEnv, ProvideCredentials, SecretString,
 };
-pub use endpoint::{v2_allowed, AddressingStyle, EndpointConfig, Scheme, V2NotAllowed};
+pub use endpoint::{v2_allowed, AddressingStyle, EndpointConfig, V2NotAllowed};
 pub use error::{BoxError, Error, ErrorKind, ServiceError};
 pub use retry::{RetryConfig, TransportErrorKind};
 

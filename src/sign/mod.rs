@@ -66,7 +66,7 @@ pub mod v4;
 
 pub use crypto::{sha256_hex, EMPTY_SHA256};
 pub use encode::{encode_path, encode_query, percent_decode, uri_encode};
-pub use time::AmzTime;
+pub(crate) use time::AmzTime;
 
 /// Access key, secret and optional session token, borrowed for the duration of a signing
 /// call: the signer's view of [`crate::client::credentials::Credentials`] (which owns them

@@ -161,7 +161,7 @@ impl EndpointConfig {
 
 /// URL scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// Plain HTTP.
     Http,
     /// HTTP over TLS.
