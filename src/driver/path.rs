@@ -37,13 +37,6 @@ pub(crate) fn is_valid_path_or_root(path: &str) -> bool {
 }
 
 /// The parent of a valid path, `"/"` for a top-level path.
-///
-/// ```
-/// use s3driver::driver::parent_path;
-/// assert_eq!(parent_path("/a/b/c"), "/a/b");
-/// assert_eq!(parent_path("/a"), "/");
-/// assert_eq!(parent_path("/"), "/");
-/// ```
 pub(crate) fn parent_path(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
@@ -52,12 +45,6 @@ pub(crate) fn parent_path(path: &str) -> &str {
 }
 
 /// Joins a directory path (possibly `"/"`) and a child name.
-///
-/// ```
-/// use s3driver::driver::join_path;
-/// assert_eq!(join_path("/", "a"), "/a");
-/// assert_eq!(join_path("/a", "b"), "/a/b");
-/// ```
 pub(crate) fn join_path(dir: &str, name: &str) -> String {
     if dir == "/" {
         format!("/{name}")
@@ -68,14 +55,6 @@ pub(crate) fn join_path(dir: &str, name: &str) -> String {
 
 /// True if `path` is `dir` itself or lies below it (component-wise, so `/a`
 /// does not contain `/ab`). The root contains every absolute path.
-///
-/// ```
-/// use s3driver::driver::is_subpath;
-/// assert!(is_subpath("/a/b", "/a"));
-/// assert!(is_subpath("/a", "/a"));
-/// assert!(!is_subpath("/ab", "/a"));
-/// assert!(is_subpath("/x", "/"));
-/// ```
 pub(crate) fn is_subpath(path: &str, dir: &str) -> bool {
     if dir == "/" {
         return path.starts_with('/');
@@ -136,6 +115,15 @@ mod tests {
 
     #[test]
     fn helpers() {
+        assert_eq!(parent_path("/a/b/c"), "/a/b");
+        assert_eq!(parent_path("/a"), "/");
+        assert_eq!(parent_path("/"), "/");
+        assert_eq!(join_path("/", "a"), "/a");
+        assert_eq!(join_path("/a", "b"), "/a/b");
+        assert!(is_subpath("/a/b", "/a"));
+        assert!(is_subpath("/a", "/a"));
+        assert!(!is_subpath("/ab", "/a"));
+        assert!(is_subpath("/x", "/"));
         assert_eq!(parent_path("/a/b"), "/a");
         assert!(!is_subpath("/folder1-v2/file1", "/folder1"));
         assert!(is_subpath("/folder1/file1", "/folder1"));
