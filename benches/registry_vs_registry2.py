@@ -207,6 +207,9 @@ def main():
     ap.add_argument("--skip-images", action="store_true",
                     help="only the commit latency (no skopeo pushes and pulls)")
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "s3driver"))
+    ap.add_argument("--redirect", action="store_true",
+                    help="leave storage redirects on (registry:2's default for S3): blob GETs "
+                         "are answered with a presigned S3 URL that skopeo follows")
     ap.add_argument("--ours-param", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra s3 storage parameter for s3driver only "
                          "(e.g. maxconcurrentparts=2), to measure a setting")
@@ -234,7 +237,8 @@ def main():
                         f"    region: us-east-1\n    regionendpoint: {endpoint}\n"
                         f"    forcepathstyle: true\n    bucket: {bucket}\n"
                         f"    rootdirectory: {root}\n    chunksize: 10485760\n{extra}"
-                        f"  redirect:\n    disable: true\n  maintenance:\n    uploadpurging:\n"
+                        f"  redirect:\n    disable: {'false' if args.redirect else 'true'}\n"
+                        f"  maintenance:\n    uploadpurging:\n"
                         f"      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n"
                         f"  secret: bench\n")
             env = dict(os.environ)

@@ -1,8 +1,9 @@
-//! Peak memory of a streamed upload: writes SIZE bytes through the S3 driver's writer
-//! (`chunksize` 10 MiB, so a multipart upload of 10 MiB parts) to an s3s-fs server and
-//! reports the process's resident set before the upload and its peak during it (`VmRSS` and
-//! `VmHWM` of `/proc/self/status`; the peak is reset first through `/proc/self/clear_refs`
-//! where the kernel allows it).
+//! Peak memory of a streamed upload and of reading it back: writes SIZE bytes through the S3
+//! driver's writer (`chunksize` 10 MiB, so a multipart upload of 10 MiB parts) to an s3s-fs
+//! server, then reads the object through the driver's reader, and reports the process's
+//! resident set before each and its peak during each (`VmRSS` and `VmHWM` of
+//! `/proc/self/status`; the peak is reset first through `/proc/self/clear_refs` where the
+//! kernel allows it).
 //!
 //! ```text
 //! peak_rss [--size BYTES|1GiB|64MiB] [--write BYTES] [--chunksize BYTES] [--maxconcurrentparts N] [--endpoint URL]
@@ -13,9 +14,10 @@
 //! memory counts too; with `--endpoint http://127.0.0.1:PORT` (e.g. from the `s3s_fs_server`
 //! example, bucket `peak`) only the driver's side is measured.
 //!
-//! Target: peak - baseline <= (maxconcurrentparts + 1) x chunksize + 2 MiB (the parts in
-//! flight, the one filling, 2 MiB for the rest), without allocator tuning. Exit status 1 when
-//! it is missed.
+//! Targets: for the upload, peak - baseline <= (maxconcurrentparts + 1) x chunksize + 2 MiB
+//! (the parts in flight, the one filling, 2 MiB for the rest), without allocator tuning; for
+//! the read, <= 4 MiB (the reader streams the response and buffers no part). Exit status 1
+//! when one is missed.
 
 #[path = "../benches/support/s3s_fs.rs"]
 mod s3s_fs;
@@ -175,6 +177,28 @@ async fn main() -> ExitCode {
 
     let stored = driver.stat("/peak/blob").await.expect("stat").size;
     assert_eq!(stored, args.size, "the stored object has the wrong size");
+
+    // Read it back through the driver's reader (what the registry does for a blob GET with
+    // redirects off), 64 KiB at a time, and measure that peak on its own.
+    reset_peak();
+    let read_baseline = status_kib("VmRSS");
+    let read_started = Instant::now();
+    let mut reader = driver.reader("/peak/blob", 0).await.expect("reader");
+    let mut buf = vec![0u8; 64 << 10];
+    let mut read = 0u64;
+    loop {
+        let n = tokio::io::AsyncReadExt::read(&mut reader, &mut buf)
+            .await
+            .expect("reader read");
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+    }
+    drop(reader);
+    let read_elapsed = read_started.elapsed();
+    let read_peak = status_kib("VmHWM");
+    assert_eq!(read, args.size, "the reader returned the wrong length");
     driver.delete("/peak").await.expect("delete");
 
     let delta = peak.saturating_sub(baseline);
@@ -212,8 +236,17 @@ async fn main() -> ExitCode {
         mib(budget),
         if delta <= budget { "met" } else { "MISSED" }
     );
+    let read_delta = read_peak.saturating_sub(read_baseline);
+    let read_budget = 4 * MIB;
+    println!(
+        "read it back in {:.1} s ({:.0} MiB/s); peak - baseline {:.1} MiB; target <= 4 MiB (no part buffered): {}",
+        read_elapsed.as_secs_f64(),
+        mib(args.size) / read_elapsed.as_secs_f64(),
+        mib(read_delta),
+        if read_delta <= read_budget { "met" } else { "MISSED" }
+    );
     drop(server);
-    if delta <= budget {
+    if delta <= budget && read_delta <= read_budget {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
