@@ -95,6 +95,7 @@ impl std::error::Error for ConfigError {}
 
 /// The parsed configuration.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// `log.*`.
     pub log: LogConfig,
@@ -121,6 +122,7 @@ pub struct Config {
 /// [`remote_url`](Self::remote_url), its cache kept in the configured storage in
 /// registry:2's layout. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProxyConfig {
     /// `proxy.remoteurl`: the upstream registry's base URL (`https://registry-1.docker.io`),
     /// without a trailing slash; its API is below `<remoteurl>/v2/`.
@@ -178,6 +180,7 @@ pub enum LogFormat {
 
 /// `log.*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogConfig {
     /// `log.level`.
     pub level: LogLevel,
@@ -191,6 +194,7 @@ pub struct LogConfig {
 
 /// The storage driver and its settings.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StorageConfig {
     /// The driver name as written (`filesystem`, `inmemory`, `s3`, ...).
     pub driver: String,
@@ -248,6 +252,7 @@ impl fmt::Debug for StorageConfig {
 
 /// `storage.maintenance.uploadpurging`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadPurging {
     /// Whether the purger runs.
     pub enabled: bool,
@@ -272,6 +277,7 @@ impl Default for UploadPurging {
 
 /// One `middleware.storage` entry.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MiddlewareConfig {
     /// `name` (e.g. `cloudfront`).
     pub name: String,
@@ -297,6 +303,7 @@ impl fmt::Debug for MiddlewareConfig {
 
 /// `http.*`. `Debug` never shows `http.secret`.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// `http.addr` as written (`:5000`, `127.0.0.1:5000`, `[::]:5000`, `host:port`).
     pub addr: String,
@@ -342,6 +349,7 @@ impl fmt::Debug for HttpConfig {
 
 /// `http.debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DebugConfig {
     /// `http.debug.addr`: where `/debug/health`, `/debug/vars` and the metrics are served.
     pub addr: String,
@@ -352,6 +360,7 @@ pub struct DebugConfig {
 
 /// `http.tls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// PEM certificate chain file.
     pub certificate: PathBuf,
@@ -363,6 +372,7 @@ pub struct TlsConfig {
 
 /// `auth.*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthConfig {
     /// `auth.htpasswd`.
     Htpasswd {
@@ -377,6 +387,7 @@ pub enum AuthConfig {
 
 /// `auth.token`: bearer tokens issued by a token server (Docker's token authentication).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenConfig {
     /// `realm`: the token server's URL announced in `WWW-Authenticate`.
     pub realm: String,
@@ -399,6 +410,7 @@ pub struct TokenConfig {
 
 /// `notifications`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotificationsConfig {
     /// `notifications.events.includereferences`: manifest events carry the manifest's
     /// references.
@@ -409,6 +421,7 @@ pub struct NotificationsConfig {
 
 /// One `notifications.endpoints` entry. `Debug` never shows header values.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotificationEndpoint {
     /// `name`: identifies the endpoint in logs and metrics.
     pub name: String,
@@ -463,6 +476,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 /// `health.storagedriver` when enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HealthCheckConfig {
     /// Time between checks (default 10s).
     pub interval: Duration,
