@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::http::HttpClients;
 use super::sts::{
     check_duration_seconds, check_role_arn, check_session_name, default_session_name,
-    AssumeRoleParams, ProfileStsSettings, StsClient,
+    AssumeRoleParams, ProfileStsSettings,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials};
 use crate::client::error::{Error, ErrorKind};
@@ -61,7 +61,7 @@ impl fmt::Debug for AssumeRoleProvider {
 }
 
 impl AssumeRoleProvider {
-    shared_setters!(region_hint, http, profile_sts);
+    shared_setters!(region_hint, http, profile_sts, sts);
 
     /// Assumes `role_arn` with the credentials of `source`; `env` gives the STS endpoint
     /// settings (`AWS_ENDPOINT_URL_STS`, `AWS_REGION`, `AWS_STS_REGIONAL_ENDPOINTS`, ...).
@@ -177,13 +177,7 @@ impl ProvideCredentials for AssumeRoleProvider {
                 ),
             )
         })?;
-        let sts = StsClient::for_provider(
-            &self.env,
-            &self.profile_sts,
-            self.region_hint.as_deref(),
-            &self.http,
-            PROVIDER,
-        )?;
+        let sts = self.sts()?;
         let creds = sts.assume_role(&source, &params).await?;
         Ok(creds.with_description(format!(
             "role {} ({}), STS {}, from {}",

@@ -90,6 +90,19 @@ macro_rules! shared_setters {
             self
         }
     };
+    (@ sts) => {
+        /// The STS client for this provider's region, endpoint and HTTP client (the module's
+        /// `PROVIDER` names it in errors).
+        fn sts(&self) -> Result<super::sts::StsClient, crate::client::Error> {
+            super::sts::StsClient::for_provider(
+                &self.env,
+                &self.profile_sts,
+                self.region_hint.as_deref(),
+                &self.http,
+                PROVIDER,
+            )
+        }
+    };
     (@ timeouts) => {
         /// Sets the per-request connect and total timeouts.
         #[must_use]

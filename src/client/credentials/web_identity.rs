@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::http::HttpClients;
 use super::sts::{
     check_duration_seconds, check_role_arn, check_session_name, default_session_name,
-    ProfileStsSettings, StsClient,
+    ProfileStsSettings,
 };
 use super::{Credentials, Env, EnvRef, ProvideCredentials, SecretString};
 use crate::client::error::Error;
@@ -54,7 +54,7 @@ pub struct WebIdentityProvider {
 }
 
 impl WebIdentityProvider {
-    shared_setters!(region_hint, http, profile_sts);
+    shared_setters!(region_hint, http, profile_sts, sts);
 
     /// Reads `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_SESSION_NAME` from
     /// `env` on every call; finds nothing to load ("not loaded") when they are not set.
@@ -215,13 +215,7 @@ impl ProvideCredentials for WebIdentityProvider {
         };
         check_duration_seconds(s.duration_seconds, &s.origin, PROVIDER)?;
         let token = read_token(&s).await?;
-        let sts = StsClient::for_provider(
-            &self.env,
-            &self.profile_sts,
-            self.region_hint.as_deref(),
-            &self.http,
-            PROVIDER,
-        )?;
+        let sts = self.sts()?;
         let token_source = format!("{} ({})", s.token_file.display(), file_setting(&s));
         let creds = sts
             .assume_role_with_web_identity(
