@@ -63,6 +63,7 @@ impl WriteOptions {
 
 /// What HeadObject (and GetObject) tell about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObjectMeta {
     /// `Content-Length` of the whole object (for a ranged GET: of the returned range).
     pub size: u64,
@@ -111,6 +112,7 @@ impl ByteRange {
 
 /// The body of a GetObject answer, read as a stream of chunks.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct GetObjectOutput {
     /// Headers of the answer (size is that of the returned range).
     pub meta: ObjectMeta,

@@ -20,6 +20,7 @@ use crate::driver::{DriverError, FileInfo, StorageDriver, WalkControl, WalkOptio
 
 /// What one purge run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PurgeReport {
     /// Upload directories deleted (or, in a dry run, that would have been).
     pub deleted: Vec<String>,

@@ -75,6 +75,7 @@ pub enum BucketAddressing<'a> {
 
 /// The result of SigV2 header signing.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct V2Signature {
     /// `AWS <AccessKeyId>:<Signature>`.
     pub authorization: String,
@@ -102,6 +103,7 @@ impl fmt::Debug for V2Signature {
 
 /// The result of SigV2 query-string signing.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct V2Presigned {
     /// The full encoded query (without `?`): the caller's parameters (sorted), then
     /// `AWSAccessKeyId`, `Expires`, `Signature` and, with a session token,

@@ -29,6 +29,7 @@ fn parse_copy(body: &[u8], root: &'static str) -> Result<(ETag, Option<Timestamp
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CopyObjectResult {
     /// `ETag` (required) of the new object, as sent.
     pub etag: ETag,
@@ -58,6 +59,7 @@ impl CopyObjectResult {
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CopyPartResult {
     /// `ETag` (required) of the new part, as sent.
     pub etag: ETag,

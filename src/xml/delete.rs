@@ -130,6 +130,7 @@ impl Delete {
 
 /// A `Deleted` entry of a [`DeleteResult`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeletedObject {
     /// `Key` (required).
     pub key: String,
@@ -143,6 +144,7 @@ pub struct DeletedObject {
 
 /// An `Error` entry of a [`DeleteResult`]: one key that was not deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeleteError {
     /// `Key` (required).
     pub key: String,
@@ -161,6 +163,7 @@ pub struct DeleteError {
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct DeleteResult {
     /// Keys deleted (omitted by the server in quiet mode).
     pub deleted: Vec<DeletedObject>,

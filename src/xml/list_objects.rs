@@ -23,6 +23,7 @@ const ROOT: &str = "ListBucketResult";
 /// [api-v2]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
 /// [api-v1]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ListBucketResult {
     /// `Name`: the bucket.
     pub name: Option<String>,
@@ -57,6 +58,7 @@ pub struct ListBucketResult {
 
 /// One `Contents` entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Object {
     /// `Key` (required): the object key.
     pub key: String,
@@ -74,6 +76,7 @@ pub struct Object {
 
 /// An `Owner` (or `Initiator`) element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Owner {
     /// `ID`: the canonical user id.
     pub id: Option<String>,

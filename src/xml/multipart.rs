@@ -176,6 +176,7 @@ pub(super) fn write_complete(given: &[CompletedPart]) -> Result<String, XmlError
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CompleteMultipartUploadResult {
     /// `Location`: the URL of the new object.
     pub location: Option<String>,
@@ -221,6 +222,7 @@ impl CompleteMultipartUploadResult {
 
 /// One `Part` of a [`ListPartsResult`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Part {
     /// `PartNumber` (required).
     pub part_number: u32,
@@ -237,6 +239,7 @@ pub struct Part {
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ListPartsResult {
     /// `Bucket`.
     pub bucket: Option<String>,
@@ -338,6 +341,7 @@ impl ListPartsResult {
 
 /// One `Upload` of a [`ListMultipartUploadsResult`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MultipartUpload {
     /// `Key` (required; url-decoded when the listing is url-encoded).
     pub key: String,
@@ -356,6 +360,7 @@ pub struct MultipartUpload {
 ///
 /// [api]: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ListMultipartUploadsResult {
     /// `Bucket`.
     pub bucket: Option<String>,

@@ -8,9 +8,9 @@ use proptest::prelude::*;
 use super::{
     parse_all_checked, parse_error_body, root_element_name, CompleteMultipartUpload,
     CompleteMultipartUploadResult, CompletedPart, CopyObjectResult, CopyPartResult, Delete,
-    DeleteResult, ETag, ErrorResponse, InitiateMultipartUploadResult, ListBucketResult,
-    ListMultipartUploadsResult, ListPartsResult, LocationConstraint, ObjectIdentifier, XmlError,
-    MAX_DELETE_OBJECTS,
+    DeleteError, DeleteResult, DeletedObject, ETag, ErrorResponse, InitiateMultipartUploadResult,
+    ListBucketResult, ListMultipartUploadsResult, ListPartsResult, LocationConstraint, Object,
+    ObjectIdentifier, Owner, Part, Timestamp, XmlError, MAX_DELETE_OBJECTS,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -623,4 +623,131 @@ proptest! {
         parse_all_checked(&apply(body.clone(), &edits));
     }
 
+}
+
+// ---------------------------------------------------------------------------------------
+// golden parses compared as whole values (the result types are #[non_exhaustive], so only
+// this crate can write them out)
+
+fn ts(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"))
+}
+
+#[test]
+fn aws_list_objects_v2_example_1() {
+    let page = ListBucketResult::parse(&fixture("aws/list_objects_v2_ex1.xml")).unwrap();
+    let want = ListBucketResult {
+        name: s("bucket"),
+        prefix: s(""),
+        key_count: Some(205),
+        max_keys: Some(1000),
+        is_truncated: false,
+        contents: vec![Object {
+            key: "my-image.jpg".into(),
+            last_modified: ts("2009-10-12T17:50:30.000Z"),
+            etag: Some(ETag::new("\"fba9dede5f27731c9771645a39863328\"")),
+            size: 434_234,
+            storage_class: s("STANDARD"),
+            owner: None,
+        }],
+        ..ListBucketResult::default()
+    };
+    assert_eq!(page, want);
+    assert_eq!(page.contents[0].last_modified.unix_seconds, 1_255_369_830);
+    assert_eq!(
+        page.contents[0].etag.as_ref().unwrap().unquoted(),
+        "fba9dede5f27731c9771645a39863328"
+    );
+}
+
+#[test]
+fn aws_list_objects_v1() {
+    let page = ListBucketResult::parse(&fixture("aws/list_objects_v1.xml")).unwrap();
+    assert_eq!(page.marker, s("Ned"));
+    assert_eq!(page.key_count, None);
+    assert_eq!(page.max_keys, Some(40));
+    let keys: Vec<_> = page.contents.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["Nelson", "Neo"]);
+    assert_eq!(
+        page.contents[0].owner,
+        Some(Owner {
+            id: s("bcaf161ca5fb16fd081034f"),
+            display_name: s("webfile"),
+        })
+    );
+    assert_eq!(page.next_marker_v1(), None);
+}
+
+#[test]
+fn aws_list_parts() {
+    let got = ListPartsResult::parse(&fixture("aws/list_parts.xml")).unwrap();
+    let want = ListPartsResult {
+        bucket: s("example-bucket"),
+        key: s("example-object"),
+        upload_id: s("XXBsb2FkIElEIGZvciBlbHZpbmcncyVcdS1tb3ZpZS5tMnRzEEEwbG9hZA"),
+        part_number_marker: Some(1),
+        next_part_number_marker: Some(3),
+        max_parts: Some(2),
+        is_truncated: true,
+        storage_class: s("STANDARD"),
+        encoding_type: None,
+        parts: vec![
+            Part {
+                part_number: 2,
+                last_modified: Some(ts("2010-11-10T20:48:34.000Z")),
+                etag: Some(ETag::new("\"7778aef83f66abc1fa1e8477f296d394\"")),
+                size: 10_485_760,
+            },
+            Part {
+                part_number: 3,
+                last_modified: Some(ts("2010-11-10T20:48:33.000Z")),
+                etag: Some(ETag::new("\"aaaa18db4cc2f85cedef654fccc4a4x8\"")),
+                size: 10_485_760,
+            },
+        ],
+    };
+    assert_eq!(got, want);
+}
+
+#[test]
+fn aws_delete_results() {
+    let got = DeleteResult::parse(&fixture("aws/delete_result_mixed.xml")).unwrap();
+    assert_eq!(
+        got,
+        DeleteResult {
+            deleted: vec![DeletedObject {
+                key: "sample1.txt".into(),
+                version_id: None,
+                delete_marker: false,
+                delete_marker_version_id: None,
+            }],
+            errors: vec![DeleteError {
+                key: "sample2.txt".into(),
+                code: "AccessDenied".into(),
+                message: s("Access Denied"),
+                version_id: None,
+            }],
+        }
+    );
+
+    let got = DeleteResult::parse(&fixture("aws/delete_result_delete_marker_added.xml")).unwrap();
+    assert!(got.deleted[0].delete_marker);
+    assert_eq!(
+        got.deleted[0].delete_marker_version_id,
+        s("NeQt5xeFTfgPJD8B4CGWnkSLtluMr11s")
+    );
+    assert_eq!(got.deleted[0].version_id, None);
+
+    let got = DeleteResult::parse(&fixture("aws/delete_result_versioned.xml")).unwrap();
+    assert_eq!(
+        got.deleted[0].version_id,
+        s("OYcLXagmS.WaD..oyH4KRguB95_YhLs7")
+    );
+    assert!(!got.deleted[0].delete_marker);
+
+    let got = DeleteResult::parse(&fixture("aws/delete_result_delete_marker_removed.xml")).unwrap();
+    let deleted = &got.deleted[0];
+    assert_eq!(deleted.version_id, deleted.delete_marker_version_id);
+    assert!(deleted.delete_marker);
+    assert!(got.errors.is_empty());
 }

@@ -144,6 +144,7 @@ impl Outcome {
 ///   aborted (ListMultipartUploadParts, AbortMultipartUpload). Everything the check creates is
 ///   removed again.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PermissionReport {
     /// Bucket checked.
     pub bucket: String,

@@ -68,6 +68,7 @@ const LIST_MAX: u32 = 1000;
 
 /// Write-buffer memory of an S3 driver; see [`S3Driver::buffer_memory`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BufferMemory {
     /// Bytes reserved by writers now.
     pub in_use: u64,

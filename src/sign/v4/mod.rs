@@ -87,6 +87,7 @@ pub struct SignOptions<'a> {
 
 /// The result of header signing: add [`HeaderSignature::headers`] to the request.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct HeaderSignature {
     /// Headers the caller must add, lower-case names: `x-amz-date`, then
     /// `x-amz-content-sha256` (when added), `x-amz-security-token` (with a session token),
@@ -125,6 +126,7 @@ impl fmt::Debug for HeaderSignature {
 
 /// The result of presigning: append `?` + [`Presigned::query`] to the encoded path.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Presigned {
     /// The complete encoded query string (without `?`): the caller's parameters and the
     /// `X-Amz-*` ones in canonical order, then `X-Amz-Signature` last. May contain the
