@@ -490,10 +490,7 @@ impl S3Client {
                     headers: &headers,
                 };
                 let params = self.v4_params(sign_creds, now, payload);
-                let opts = v4::SignOptions {
-                    key_cache: Some(&self.inner.key_cache),
-                    ..v4::SignOptions::default()
-                };
+                let opts = self.v4_options();
                 let signed =
                     v4::sign_headers_with(&signable, &params, &opts).map_err(Error::sign)?;
                 if let Some(StreamPayload::Chunked { signer_seed, .. }) = stream {
@@ -586,10 +583,7 @@ impl S3Client {
         let query = match self.inner.signature {
             SignatureVersion::V4 => {
                 let params = self.v4_params(sign_creds, now, PayloadHash::Unsigned);
-                let opts = v4::SignOptions {
-                    key_cache: Some(&self.inner.key_cache),
-                    ..v4::SignOptions::default()
-                };
+                let opts = self.v4_options();
                 v4::presign_with(&signable, &params, expires_in.as_secs(), &opts)
                     .map_err(Error::sign)?
                     .query
@@ -615,7 +609,6 @@ impl S3Client {
     }
 }
 
-/// The signer's borrowed view of `creds`.
 impl S3Client {
     /// SigV4 parameters for an S3 request signed at `now` for this client's region.
     fn v4_params<'a>(
@@ -633,8 +626,17 @@ impl S3Client {
             payload,
         }
     }
+
+    /// SigV4 options for this client: derived signing keys come from its cache.
+    fn v4_options(&self) -> v4::SignOptions<'_> {
+        v4::SignOptions {
+            key_cache: Some(&self.inner.key_cache),
+            ..v4::SignOptions::default()
+        }
+    }
 }
 
+/// The signer's borrowed view of `creds`.
 fn signing_credentials(creds: &Credentials) -> sign::SigningCredentials<'_> {
     sign::SigningCredentials {
         access_key_id: creds.access_key_id(),
