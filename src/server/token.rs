@@ -151,6 +151,9 @@ impl PublicKey {
     /// Whether `signature` is this key's signature of `msg` with `alg` (which [`Self::fits`]).
     fn verify(&self, alg: Algorithm, msg: &[u8], signature: &[u8]) -> bool {
         use ring::signature as sig;
+        if !self.fits(alg) {
+            return false;
+        }
         let rsa: &'static sig::RsaParameters = match alg {
             Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
             Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
@@ -158,25 +161,36 @@ impl PublicKey {
             Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
             Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
             Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => {
-                &sig::RSA_PKCS1_2048_8192_SHA256
+            Algorithm::ES256 => {
+                return self.verify_raw(&sig::ECDSA_P256_SHA256_FIXED, msg, signature)
             }
-        };
-        let other: &'static dyn sig::VerificationAlgorithm = match alg {
-            Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
-            _ => &sig::ED25519,
+            Algorithm::ES384 => {
+                return self.verify_raw(&sig::ECDSA_P384_SHA384_FIXED, msg, signature)
+            }
+            Algorithm::EdDSA => return self.verify_raw(&sig::ED25519, msg, signature),
         };
         match self {
-            Self::Rsa { n, e } if self.fits(alg) => sig::RsaPublicKeyComponents { n, e }
+            Self::Rsa { n, e } => sig::RsaPublicKeyComponents { n, e }
                 .verify(rsa, msg, signature)
                 .is_ok(),
-            Self::Ec { point: raw, .. } | Self::Ed25519(raw) if self.fits(alg) => {
-                sig::UnparsedPublicKey::new(other, raw)
+            _ => false,
+        }
+    }
+
+    /// Whether `signature` is this EC or Ed25519 key's signature of `msg` with `algorithm`.
+    fn verify_raw(
+        &self,
+        algorithm: &'static dyn ring::signature::VerificationAlgorithm,
+        msg: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        match self {
+            Self::Ec { point: raw, .. } | Self::Ed25519(raw) => {
+                ring::signature::UnparsedPublicKey::new(algorithm, raw)
                     .verify(msg, signature)
                     .is_ok()
             }
-            _ => false,
+            Self::Rsa { .. } => false,
         }
     }
 
@@ -954,6 +968,43 @@ fn x5c<'a>(object: &'a Map<String, Value>, what: &str) -> Result<Option<Vec<&'a 
 mod tests {
     use super::*;
     use hyper::header::HeaderValue;
+
+    /// Each key type checks the algorithms it fits, and nothing else: P-384 with ES384,
+    /// Ed25519 with EdDSA (the end-to-end tests sign with RS256 and ES256).
+    #[test]
+    fn ec_p384_and_ed25519_signatures_verify_only_with_their_algorithm() {
+        use ring::rand::SystemRandom;
+        use ring::signature::{self as sig, KeyPair as _};
+        let rng = SystemRandom::new();
+        let msg = b"header.claims";
+
+        let pkcs8 =
+            sig::EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+        let pair = sig::EcdsaKeyPair::from_pkcs8(
+            &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
+            pkcs8.as_ref(),
+            &rng,
+        )
+        .unwrap();
+        let ec = PublicKey::Ec {
+            curve: Curve::P384,
+            point: pair.public_key().as_ref().to_vec(),
+        };
+        let ec_sig = pair.sign(&rng, msg).unwrap();
+        assert!(ec.verify(Algorithm::ES384, msg, ec_sig.as_ref()));
+        assert!(!ec.verify(Algorithm::ES384, b"header.claimz", ec_sig.as_ref()));
+        assert!(!ec.verify(Algorithm::ES256, msg, ec_sig.as_ref()));
+        assert!(!ec.verify(Algorithm::EdDSA, msg, ec_sig.as_ref()));
+
+        let pkcs8 = sig::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = sig::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let ed = PublicKey::Ed25519(pair.public_key().as_ref().to_vec());
+        let ed_sig = pair.sign(msg);
+        assert!(ed.verify(Algorithm::EdDSA, msg, ed_sig.as_ref()));
+        assert!(!ed.verify(Algorithm::EdDSA, b"header.claimz", ed_sig.as_ref()));
+        assert!(!ed.verify(Algorithm::ES384, msg, ed_sig.as_ref()));
+        assert!(!ed.verify(Algorithm::RS256, msg, ed_sig.as_ref()));
+    }
 
     const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/token");
 
