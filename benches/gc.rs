@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use s3driver::config::{build_driver, Config};
 use s3driver::server::gc::{self, Options};
-use s3driver::server::{serve, App};
+use s3driver::server::App;
 
 use registry_layout as paths;
 
@@ -387,7 +387,7 @@ fn main() {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(serve(listener, app, std::future::pending()));
+        tokio::spawn(app.serve(listener, std::future::pending()));
         base
     });
     let mut theirs_process = None;

@@ -26,7 +26,7 @@ use futures_util::{stream, StreamExt};
 
 use s3driver::config::Config;
 use s3driver::driver::StorageDriver;
-use s3driver::server::{serve, App};
+use s3driver::server::App;
 
 use registry_layout as paths;
 
@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(serve(listener, app, std::future::pending()));
+        tokio::spawn(app.serve(listener, std::future::pending()));
         (config, present, base)
     });
     let missing: Vec<String> = (0..REFERENCES)

@@ -100,7 +100,7 @@ use tokio::sync::oneshot;
 
 use s3driver::config::{build_driver, Config};
 use s3driver::driver::StorageDriver;
-use s3driver::server::{serve, App};
+use s3driver::server::App;
 
 use registry_layout as paths;
 
@@ -169,7 +169,7 @@ async fn start(config: &str) -> (String, Arc<dyn StorageDriver>, oneshot::Sender
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, app, async move {
+    tokio::spawn(app.serve(listener, async move {
         let _ = stopped.await;
     }));
     (base, driver, stop)

@@ -142,7 +142,8 @@ async fn main() -> ExitCode {
         ("chunksize", chunk.as_str()),
         ("maxconcurrentparts", parts.as_str()),
     ]);
-    let driver = S3Driver::from_parameters(&params).expect("driver parameters");
+    let driver =
+        s3driver::driver::Base::new(S3Driver::from_parameters(&params).expect("driver parameters"));
 
     // Warm up: connection pool, credentials, signing-key cache, server code paths.
     driver

@@ -54,7 +54,7 @@ async fn run(endpoint: &str, bucket: &str) -> Result<(), DriverError> {
         ("chunksize", "5242880"),
         ("rootdirectory", "/putget"),
     ]);
-    let driver = S3Driver::from_parameters(&params)?;
+    let driver = s3driver::driver::Base::new(S3Driver::from_parameters(&params)?);
 
     let small = Bytes::from_static(b"hello from s3driver putget\n");
     driver.put_content("/dir/small.txt", small.clone()).await?;

@@ -94,7 +94,7 @@
 //! # The storage driver
 //!
 //! ```no_run
-//! use s3driver::driver::{Parameters, S3Driver, StorageDriver};
+//! use s3driver::driver::{Base, Parameters, S3Driver, StorageDriver};
 //!
 //! # async fn demo() -> Result<(), s3driver::driver::DriverError> {
 //! let params = Parameters::from_iter([
@@ -102,7 +102,8 @@
 //!     ("bucket", "my-registry"),
 //!     ("rootdirectory", "/registry"),
 //! ]);
-//! let driver = S3Driver::from_parameters(&params)?;
+//! // Base checks paths and names the driver in errors, as registry:2's base.Base does.
+//! let driver = Base::new(S3Driver::from_parameters(&params)?);
 //! driver.put_content("/hello", "world".into()).await?;
 //! assert_eq!(&driver.get_content("/hello").await?[..], b"world");
 //! # Ok(())

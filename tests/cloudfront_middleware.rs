@@ -59,7 +59,9 @@ async fn s3_driver(server: &common::S3sServer) -> Arc<dyn StorageDriver> {
     .unwrap();
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
-    Arc::new(S3Driver::with_credentials(params, Arc::new(creds)).unwrap())
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::with_credentials(params, Arc::new(creds)).unwrap(),
+    ))
 }
 
 fn options(extra: &[(&str, &str)]) -> Options {
@@ -208,7 +210,8 @@ async fn clients_inside_aws_ranges_get_the_presigned_s3_url() {
 
 #[tokio::test]
 async fn drivers_without_s3_keys_keep_their_own_answer() {
-    let inner: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+    let inner: Arc<dyn StorageDriver> =
+        Arc::new(s3driver::driver::Base::new(InMemoryDriver::new()));
     inner
         .put_content("/a", Bytes::from_static(b"x"))
         .await

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use s3driver::client::credentials::{
-    service_error, AssumeRoleProvider, Credentials, Env, ProvideCredentials, StaticProvider,
+    AssumeRoleProvider, Credentials, Env, ProvideCredentials, StaticProvider,
 };
 use s3driver::driver::{Base, Parameters, S3Driver, S3Parameters, StorageDriver};
 
@@ -208,7 +208,7 @@ fn driver(endpoint: &str, bucket: &str, creds: Arc<dyn ProvideCredentials>) -> B
     let mut config =
         s3driver::client::ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
     config.retry = s3driver::client::RetryConfig::disabled();
-    S3Driver::with_client_config(params, config, creds).unwrap()
+    s3driver::driver::Base::new(S3Driver::with_client_config(params, config, creds).unwrap())
 }
 
 #[tokio::test]
@@ -321,7 +321,9 @@ async fn ceph_sts_refusals_map_to_clear_errors() {
         .await
         .unwrap_err();
     let text = e.to_string();
-    let svc = service_error(&e).unwrap_or_else(|| panic!("no STS answer kept: {text}"));
+    let svc = e
+        .credentials_service_error()
+        .unwrap_or_else(|| panic!("no STS answer kept: {text}"));
     assert_eq!(svc.status, 403, "{text}");
     assert_eq!(svc.code.as_deref(), Some("AccessDenied"), "{text}");
     assert!(
@@ -339,7 +341,9 @@ async fn ceph_sts_refusals_map_to_clear_errors() {
     .await
     .unwrap_err();
     let text = e.to_string();
-    let svc = service_error(&e).unwrap_or_else(|| panic!("no STS answer kept: {text}"));
+    let svc = e
+        .credentials_service_error()
+        .unwrap_or_else(|| panic!("no STS answer kept: {text}"));
     assert_eq!(svc.status, 403, "{text}");
     // RGW answers a bad signature with AccessDenied (AWS and moto: SignatureDoesNotMatch).
     assert_eq!(svc.code.as_deref(), Some("AccessDenied"), "{text}");

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use s3driver::client::credentials::{
-    default_provider, service_error, AssumeRoleProvider, Credentials, Env, ProvideCredentials,
-    StaticProvider, WebIdentityProvider,
+    default_provider, AssumeRoleProvider, Credentials, Env, ProvideCredentials, StaticProvider,
+    WebIdentityProvider,
 };
 use s3driver::driver::{Base, Parameters, S3Driver, S3Parameters, StorageDriver};
 
@@ -43,7 +43,7 @@ fn driver(moto: &Moto, bucket: &str, creds: Arc<dyn ProvideCredentials>) -> Base
     let mut config =
         s3driver::client::ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
     config.retry = s3driver::client::RetryConfig::disabled();
-    S3Driver::with_client_config(params, config, creds).unwrap()
+    s3driver::driver::Base::new(S3Driver::with_client_config(params, config, creds).unwrap())
 }
 
 /// put, get and list through the driver.
@@ -274,7 +274,7 @@ async fn sts_refusals_from_moto_map_to_clear_errors() {
         text.contains(&format!("trust policy of {}", moto.untrusted_role_arn)),
         "{text}"
     );
-    let svc = service_error(&e).unwrap();
+    let svc = e.credentials_service_error().unwrap();
     assert_eq!(
         (svc.status, svc.code.as_deref()),
         (403, Some("AccessDenied"))

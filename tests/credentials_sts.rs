@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{serve_fake, FakeRequest, FakeResponse, RequestLog};
 use s3driver::client::credentials::{
-    default_provider, service_error, AssumeRoleProvider, CachingProvider, Clock, DefaultChain, Env,
+    default_provider, AssumeRoleProvider, CachingProvider, Clock, DefaultChain, Env,
     ProcessProvider, ProfileProvider, ProvideCredentials, StaticProvider, WebIdentityProvider,
 };
 use s3driver::client::ErrorKind;
@@ -365,7 +365,9 @@ async fn sts_error_responses_map_to_clear_errors() {
             !text.contains(WEB_TOKEN) && !format!("{e:?}").contains(WEB_TOKEN),
             "{text}"
         );
-        let svc = service_error(&e).expect("the STS answer is kept");
+        let svc = e
+            .credentials_service_error()
+            .expect("the STS answer is kept");
         assert_eq!(
             (svc.service, svc.operation, svc.status, svc.code.as_deref()),
             ("STS", "AssumeRoleWithWebIdentity", status, Some(code))
@@ -823,7 +825,7 @@ async fn assume_role_errors_name_the_role_and_keep_the_sts_answer() {
         "{text}"
     );
     assert!(!text.contains(BASE_SECRET));
-    let svc = service_error(&e).unwrap();
+    let svc = e.credentials_service_error().unwrap();
     assert_eq!((svc.operation, svc.status), ("AssumeRole", 403));
 
     // An expired source session token.
@@ -1318,7 +1320,7 @@ async fn sso_profiles_use_the_cli_token_cache() {
         text.contains("SSO GetRoleCredentials returned HTTP 403 ForbiddenException"),
         "{text}"
     );
-    let svc = service_error(&e).unwrap();
+    let svc = e.credentials_service_error().unwrap();
     assert_eq!(
         (svc.status, svc.request_id.as_deref()),
         (403, Some("sso-req-403"))
@@ -1377,7 +1379,7 @@ async fn sso_missing_or_expired_login_says_run_aws_sso_login() {
             && text.contains("aws sso login --sso-session corp"),
         "{text}"
     );
-    let svc = service_error(&e).unwrap();
+    let svc = e.credentials_service_error().unwrap();
     assert_eq!(
         (svc.status, svc.code.as_deref(), svc.request_id.as_deref()),
         (401, Some("UnauthorizedException"), Some("sso-req-401"))

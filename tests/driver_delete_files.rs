@@ -25,7 +25,9 @@ fn s3(target: &S3Target, bucket: &str) -> Arc<dyn StorageDriver> {
         ("secretkey", target.secret_key.as_str()),
         ("rootdirectory", "/delete-files"),
     ]);
-    Arc::new(S3Driver::from_parameters(&params).expect("driver"))
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::from_parameters(&params).expect("driver"),
+    ))
 }
 
 async fn put(d: &dyn StorageDriver, path: &str) {
@@ -88,12 +90,12 @@ async fn check(d: &dyn StorageDriver, many: usize) {
 
 #[tokio::test]
 async fn delete_files_in_memory_and_on_filesystem() {
-    check(&InMemoryDriver::new(), 1500).await;
+    check(&s3driver::driver::Base::new(InMemoryDriver::new()), 1500).await;
     let dir = tempfile::tempdir().unwrap();
-    let fs = FilesystemDriver::new(FilesystemParameters {
+    let fs = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters {
         root_directory: dir.path().join("root"),
         ..FilesystemParameters::default()
-    });
+    }));
     check(&fs, 1500).await;
     // Empty directories are pruned up to, not including, the root directory.
     fs.delete_files(&[

@@ -6,17 +6,20 @@ mod suite;
 use std::sync::Arc;
 use std::time::Duration;
 
-use s3driver::driver::FilesystemDriver;
 use s3driver::driver::FilesystemParameters;
+use s3driver::driver::{Base, FilesystemDriver, Regulator};
 use suite::{Harness, SuiteConfig};
 
 async fn make() -> Harness {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let driver = FilesystemDriver::new(FilesystemParameters {
+    let fs = FilesystemDriver::new(FilesystemParameters {
         // A root that does not exist yet: the first write must create it.
         root_directory: dir.path().join("registry"),
         ..FilesystemParameters::default()
     });
+    // Handed out as the registry does: Regulator of maxthreads, inside Base.
+    let limit = fs.max_threads();
+    let driver = Base::new(Regulator::new(fs, limit));
     let mut config = SuiteConfig::new("filesystem");
     // Linux file timestamps come from a coarse clock (one scheduler tick, up to
     // 10 ms); 100 ms keeps the "mod time strictly later" check meaningful.

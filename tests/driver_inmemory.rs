@@ -14,7 +14,7 @@ async fn make() -> Harness {
     config.mod_time_sleep = Duration::from_millis(10);
     config.consistency_sleep = Duration::ZERO;
     Harness {
-        driver: Arc::new(InMemoryDriver::new()),
+        driver: Arc::new(s3driver::driver::Base::new(InMemoryDriver::new())),
         config,
         guard: None,
     }

@@ -51,7 +51,9 @@ fn driver_with(
     let params = S3Parameters::from_parameters(&params).expect("driver parameters");
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
-    Arc::new(S3Driver::with_credentials(params, Arc::new(creds)).expect("driver"))
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::with_credentials(params, Arc::new(creds)).expect("driver"),
+    ))
 }
 
 mod s3s_fs {

@@ -29,7 +29,9 @@ fn driver(
     let mut config =
         s3driver::client::ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
     config.retry = s3driver::client::RetryConfig::disabled();
-    S3Driver::with_client_config(params, config, Arc::new(creds)).unwrap()
+    s3driver::driver::Base::new(
+        S3Driver::with_client_config(params, config, Arc::new(creds)).unwrap(),
+    )
 }
 
 fn outcome(report: &s3driver::driver::s3::PermissionReport, action: Action) -> &Outcome {

@@ -36,7 +36,9 @@ fn creds(target: &common::S3Target) -> Arc<StaticProvider> {
 }
 
 fn driver(target: &common::S3Target, bucket: &str, extra: &[(&str, &str)]) -> Base<S3Driver> {
-    S3Driver::with_credentials(params(target, bucket, extra), creds(target)).unwrap()
+    s3driver::driver::Base::new(
+        S3Driver::with_credentials(params(target, bucket, extra), creds(target)).unwrap(),
+    )
 }
 
 fn raw_client(target: &common::S3Target, bucket: &str) -> S3Client {
@@ -314,7 +316,9 @@ async fn failed_multipart_copy_aborts_its_upload(spec: &'static common::external
     p.chunk_size = 5 << 20;
     let mut config = ClientConfig::new(p.endpoint.clone(), bucket.clone());
     config.retry = RetryConfig::disabled();
-    let d = S3Driver::with_client_config(p, config, creds(&target)).unwrap();
+    let d = s3driver::driver::Base::new(
+        S3Driver::with_client_config(p, config, creds(&target)).unwrap(),
+    );
     d.put_content("/src", Bytes::from(vec![7u8; 11 << 20]))
         .await
         .unwrap();
@@ -468,7 +472,7 @@ async fn a_writer_deeper_than_its_budget_reuses_its_own_parts() {
     );
     // A writer waiting on itself would fail with Busy after this long.
     p.buffer_wait = std::time::Duration::from_secs(5);
-    let d = S3Driver::with_credentials(p, creds(&target)).unwrap();
+    let d = s3driver::driver::Base::new(S3Driver::with_credentials(p, creds(&target)).unwrap());
     let data: Vec<u8> = (0..6 * PART + 12_345).map(|i| (i % 251) as u8).collect();
     let mut w = d.writer("/deep/blob", false).await.unwrap();
     for piece in data.chunks(1 << 20) {

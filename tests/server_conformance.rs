@@ -73,7 +73,13 @@ async fn unauthenticated_bodies_close_the_connection_explicitly() {
         "auth:\n  htpasswd:\n    realm: r\n    path: {}\n",
         path.display()
     ));
-    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let r = start_with(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .await;
     let mut c = RawConn::connect(&r.base).await;
     c.send_head(
         "PUT",

@@ -276,7 +276,9 @@ impl Fleet {
 
     /// A driver on the fleet's bucket and root, as another process would build it.
     fn driver(&self) -> Base<S3Driver> {
-        S3Driver::from_parameters(&self.parameters()).expect("S3 driver")
+        s3driver::driver::Base::new(
+            S3Driver::from_parameters(&self.parameters()).expect("S3 driver"),
+        )
     }
 
     /// HEAD of a blob in `repo`, as a client asks before uploading.

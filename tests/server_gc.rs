@@ -51,7 +51,9 @@ fn s3_driver(target: &S3Target, bucket: &str) -> Arc<Base<S3Driver>> {
     };
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
-    Arc::new(S3Driver::with_client_config(params, cfg, Arc::new(creds)).expect("driver"))
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::with_client_config(params, cfg, Arc::new(creds)).expect("driver"),
+    ))
 }
 
 fn opts(dry_run: bool, delete_untagged: bool) -> Options {
@@ -863,11 +865,11 @@ fn gc_command(args: &[&str]) -> std::process::Command {
 async fn the_command_refuses_without_read_only_mode_or_no_writers_and_prints_records() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
-    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::FilesystemDriver::new(
-        s3driver::driver::FilesystemParameters {
+    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::Base::new(
+        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters {
             root_directory: root.clone(),
             ..Default::default()
-        },
+        }),
     ));
     let r = start_with(&config(DELETES), Arc::clone(&driver)).await;
     let (used, orphan) = two_images(&r, "cli").await;
@@ -989,11 +991,11 @@ async fn the_command_refuses_without_read_only_mode_or_no_writers_and_prints_rec
 async fn the_command_stops_with_a_clear_message_on_a_garbage_link() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
-    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::FilesystemDriver::new(
-        s3driver::driver::FilesystemParameters {
+    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::Base::new(
+        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters {
             root_directory: root.clone(),
             ..Default::default()
-        },
+        }),
     ));
     let r = start_with(&config(DELETES), Arc::clone(&driver)).await;
     let (_used, orphan) = two_images(&r, "cli garbage").await;

@@ -54,7 +54,9 @@ fn s3_driver(target: &S3Target, bucket: &str, extra: &[(&str, &str)]) -> Arc<Bas
     };
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
-    Arc::new(S3Driver::with_client_config(params, cfg, Arc::new(creds)).expect("driver"))
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::with_client_config(params, cfg, Arc::new(creds)).expect("driver"),
+    ))
 }
 
 /// A registry on the S3 driver on `target`/`bucket`, serving blobs itself.
@@ -70,10 +72,12 @@ fn shared_fs() -> (
 ) {
     let dir = tempfile::tempdir().unwrap();
     let make = || -> Arc<dyn StorageDriver> {
-        Arc::new(FilesystemDriver::new(FilesystemParameters {
-            root_directory: dir.path().join("registry"),
-            ..FilesystemParameters::default()
-        }))
+        Arc::new(s3driver::driver::Base::new(FilesystemDriver::new(
+            FilesystemParameters {
+                root_directory: dir.path().join("registry"),
+                ..FilesystemParameters::default()
+            },
+        )))
     };
     let (a, b) = (make(), make());
     (dir, a, b)

@@ -370,7 +370,9 @@ async fn events_are_the_ones_registry2_sends_for_the_same_requests() {
     };
     let ours = start_with(
         &config(&yaml(ours_hook)),
-        Arc::new(s3driver::driver::InMemoryDriver::new()),
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
     )
     .await;
     let theirs = Registry2::start(&format!("version: 0.1\n{}", yaml(theirs_hook)), "").await;
@@ -516,7 +518,13 @@ async fn a_hanging_endpoint_does_not_hold_up_pushes() {
         endpoint_yaml("hung", &format!("http://{hung}/"), "      timeout: 1h\n"),
         endpoint_yaml("ok", &format!("http://{ok}/"), "")
     ));
-    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let r = start_with(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .await;
     let host = r.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
     for (i, repo) in ["hang/one", "hang/two"].iter().enumerate() {

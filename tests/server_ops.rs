@@ -25,7 +25,13 @@ async fn htpasswd_accepts_good_and_refuses_bad_credentials() {
         "auth:\n  htpasswd:\n    realm: Registry Realm\n    path: {}\n",
         path.display()
     ));
-    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let r = start_with(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .await;
     let resp = r.client.get(r.url("/v2/")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(
@@ -190,7 +196,13 @@ async fn serves_https_with_the_configured_certificate() {
         dir.join("cert.pem").display(),
         dir.join("key.pem").display()
     ));
-    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let r = start_with(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .await;
     assert!(r.base.starts_with("https://"));
     let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
     let client = reqwest::Client::builder()
@@ -237,7 +249,13 @@ async fn serves_https_with_the_configured_certificate() {
         dir.join("cert.pem").display(),
         dir.join("key.pem").display()
     ));
-    let r = start_with(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new())).await;
+    let r = start_with(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .await;
     let curl = tokio::process::Command::new("curl")
         .args(["-s", "--http2", "-o", "/dev/null", "-w", "%{http_version}"])
         .arg("--cacert")
@@ -257,9 +275,13 @@ async fn serves_https_with_the_configured_certificate() {
         dir.join("cert.pem").display(),
         bad_key.display()
     ));
-    let e =
-        s3driver::server::App::with_driver(&cfg, Arc::new(s3driver::driver::InMemoryDriver::new()))
-            .unwrap_err();
+    let e = s3driver::server::App::with_driver(
+        &cfg,
+        Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
+    )
+    .unwrap_err();
     assert_eq!(e.key(), "http.tls.key");
 }
 
@@ -299,7 +321,9 @@ async fn extra_headers_prefix_and_read_only() {
     assert!(header(&resp, "location").starts_with("/registry/v2/p/manifests/sha256:"));
     r.stop().await;
 
-    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::InMemoryDriver::new());
+    let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::Base::new(
+        s3driver::driver::InMemoryDriver::new(),
+    ));
     let rw = start_with(&config(""), driver.clone()).await;
     let d = push_blob(&rw, "ro", b"existing").await;
     rw.stop().await;

@@ -914,7 +914,9 @@ async fn an_unreachable_upstream_fails_fast() {
             &config(&format!(
                 "proxy:\n  remoteurl: http://{addr}\n  timeout: 1s\n"
             )),
-            std::sync::Arc::new(s3driver::driver::InMemoryDriver::new()),
+            std::sync::Arc::new(s3driver::driver::Base::new(
+                s3driver::driver::InMemoryDriver::new(),
+            )),
         )
         .await;
         for path in [

@@ -22,7 +22,9 @@ async fn registry(realm: &str) -> Registry {
     let cfg = config_with_storage("  delete:\n    enabled: true\n", &auth_yaml(realm));
     start_with(
         &cfg,
-        std::sync::Arc::new(s3driver::driver::InMemoryDriver::new()),
+        std::sync::Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
     )
     .await
 }
@@ -469,7 +471,9 @@ async fn jwks_x5c_thumbprints_delete_and_star() {
     );
     let r = start_with(
         &cfg,
-        std::sync::Arc::new(s3driver::driver::InMemoryDriver::new()),
+        std::sync::Arc::new(s3driver::driver::Base::new(
+            s3driver::driver::InMemoryDriver::new(),
+        )),
     )
     .await;
     let all = json!([{"type": "repository", "name": "k/r", "actions": ["*"]}]);

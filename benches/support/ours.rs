@@ -48,7 +48,9 @@ pub fn driver_with(
     for (k, v) in extra {
         params = params.with(*k, *v);
     }
-    Arc::new(S3Driver::from_parameters(&params).expect("s3driver: driver parameters"))
+    Arc::new(s3driver::driver::Base::new(
+        S3Driver::from_parameters(&params).expect("s3driver: driver parameters"),
+    ))
 }
 
 /// The driver's writer on `driver` built with another `maxconcurrentparts` (1, or 8 as

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use s3driver::config::{Config, LogFormat, LogLevel};
-use s3driver::server::{serve, App};
+use s3driver::server::App;
 use tokio::net::TcpListener;
 
 const USAGE: &str = "\
@@ -302,7 +302,7 @@ fn check_bucket(config: &Config, writes: bool) -> ExitCode {
     };
     let report = runtime.block_on(async {
         let driver = s3driver::driver::S3Driver::new(params)?;
-        Ok::<_, s3driver::driver::DriverError>(driver.inner().check_permissions_for(scope).await)
+        Ok::<_, s3driver::driver::DriverError>(driver.check_permissions_for(scope).await)
     });
     match report {
         Ok(report) => {
@@ -476,13 +476,9 @@ async fn run(config: Config) -> Result<(), String> {
             metrics = debug_cfg.prometheus_path.as_deref().unwrap_or(""),
             "debug server ready"
         );
-        tokio::spawn(s3driver::server::serve_debug(
-            debug_listener,
-            app.clone(),
-            async {
-                let _ = debug_stopped.await;
-            },
-        ));
+        tokio::spawn(app.clone().serve_debug(debug_listener, async {
+            let _ = debug_stopped.await;
+        }));
     }
     // Logged last: once this line is out, every listener is up.
     tracing::info!(
@@ -492,7 +488,7 @@ async fn run(config: Config) -> Result<(), String> {
         version = env!("CARGO_PKG_VERSION"),
         "listening"
     );
-    serve(listener, app, shutdown_signal())
+    app.serve(listener, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
     let _ = stop_debug.send(());

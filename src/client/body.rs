@@ -92,7 +92,7 @@ where
     });
     let payload = StreamPayload::Chunked {
         signer_seed: signer,
-        encoded_length: chunked::encoded_length(length, CHUNK_SIZE as u64),
+        encoded_length: chunked::encoded_length(length, CHUNK_SIZE as u64, None),
         decoded_length: length,
     };
     (reqwest::Body::wrap_stream(stream), payload)

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::{ConfigError, MiddlewareConfig, StorageConfig};
 use crate::driver::{
-    FilesystemDriver, InMemoryDriver, ParameterError, S3Driver, S3Parameters, StorageDriver,
+    Base, FilesystemDriver, InMemoryDriver, ParameterError, Regulator, S3Driver, S3Parameters,
+    StorageDriver,
 };
 
 /// The storage driver names `storage:` accepts.
@@ -36,16 +37,19 @@ pub fn build_driver(cfg: &StorageConfig) -> Result<Arc<dyn StorageDriver>, Confi
     };
     let driver: Arc<dyn StorageDriver> = match cfg.driver.as_str() {
         "filesystem" => {
-            Arc::new(FilesystemDriver::from_parameters(&params).map_err(param_error("filesystem"))?)
+            let fs =
+                FilesystemDriver::from_parameters(&params).map_err(param_error("filesystem"))?;
+            let limit = fs.max_threads();
+            Arc::new(Base::new(Regulator::new(fs, limit)))
         }
-        "inmemory" => Arc::new(InMemoryDriver::new()),
+        "inmemory" => Arc::new(Base::new(InMemoryDriver::new())),
         "s3" | "s3aws" => {
             let name = cfg.driver.as_str();
             let params = S3Parameters::from_parameters(&params).map_err(param_error(name))?;
             let driver = S3Driver::new(params).map_err(|e| {
                 ConfigError::new(format!("storage.{name}"), format!("storage.{name}: {e}"))
             })?;
-            Arc::new(driver)
+            Arc::new(Base::new(driver))
         }
         other => {
             return Err(ConfigError::new(

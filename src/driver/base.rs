@@ -238,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_invalid_input_before_the_driver() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let e = d.put_content("abc", Bytes::new()).await.unwrap_err();
         assert!(
             matches!(&e, DriverError::InvalidPath { path, driver } if path == "abc" && driver == "inmemory")
@@ -260,7 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn stamps_driver_name_on_walk_callback_errors() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         d.put_content("/a/b", Bytes::from_static(b"x"))
             .await
             .unwrap();

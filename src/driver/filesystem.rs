@@ -28,9 +28,11 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::lifecycle::Lifecycle;
 use super::path::{join_path, parent_path};
+#[cfg(doc)]
+use super::{Base, Regulator};
 use super::{
-    Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, ParameterError, Parameters,
-    Regulator, StorageDriver,
+    BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, ParameterError, Parameters,
+    StorageDriver,
 };
 
 const DRIVER_NAME: &str = "filesystem";
@@ -41,10 +43,6 @@ pub(crate) const DEFAULT_ROOT_DIRECTORY: &str = "/var/lib/registry";
 pub(crate) const DEFAULT_MAX_THREADS: u64 = 100;
 /// Smallest accepted `maxthreads`; smaller values are raised to it.
 pub(crate) const MIN_THREADS: u64 = 25;
-
-/// The filesystem driver as handed out: [`Base`] over [`Regulator`] over
-/// [`FilesystemDriver`].
-pub type Filesystem = Base<Regulator<FilesystemDriver>>;
 
 /// Settings of the filesystem driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,33 +83,41 @@ impl FilesystemParameters {
 }
 
 /// The filesystem storage driver; construct it with [`FilesystemDriver::new`]
-/// or [`FilesystemDriver::from_parameters`].
+/// or [`FilesystemDriver::from_parameters`], and hand it out as the registry does,
+/// inside a [`Regulator`] of [`max_threads`](FilesystemDriver::max_threads) and
+/// [`Base`]: `Base::new(Regulator::new(driver, max_threads))`.
 #[derive(Debug)]
 pub struct FilesystemDriver {
     root: PathBuf,
+    max_threads: u64,
 }
 
 impl FilesystemDriver {
-    /// A driver for `params`, inside its [`Regulator`] and [`Base`]. The root
-    /// directory is created by the first write.
-    pub fn new(params: FilesystemParameters) -> Filesystem {
-        let driver = FilesystemDriver {
+    /// A driver for `params`. The root directory is created by the first write.
+    pub fn new(params: FilesystemParameters) -> Self {
+        FilesystemDriver {
             root: params.root_directory,
-        };
-        Base::new(Regulator::new(driver, params.max_threads))
+            max_threads: params.max_threads,
+        }
     }
 
     /// A driver configured from the registry's `storage.filesystem` parameters.
     ///
     /// # Errors
     /// An unusable `maxthreads` value.
-    pub fn from_parameters(params: &Parameters) -> Result<Filesystem, ParameterError> {
+    pub fn from_parameters(params: &Parameters) -> Result<Self, ParameterError> {
         FilesystemParameters::from_parameters(params).map(Self::new)
     }
 
     /// The root directory.
     pub fn root_directory(&self) -> &Path {
         &self.root
+    }
+
+    /// How many calls may run at once (`maxthreads`): the limit of the [`Regulator`]
+    /// to hand the driver out in.
+    pub fn max_threads(&self) -> u64 {
+        self.max_threads
     }
 
     fn full_path(&self, path: &str) -> PathBuf {
@@ -399,6 +405,7 @@ impl FileWriter for FsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::Base;
 
     #[test]
     fn parameters_default_and_clamp() {
@@ -421,20 +428,17 @@ mod tests {
         );
         let d =
             FilesystemDriver::from_parameters(&Parameters::new().with("maxthreads", "50")).unwrap();
-        assert_eq!(d.inner().limit(), 50);
-        assert_eq!(
-            d.inner().inner().root_directory(),
-            Path::new(DEFAULT_ROOT_DIRECTORY)
-        );
+        assert_eq!(d.max_threads(), 50);
+        assert_eq!(d.root_directory(), Path::new(DEFAULT_ROOT_DIRECTORY));
     }
 
     #[tokio::test]
     async fn writes_in_place_and_appends_to_anything() {
         let dir = tempfile::tempdir().unwrap();
-        let d = FilesystemDriver::new(FilesystemParameters {
+        let d = Base::new(FilesystemDriver::new(FilesystemParameters {
             root_directory: dir.path().to_path_buf(),
             max_threads: 25,
-        });
+        }));
         let mut w = d.writer("/a/f", false).await.unwrap();
         w.write(b"abc").await.unwrap();
         w.close().await.unwrap();
@@ -455,10 +459,10 @@ mod tests {
     #[tokio::test]
     async fn file_in_the_way_reads_as_missing() {
         let dir = tempfile::tempdir().unwrap();
-        let d = FilesystemDriver::new(FilesystemParameters {
+        let d = Base::new(FilesystemDriver::new(FilesystemParameters {
             root_directory: dir.path().join("root"),
             max_threads: 25,
-        });
+        }));
         assert!(d.list("/").await.unwrap().is_empty());
         assert!(d.stat("/").await.unwrap_err().is_path_not_found());
         d.put_content("/notadir", Bytes::from_static(b"x"))

@@ -25,7 +25,9 @@ use bytes::Bytes;
 
 use super::lifecycle::Lifecycle;
 use super::path::{is_subpath, join_path, parent_path};
-use super::{Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, StorageDriver};
+#[cfg(doc)]
+use super::Base;
+use super::{BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, StorageDriver};
 
 const DRIVER_NAME: &str = "inmemory";
 
@@ -40,16 +42,22 @@ impl fmt::Debug for InMemoryDriver {
     }
 }
 
+impl Default for InMemoryDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl InMemoryDriver {
-    /// A new, empty in-memory driver inside its [`Base`].
-    pub fn new() -> Base<InMemoryDriver> {
-        Base::new(InMemoryDriver {
+    /// A new, empty in-memory driver (hand it out inside [`Base`]).
+    pub fn new() -> Self {
+        InMemoryDriver {
             state: Arc::new(Mutex::new(State {
                 root: Node::Dir(Dir::new(SystemTime::now())),
                 uploads: HashMap::new(),
                 generation: 0,
             })),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -427,7 +435,7 @@ mod tests {
 
     #[tokio::test]
     async fn writer_content_is_visible_only_after_commit() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let mut w = d.writer("/a/b", false).await.unwrap();
         w.write(b"hello").await.unwrap();
         assert!(d.get_content("/a/b").await.unwrap_err().is_path_not_found());
@@ -442,7 +450,7 @@ mod tests {
 
     #[tokio::test]
     async fn closed_writer_is_resumed_by_append() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let mut w = d.writer("/up", false).await.unwrap();
         w.write(b"abc").await.unwrap();
         w.close().await.unwrap();
@@ -463,7 +471,7 @@ mod tests {
 
     #[tokio::test]
     async fn append_rules() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         assert!(d
             .writer("/none", true)
             .await
@@ -479,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_keeps_committed_content() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         d.put_content("/f", Bytes::from_static(b"old"))
             .await
             .unwrap();
@@ -492,7 +500,7 @@ mod tests {
 
     #[tokio::test]
     async fn files_and_directories_do_not_mix() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         d.put_content("/notadir", Bytes::from_static(b"x"))
             .await
             .unwrap();
@@ -508,7 +516,7 @@ mod tests {
 
     #[tokio::test]
     async fn move_directory_and_reader_offsets() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         d.put_content("/a/x/1", Bytes::from_static(b"0123"))
             .await
             .unwrap();

@@ -13,9 +13,11 @@
 //!   appended to if it has not been committed, or if its committed content is
 //!   empty.
 //!
-//! Every driver is handed out inside [`Base`], which validates paths and offsets
+//! The constructors return the driver itself; hand it out inside [`Base`]
+//! (`Base::new(driver)`, as the registry does), which validates paths and offsets
 //! before the driver runs and stamps the driver's name into every error
-//! (Distribution's `base.Base`).
+//! (Distribution's `base.Base`). The filesystem driver goes inside a [`Regulator`]
+//! of its `maxthreads` first.
 //!
 //! # Drivers
 //!
@@ -68,7 +70,7 @@ use tokio::io::AsyncRead;
 pub use base::Base;
 pub use error::{Busy, DriverError};
 pub use fileinfo::FileInfo;
-pub use filesystem::{Filesystem, FilesystemDriver, FilesystemParameters};
+pub use filesystem::{FilesystemDriver, FilesystemParameters};
 pub use inmemory::InMemoryDriver;
 pub use parameters::{ParameterError, Parameters};
 pub use path::is_valid_path;

@@ -393,7 +393,7 @@ mod tests {
     impl Recording {
         fn new() -> Self {
             Self {
-                inner: InMemoryDriver::new(),
+                inner: crate::driver::Base::new(InMemoryDriver::new()),
                 lists: Mutex::new(Vec::new()),
             }
         }

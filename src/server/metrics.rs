@@ -384,7 +384,8 @@ mod tests {
 
     #[tokio::test]
     async fn counts_requests_and_storage_calls_in_registry2_names() {
-        let inner: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+        let inner: Arc<dyn StorageDriver> =
+            Arc::new(crate::driver::Base::new(InMemoryDriver::new()));
         let m = Metrics::new(Arc::clone(&inner));
         let d = TimedDriver::new(inner, Arc::clone(&m));
         d.put_content("/a", Bytes::from_static(b"x")).await.unwrap();

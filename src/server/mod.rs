@@ -8,12 +8,12 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use s3driver::config::Config;
-//! use s3driver::server::{serve, App};
+//! use s3driver::server::App;
 //!
 //! let config = Config::from_yaml("version: 0.1\nstorage: inmemory\n", &[])?;
 //! let app = App::from_config(&config)?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, app, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! app.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -115,7 +115,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a TLS handshake may take.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A configured registry, ready to [`serve`]. Cheap to clone.
+/// A configured registry, ready to [`serve`](App::serve). Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     state: Arc<State>,
@@ -305,16 +305,41 @@ impl App {
     pub fn is_tls(&self) -> bool {
         self.state.tls.is_some()
     }
+
+    /// Serves the registry on `listener` until `shutdown` completes, then stops accepting
+    /// connections, waits up to `http.draintimeout` for in-flight requests and
+    /// returns. Also runs the storage health check and the upload purger when they
+    /// are configured.
+    ///
+    /// # Errors
+    /// None at present (accept errors are logged and retried); the `Result` leaves
+    /// room for listener failures that cannot be recovered from.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        serve(listener, self, shutdown).await
+    }
+
+    /// Serves the registry's debug endpoints (`http.debug.addr`, plain HTTP, no authentication,
+    /// as registry:2's debug server) on `listener` until `shutdown` completes:
+    /// `/debug/health`, `/debug/vars` (process facts as JSON) and, with
+    /// `http.debug.prometheus.enabled`, the metrics at `http.debug.prometheus.path`.
+    ///
+    /// # Errors
+    /// None at present (accept errors are logged and retried).
+    pub async fn serve_debug(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        serve_debug(listener, self, shutdown).await
+    }
 }
 
-/// Serves the debug endpoints of `app` (`http.debug.addr`, plain HTTP, no authentication,
-/// as registry:2's debug server) on `listener` until `shutdown` completes:
-/// `/debug/health`, `/debug/vars` (process facts as JSON) and, with
-/// `http.debug.prometheus.enabled`, the metrics at `http.debug.prometheus.path`.
-///
-/// # Errors
-/// None at present (accept errors are logged and retried).
-pub async fn serve_debug(
+/// See [`App::serve_debug`].
+async fn serve_debug(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()>,
@@ -399,15 +424,8 @@ fn process_memory() -> serde_json::Value {
     serde_json::json!({ "rss_bytes": kib("VmRSS:"), "peak_rss_bytes": kib("VmHWM:") })
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting
-/// connections, waits up to `http.draintimeout` for in-flight requests and
-/// returns. Also runs the storage health check and the upload purger when they
-/// are configured.
-///
-/// # Errors
-/// None at present (accept errors are logged and retried); the `Result` leaves
-/// room for listener failures that cannot be recovered from.
-pub async fn serve(
+/// See [`App::serve`].
+async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()>,

@@ -172,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn removes_only_old_uploads() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let now = SystemTime::now();
         let old = now - Duration::from_secs(10 * 24 * 3600);
         upload(&d, "a", "old", Some(old)).await;
@@ -200,7 +200,7 @@ mod tests {
         assert!(d.stat(&paths::upload("a", "old")).await.is_err());
         assert!(d.stat(&paths::upload("a", "new")).await.is_ok());
         assert!(d.stat(&paths::upload("a", "nodate")).await.is_ok());
-        let empty = InMemoryDriver::new();
+        let empty = crate::driver::Base::new(InMemoryDriver::new());
         assert_eq!(
             purge_uploads(&empty, now, false).await,
             PurgeReport::default()

@@ -150,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn links_resolve_to_blobs() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let data = Bytes::from_static(b"hello");
         let dg = Digest::sha256_of(&data);
         assert_eq!(repo_blob(&d, "r", &dg).await.unwrap(), None);

@@ -6,7 +6,7 @@
 //!    `StreamingSignedTrailer`), `content-encoding: aws-chunked`,
 //!    `x-amz-decoded-content-length: <body length>` and
 //!    `content-length: `[`encoded_length`] (trailer variant: `x-amz-trailer: <names>`,
-//!    length from [`encoded_length_with_trailer`]).
+//!    length from [`encoded_length`] with the trailer).
 //! 2. Build a [`ChunkSigner`] from the [`HeaderSignature`]; its signature is the seed.
 //! 3. For every chunk send [`ChunkSigner::chunk_header`] + data + `\r\n`, then
 //!    [`ChunkSigner::final_chunk`] (or [`ChunkSigner::final_chunk_with_trailer`]).
@@ -70,28 +70,26 @@ fn data_chunks_length(content_length: u64, chunk_size: u64) -> u64 {
     total.saturating_add(chunk_overhead(0))
 }
 
-/// The `Content-Length` of an aws-chunked body (no trailer) carrying `content_length`
-/// payload bytes in chunks of `chunk_size` (the last one shorter), including the final
-/// zero-length chunk. A `chunk_size` of 0 means one chunk holding everything. Saturates
-/// at `u64::MAX`.
-pub fn encoded_length(content_length: u64, chunk_size: u64) -> u64 {
-    data_chunks_length(content_length, chunk_size).saturating_add(2)
-}
-
-/// Like [`encoded_length`], for a body ending in the signed trailer `trailers`
-/// (`(name, value)` pairs, framed as by [`ChunkSigner::final_chunk_with_trailer`]).
-pub fn encoded_length_with_trailer(
+/// The `Content-Length` of an aws-chunked body carrying `content_length` payload bytes in
+/// chunks of `chunk_size` (the last one shorter), including the final zero-length chunk
+/// and, with `trailer`, the signed trailer of those `(name, value)` pairs (framed as by
+/// [`ChunkSigner::final_chunk_with_trailer`]). A `chunk_size` of 0 means one chunk holding
+/// everything. Saturates at `u64::MAX`.
+pub fn encoded_length(
     content_length: u64,
     chunk_size: u64,
-    trailers: &[(&str, &str)],
+    trailer: Option<&[(&str, &str)]>,
 ) -> u64 {
+    let data = data_chunks_length(content_length, chunk_size);
+    let Some(trailers) = trailer else {
+        return data.saturating_add(2);
+    };
     let fields: u64 = trailers
         .iter()
         .map(|(n, v)| (n.len() + 1 + v.trim().len() + 2) as u64)
         .sum();
     let signature_line = (TRAILER_SIG_NAME.len() + 1) as u64 + SIG_LEN + 2;
-    data_chunks_length(content_length, chunk_size)
-        .saturating_add(fields)
+    data.saturating_add(fields)
         .saturating_add(signature_line)
         .saturating_add(2)
 }
@@ -266,14 +264,18 @@ mod tests {
 
     #[test]
     fn lengths_of_the_documented_example() {
-        assert_eq!(encoded_length(66_560, 65_536), 66_824);
+        assert_eq!(encoded_length(66_560, 65_536, None), 66_824);
         assert_eq!(
-            encoded_length_with_trailer(66_560, 65_536, &[("x-amz-checksum-crc32c", "sOO8/Q==")]),
+            encoded_length(
+                66_560,
+                65_536,
+                Some(&[("x-amz-checksum-crc32c", "sOO8/Q==")])
+            ),
             66_946
         );
-        assert_eq!(encoded_length(0, 65_536), 86);
-        assert_eq!(encoded_length(10, 0), encoded_length(10, 10));
-        assert_eq!(encoded_length(u64::MAX, 1), u64::MAX);
+        assert_eq!(encoded_length(0, 65_536, None), 86);
+        assert_eq!(encoded_length(10, 0, None), encoded_length(10, 10, None));
+        assert_eq!(encoded_length(u64::MAX, 1, None), u64::MAX);
     }
 
     #[test]

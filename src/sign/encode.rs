@@ -104,7 +104,7 @@ pub(crate) fn join_pairs_into<K: AsRef<str>, V: AsRef<str>>(out: &mut String, pa
 ///
 /// # Errors
 /// [`SignError::InvalidPercentEncoding`] for a malformed escape or non-UTF-8 result.
-pub fn percent_decode(input: &str) -> Result<String, SignError> {
+pub(crate) fn percent_decode(input: &str) -> Result<String, SignError> {
     let bytes = input.as_bytes();
     if !bytes.contains(&b'%') {
         return Ok(input.to_owned());

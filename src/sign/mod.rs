@@ -65,7 +65,8 @@ pub mod v2;
 pub mod v4;
 
 pub use crypto::{sha256_hex, EMPTY_SHA256};
-pub use encode::{encode_path, encode_query, percent_decode, uri_encode};
+pub(crate) use encode::percent_decode;
+pub use encode::{encode_path, encode_query, uri_encode};
 pub(crate) use time::AmzTime;
 
 /// Access key, secret and optional session token, borrowed for the duration of a signing

@@ -24,7 +24,7 @@ use s3driver::driver::{
     BoxedReader, DriverError, FileInfo, FileWriter, FilesystemDriver, InMemoryDriver,
     RedirectRequest, StorageDriver, WalkFn, WalkOptions,
 };
-use s3driver::server::{serve, App};
+use s3driver::server::App;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -103,13 +103,16 @@ pub fn config_with_storage(storage_settings: &str, extra_yaml: &str) -> Config {
 /// A driver for `backend` (filesystem rooted in a new temporary directory).
 pub fn driver_for(backend: Backend) -> (Arc<dyn StorageDriver>, Option<tempfile::TempDir>) {
     match backend {
-        Backend::InMemory => (Arc::new(InMemoryDriver::new()), None),
+        Backend::InMemory => (
+            Arc::new(s3driver::driver::Base::new(InMemoryDriver::new())),
+            None,
+        ),
         Backend::Filesystem => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let d = FilesystemDriver::new(FilesystemParameters {
+            let d = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters {
                 root_directory: dir.path().join("registry"),
                 ..FilesystemParameters::default()
-            });
+            }));
             (Arc::new(d), Some(dir))
         }
     }
@@ -129,7 +132,7 @@ pub async fn start_app(app: App) -> Registry {
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     let scheme = if app.is_tls() { "https" } else { "http" };
-    let handle = tokio::spawn(serve(listener, app.clone(), async move {
+    let handle = tokio::spawn(app.clone().serve(listener, async move {
         let _ = rx.await;
     }));
     Registry {
@@ -334,7 +337,7 @@ pub struct TestDriver {
 impl TestDriver {
     pub fn new() -> Self {
         Self {
-            inner: Arc::new(InMemoryDriver::new()),
+            inner: Arc::new(s3driver::driver::Base::new(InMemoryDriver::new())),
             fail_root_stat: AtomicBool::new(false),
             root_stat_not_found: AtomicBool::new(false),
             redirect_base: None,

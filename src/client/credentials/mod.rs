@@ -45,7 +45,7 @@
 //!
 //! An STS error answer becomes a credentials error whose message says what to check, with a
 //! [`CredentialsServiceError`] as its source carrying the HTTP status, the STS error code,
-//! message and request id (find it with [`service_error`]). Throttling, 5xx answers and
+//! message and request id (find it with [`Error::credentials_service_error`](crate::client::Error::credentials_service_error)). Throttling, 5xx answers and
 //! connection failures are retried twice. Messages never contain the secret key, the session
 //! token or the web identity token.
 
@@ -135,7 +135,7 @@ pub use imds::InstanceMetadataProvider;
 pub use process::ProcessProvider;
 pub use profile::ProfileProvider;
 pub use sso::{SsoProvider, SsoSettings};
-pub use sts::{service_error, CredentialsServiceError};
+pub use sts::CredentialsServiceError;
 pub use web_identity::{WebIdentityProvider, WebIdentitySettings};
 
 /// The credentials an S3 client uses when no static keys are configured: the

@@ -75,17 +75,19 @@ impl fmt::Display for CredentialsServiceError {
 
 impl StdError for CredentialsServiceError {}
 
-/// The [`CredentialsServiceError`] behind a credentials error, if a credentials service
-/// refused the request (STS or the SSO portal).
-pub fn service_error(err: &Error) -> Option<&CredentialsServiceError> {
-    let mut cur: Option<&(dyn StdError + 'static)> = StdError::source(err);
-    while let Some(e) = cur {
-        if let Some(found) = e.downcast_ref::<CredentialsServiceError>() {
-            return Some(found);
+impl Error {
+    /// The [`CredentialsServiceError`] behind a credentials error, if a credentials service
+    /// refused the request (STS or the SSO portal).
+    pub fn credentials_service_error(&self) -> Option<&CredentialsServiceError> {
+        let mut cur: Option<&(dyn StdError + 'static)> = StdError::source(self);
+        while let Some(e) = cur {
+            if let Some(found) = e.downcast_ref::<CredentialsServiceError>() {
+                return Some(found);
+            }
+            cur = e.source();
         }
-        cur = e.source();
+        None
     }
-    None
 }
 
 /// Removes `secrets` from `text`, drops control characters and cuts it to [`MAX_MESSAGE`].
@@ -975,7 +977,10 @@ mod tests {
             "STS AssumeRole returned HTTP 403 AccessDenied: not allowed [request id r-1]"
         );
         let outer = Error::credentials_with_source("assume-role", "x failed", e.clone());
-        assert_eq!(service_error(&outer), Some(&e));
-        assert_eq!(service_error(&Error::credentials("p", "m")), None);
+        assert_eq!(outer.credentials_service_error(), Some(&e));
+        assert_eq!(
+            Error::credentials("p", "m").credentials_service_error(),
+            None
+        );
     }
 }

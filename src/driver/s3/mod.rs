@@ -52,7 +52,7 @@ use crate::client::{
     ServerSideEncryption, WriteOptions,
 };
 use crate::driver::{
-    Base, BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, IncompleteWrites,
+    BoxedReader, DriverError, FailedDelete, FileInfo, FileWriter, IncompleteWrites,
     RedirectRequest, StorageDriver, WalkControl, WalkFn, WalkOptions,
 };
 use crate::xml::CompletedPart;
@@ -79,7 +79,8 @@ pub struct BufferMemory {
 }
 
 /// The S3 storage driver. Build it with [`S3Driver::new`] (or
-/// [`S3Driver::from_parameters`]); it is handed out inside [`Base`].
+/// [`S3Driver::from_parameters`]) and hand it out inside [`Base`](crate::driver::Base), which checks paths and
+/// names the driver in errors: `Base::new(S3Driver::new(params)?)`.
 #[derive(Clone)]
 pub struct S3Driver {
     inner: Arc<Inner>,
@@ -113,7 +114,7 @@ impl S3Driver {
     ///
     /// # Errors
     /// A bad parameter, or a client that cannot be built (e.g. SigV2 on AWS).
-    pub fn from_parameters(p: &crate::driver::Parameters) -> Result<Base<S3Driver>, DriverError> {
+    pub fn from_parameters(p: &crate::driver::Parameters) -> Result<Self, DriverError> {
         let params = S3Parameters::from_parameters(p)
             .map_err(|e| DriverError::other(e).with_driver(DRIVER_NAME))?;
         Self::new(params)
@@ -125,7 +126,7 @@ impl S3Driver {
     ///
     /// # Errors
     /// The client cannot be built (bad endpoint, SigV2 where AWS requires SigV4).
-    pub fn new(params: S3Parameters) -> Result<Base<S3Driver>, DriverError> {
+    pub fn new(params: S3Parameters) -> Result<Self, DriverError> {
         let provider: Arc<dyn ProvideCredentials> =
             if !params.access_key.is_empty() && !params.secret_key.is_empty() {
                 Arc::new(StaticProvider::new(Credentials::new(
@@ -149,7 +150,7 @@ impl S3Driver {
     pub fn with_credentials(
         params: S3Parameters,
         credentials: Arc<dyn ProvideCredentials>,
-    ) -> Result<Base<S3Driver>, DriverError> {
+    ) -> Result<Self, DriverError> {
         let mut config = ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
         config.signature = params.signature_version();
         Self::with_client_config(params, config, credentials)
@@ -164,7 +165,7 @@ impl S3Driver {
         params: S3Parameters,
         config: ClientConfig,
         credentials: Arc<dyn ProvideCredentials>,
-    ) -> Result<Base<S3Driver>, DriverError> {
+    ) -> Result<Self, DriverError> {
         let client = S3Client::new(config, credentials)
             .map_err(|e| client_err(e).with_driver(DRIVER_NAME))?;
         let write_opts = WriteOptions {
@@ -179,7 +180,7 @@ impl S3Driver {
         } else {
             format!("{root}/")
         };
-        Ok(Base::new(S3Driver {
+        Ok(S3Driver {
             inner: Arc::new(Inner {
                 client,
                 write_opts,
@@ -188,7 +189,7 @@ impl S3Driver {
                 budget: budget::Budget::new(params.max_buffer_memory, params.buffer_wait),
                 params,
             }),
-        }))
+        })
     }
 
     /// The client the driver uses.

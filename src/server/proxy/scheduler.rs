@@ -379,7 +379,7 @@ mod tests {
 
     #[tokio::test]
     async fn expiry_removes_links_and_data_and_persists() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let digest: Digest = D.parse().unwrap();
         let blob = paths::blob_data(&digest);
         d.put_content(&blob, Bytes::new()).await.unwrap();
@@ -422,7 +422,7 @@ mod tests {
 
     #[tokio::test]
     async fn merge_keeps_later_expiry_and_survives_an_unreadable_file() {
-        let d = InMemoryDriver::new();
+        let d = crate::driver::Base::new(InMemoryDriver::new());
         let digest: Digest = D.parse().unwrap();
         let a = Scheduler::new(Duration::from_secs(100));
         let b = Scheduler::new(Duration::from_secs(1000));
