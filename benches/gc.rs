@@ -313,11 +313,9 @@ fn main() {
     println!("|---|---|---|---|---|");
     let bucket = bench.bucket(&template);
     for (case, untagged) in [("dry run", false), ("dry run, --delete-untagged", true)] {
-        let opts = Options {
-            dry_run: true,
-            delete_untagged: untagged,
-            ..Options::default()
-        };
+        let opts = Options::default()
+            .with_dry_run(true)
+            .with_delete_untagged(untagged);
         let mut ours = Vec::new();
         let mut n = 0;
         for _ in 0..ours_reps {
@@ -337,10 +335,7 @@ fn main() {
         row(case, &ours, &theirs, (n, m));
     }
     // Real collections, each on a fresh copy.
-    let opts = Options {
-        delete_untagged: true,
-        ..Options::default()
-    };
+    let opts = Options::default().with_delete_untagged(true);
     let mut ours = Vec::new();
     let mut n = 0;
     for _ in 0..ours_reps {
@@ -359,11 +354,9 @@ fn main() {
             // What is left for a dry run of s3driver's to find: nothing, if both deleted the same.
             let (_, left) = bench.ours(
                 &bucket,
-                Options {
-                    dry_run: true,
-                    delete_untagged: true,
-                    ..Options::default()
-                },
+                Options::default()
+                    .with_dry_run(true)
+                    .with_delete_untagged(true),
             );
             m = Some(n - left.min(n));
         }

@@ -72,10 +72,7 @@ fn aws_settings(location: SignatureLocation, expires_in: Option<Duration>) -> Si
 
 fn signing(c: &mut Criterion) {
     let cache = SigningKeyCache::new();
-    let cached = SignOptions {
-        key_cache: Some(&cache),
-        ..SignOptions::default()
-    };
+    let cached = SignOptions::default().with_key_cache(&cache);
     let identity = AwsCredentials::new(
         CREDS.access_key_id,
         CREDS.secret_access_key,

@@ -57,11 +57,11 @@ async fn run(endpoint: &str, bucket: &str) -> Result<(), Error> {
             .put_object(&key, Bytes::from(key.clone()), &opts)
             .await?;
     }
-    let mut pages = client.list_objects_v2_pages(ListObjectsV2Request {
-        prefix: Some("logs/".into()),
-        max_keys: Some(2),
-        ..Default::default()
-    });
+    let mut pages = client.list_objects_v2_pages(
+        ListObjectsV2Request::default()
+            .with_prefix("logs/")
+            .with_max_keys(2),
+    );
     while let Some(page) = pages.next_page().await? {
         let keys: Vec<&str> = page.contents.iter().map(|o| o.key.as_str()).collect();
         println!("list page: {keys:?}");

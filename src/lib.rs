@@ -45,7 +45,7 @@
 //! # async fn demo(client: s3driver::client::S3Client) -> Result<(), s3driver::client::Error> {
 //! use s3driver::client::ListObjectsV2Request;
 //!
-//! let request = ListObjectsV2Request { prefix: Some("logs/".into()), ..Default::default() };
+//! let request = ListObjectsV2Request::default().with_prefix("logs/");
 //! let mut pages = client.list_objects_v2_pages(request);
 //! while let Some(page) = pages.next_page().await? {
 //!     for object in &page.contents {
@@ -112,6 +112,27 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
+
+/// Builder-style setters (`with_*`, taking and returning `self`) for the public fields of
+/// a `#[non_exhaustive]` options struct, which code outside the crate cannot build with a
+/// struct expression. `setter => field: Type` assigns `value.into()`; with `as Some` the
+/// field is an `Option` and gets `Some(value.into())`.
+macro_rules! setters {
+    ($ty:ty { $( $(#[$doc:meta])* $setter:ident => $field:ident : $arg:ty $(as $some:ident)? ),* $(,)? }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $setter(mut self, value: $arg) -> Self {
+                    self.$field = setters!(@wrap value $($some)?);
+                    self
+                }
+            )*
+        }
+    };
+    (@wrap $v:ident) => { $v.into() };
+    (@wrap $v:ident Some) => { Some($v.into()) };
+}
 
 pub mod client;
 #[cfg(feature = "server")]

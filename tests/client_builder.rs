@@ -31,11 +31,11 @@ fn client(target: &common::S3Target, bucket: &str) -> S3Client {
 /// Every key of a listing with page size `max_keys`, through `next_page`, and the number of
 /// pages it took.
 async fn list_all(c: &S3Client, prefix: &str, max_keys: u32) -> (Vec<String>, usize) {
-    let mut pages = c.list_objects_v2_pages(ListObjectsV2Request {
-        prefix: Some(prefix.to_owned()),
-        max_keys: Some(max_keys),
-        ..ListObjectsV2Request::default()
-    });
+    let mut pages = c.list_objects_v2_pages(
+        ListObjectsV2Request::default()
+            .with_prefix(prefix.to_owned())
+            .with_max_keys(max_keys),
+    );
     let (mut keys, mut n) = (Vec::new(), 0);
     while let Some(page) = pages.next_page().await.expect("page") {
         n += 1;
@@ -70,11 +70,11 @@ async fn scenario(target: &common::S3Target, bucket: &str) {
     assert_eq!((keys.len(), pages), (7, 1));
     // the same as a stream of pages
     let streamed: Vec<String> = c
-        .list_objects_v2_pages(ListObjectsV2Request {
-            prefix: Some("logs/".into()),
-            max_keys: Some(2),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2_pages(
+            ListObjectsV2Request::default()
+                .with_prefix("logs/")
+                .with_max_keys(2),
+        )
         .into_stream()
         .map_ok(|page| {
             futures_util::stream::iter(
@@ -90,12 +90,12 @@ async fn scenario(target: &common::S3Target, bucket: &str) {
     assert_eq!(streamed, want);
     // start_after applies to the first page only
     let (keys, _) = {
-        let mut pages = c.list_objects_v2_pages(ListObjectsV2Request {
-            prefix: Some("logs/".into()),
-            max_keys: Some(2),
-            start_after: Some("logs/03.txt".into()),
-            ..ListObjectsV2Request::default()
-        });
+        let mut pages = c.list_objects_v2_pages(
+            ListObjectsV2Request::default()
+                .with_prefix("logs/")
+                .with_max_keys(2)
+                .with_start_after("logs/03.txt"),
+        );
         let mut keys = Vec::new();
         while let Some(p) = pages.next_page().await.unwrap() {
             keys.extend(p.contents.into_iter().map(|o| o.key));

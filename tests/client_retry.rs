@@ -658,14 +658,9 @@ async fn credentials_from_environment_and_default_chain_work_end_to_end() {
 }
 
 fn config(region: &str, endpoint: Option<&str>) -> ClientConfig {
-    let mut cfg = ClientConfig::new(
-        EndpointConfig {
-            region: region.into(),
-            region_endpoint: endpoint.map(str::to_owned),
-            ..EndpointConfig::default()
-        },
-        "bucket",
-    );
+    let mut ep = EndpointConfig::default().with_region(region);
+    ep.region_endpoint = endpoint.map(str::to_owned);
+    let mut cfg = ClientConfig::new(ep, "bucket");
     cfg.signature = SignatureVersion::V2;
     cfg
 }

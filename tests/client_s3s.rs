@@ -348,10 +348,7 @@ async fn aws_chunked_request_signs_its_length_headers() {
     };
     let c = via.client_with_payload(PayloadSigning::SignedChunked);
     let body = data(70_000, 8);
-    let opts = WriteOptions {
-        storage_class: Some("STANDARD".into()),
-        ..WriteOptions::default()
-    };
+    let opts = WriteOptions::default().with_storage_class("STANDARD");
     c.put_object_stream("signed/hdrs", pieces(&body, 9000), 70_000, &opts)
         .await
         .unwrap();

@@ -92,10 +92,9 @@ async fn check(d: &dyn StorageDriver, many: usize) {
 async fn delete_files_in_memory_and_on_filesystem() {
     check(&s3driver::driver::Base::new(InMemoryDriver::new()), 1500).await;
     let dir = tempfile::tempdir().unwrap();
-    let fs = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters {
-        root_directory: dir.path().join("root"),
-        ..FilesystemParameters::default()
-    }));
+    let fs = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters::new(
+        dir.path().join("root"),
+    )));
     check(&fs, 1500).await;
     // Empty directories are pruned up to, not including, the root directory.
     fs.delete_files(&[

@@ -12,11 +12,8 @@ use suite::{Harness, SuiteConfig};
 
 async fn make() -> Harness {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let fs = FilesystemDriver::new(FilesystemParameters {
-        // A root that does not exist yet: the first write must create it.
-        root_directory: dir.path().join("registry"),
-        ..FilesystemParameters::default()
-    });
+    // A root that does not exist yet: the first write must create it.
+    let fs = FilesystemDriver::new(FilesystemParameters::new(dir.path().join("registry")));
     // Handed out as the registry does: Regulator of maxthreads, inside Base.
     let limit = fs.max_threads();
     let driver = Base::new(Regulator::new(fs, limit));

@@ -43,12 +43,11 @@ fn s3_driver(target: &S3Target, bucket: &str) -> Arc<Base<S3Driver>> {
     ]);
     let params = S3Parameters::from_parameters(&p).expect("parameters");
     let mut cfg = ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
-    cfg.retry = RetryConfig {
-        max_attempts: 2,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(10),
-    };
+    cfg.retry = RetryConfig::default()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(10))
+        .with_max_backoff(Duration::from_millis(50))
+        .with_max_elapsed(Duration::from_secs(10));
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
     Arc::new(s3driver::driver::Base::new(
@@ -57,11 +56,10 @@ fn s3_driver(target: &S3Target, bucket: &str) -> Arc<Base<S3Driver>> {
 }
 
 fn opts(dry_run: bool, delete_untagged: bool) -> Options {
-    Options {
-        dry_run,
-        delete_untagged,
-        concurrency: 8,
-    }
+    Options::default()
+        .with_dry_run(dry_run)
+        .with_delete_untagged(delete_untagged)
+        .with_concurrency(8)
 }
 
 /// Every blob digest stored under `blobs/`.
@@ -866,10 +864,9 @@ async fn the_command_refuses_without_read_only_mode_or_no_writers_and_prints_rec
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
     let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::Base::new(
-        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters {
-            root_directory: root.clone(),
-            ..Default::default()
-        }),
+        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters::new(
+            root.clone(),
+        )),
     ));
     let r = start_with(&config(DELETES), Arc::clone(&driver)).await;
     let (used, orphan) = two_images(&r, "cli").await;
@@ -992,10 +989,9 @@ async fn the_command_stops_with_a_clear_message_on_a_garbage_link() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("registry");
     let driver: Arc<dyn StorageDriver> = Arc::new(s3driver::driver::Base::new(
-        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters {
-            root_directory: root.clone(),
-            ..Default::default()
-        }),
+        s3driver::driver::FilesystemDriver::new(s3driver::driver::FilesystemParameters::new(
+            root.clone(),
+        )),
     ));
     let r = start_with(&config(DELETES), Arc::clone(&driver)).await;
     let (_used, orphan) = two_images(&r, "cli garbage").await;

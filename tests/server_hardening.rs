@@ -46,12 +46,11 @@ fn s3_driver(target: &S3Target, bucket: &str, extra: &[(&str, &str)]) -> Arc<Bas
     }
     let params = S3Parameters::from_parameters(&p).expect("parameters");
     let mut cfg = ClientConfig::new(params.endpoint.clone(), params.bucket.clone());
-    cfg.retry = RetryConfig {
-        max_attempts: 2,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(10),
-    };
+    cfg.retry = RetryConfig::default()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(10))
+        .with_max_backoff(Duration::from_millis(50))
+        .with_max_elapsed(Duration::from_secs(10));
     let creds =
         StaticProvider::from_keys(target.access_key.clone(), target.secret_key.clone(), None);
     Arc::new(s3driver::driver::Base::new(
@@ -73,10 +72,7 @@ fn shared_fs() -> (
     let dir = tempfile::tempdir().unwrap();
     let make = || -> Arc<dyn StorageDriver> {
         Arc::new(s3driver::driver::Base::new(FilesystemDriver::new(
-            FilesystemParameters {
-                root_directory: dir.path().join("registry"),
-                ..FilesystemParameters::default()
-            },
+            FilesystemParameters::new(dir.path().join("registry")),
         )))
     };
     let (a, b) = (make(), make());

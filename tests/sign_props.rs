@@ -214,10 +214,7 @@ proptest! {
             uri_mode: UriMode::S3,
             payload: PayloadHash::Unsigned,
         };
-        let opts = SignOptions {
-            session_token: if after { v4::SessionTokenMode::AfterSigning } else { v4::SessionTokenMode::Signed },
-            ..SignOptions::default()
-        };
+        let opts = SignOptions::default().with_session_token(if after { v4::SessionTokenMode::AfterSigning } else { v4::SessionTokenMode::Signed });
         let p = v4::presign_with(&req, &params, expires, &opts).unwrap();
         let parsed = parse_query(&p.query);
         prop_assert_eq!(parsed.last().unwrap(), &("X-Amz-Signature".to_owned(), p.signature.clone()));
@@ -353,7 +350,7 @@ proptest! {
             uri_mode: UriMode::S3,
             payload: PayloadHash::Unsigned,
         };
-        let opts = SignOptions { key_cache: Some(&cache), ..SignOptions::default() };
+        let opts = SignOptions::default().with_key_cache(&cache);
         let fresh = v4::sign_headers(&req, &params).unwrap();
         let cached1 = v4::sign_headers_with(&req, &params, &opts).unwrap();
         let cached2 = v4::sign_headers_with(&req, &params, &opts).unwrap();

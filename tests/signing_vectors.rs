@@ -299,19 +299,17 @@ fn aws_signing_test_suite_v4() {
             },
             payload: PayloadHash::Precomputed(&payload_hash),
         };
-        let opts = SignOptions {
-            content_sha256: if ctx["sign_body"].as_bool().unwrap() {
+        let opts = SignOptions::default()
+            .with_content_sha256(if ctx["sign_body"].as_bool().unwrap() {
                 ContentSha256Header::Always
             } else {
                 ContentSha256Header::Never
-            },
-            session_token: if ctx["omit_session_token"].as_bool().unwrap_or(false) {
+            })
+            .with_session_token(if ctx["omit_session_token"].as_bool().unwrap_or(false) {
                 SessionTokenMode::AfterSigning
             } else {
                 SessionTokenMode::Signed
-            },
-            key_cache: None,
-        };
+            });
         let query = request
             .query
             .as_deref()
@@ -505,11 +503,9 @@ fn aws_sig_v4_test_suite_legacy() {
             uri_mode: UriMode::Normalized,
             payload: PayloadHash::Precomputed(&payload_hash),
         };
-        let opts = SignOptions {
-            content_sha256: ContentSha256Header::Never,
-            session_token: mode,
-            key_cache: None,
-        };
+        let opts = SignOptions::default()
+            .with_content_sha256(ContentSha256Header::Never)
+            .with_session_token(mode);
         let query = raw.query.as_deref().map(parse_query).unwrap_or_default();
         let query_refs = borrow_pairs(&query);
         let header_refs = borrow_pairs(&headers);
@@ -625,10 +621,7 @@ fn smithy_rs_double_url_encode() {
         uri_mode: UriMode::Normalized,
         payload: PayloadHash::Precomputed(&sha256_hex(b"")),
     };
-    let opts = SignOptions {
-        content_sha256: ContentSha256Header::Never,
-        ..SignOptions::default()
-    };
+    let opts = SignOptions::default().with_content_sha256(ContentSha256Header::Never);
     let sig = v4::sign_headers_with(&req, &params, &opts).expect("signs");
     let case = "double-url-encode";
     let mut ok = c.eq(

@@ -342,11 +342,10 @@ fn garbage_collect(path: Option<&std::path::Path>, flags: GcFlags) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let opts = s3driver::server::gc::Options {
-        dry_run: flags.dry_run,
-        delete_untagged: flags.delete_untagged,
-        concurrency: flags.concurrency,
-    };
+    let opts = s3driver::server::gc::Options::default()
+        .with_dry_run(flags.dry_run)
+        .with_delete_untagged(flags.delete_untagged)
+        .with_concurrency(flags.concurrency);
     let result = runtime.block_on(async {
         let driver = s3driver::config::build_driver(&config.storage).map_err(|e| {
             s3driver::server::gc::GcError {

@@ -23,6 +23,7 @@ pub enum ServerSideEncryption {
 
 /// Options for requests that create objects (PutObject, CopyObject, CreateMultipartUpload).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteOptions {
     /// `Content-Type` (the driver always sends `application/octet-stream`).
     pub content_type: Option<String>,
@@ -33,6 +34,17 @@ pub struct WriteOptions {
     /// Server-side encryption.
     pub sse: Option<ServerSideEncryption>,
 }
+
+setters!(WriteOptions {
+    /// Sets `Content-Type`.
+    with_content_type => content_type: impl Into<String> as Some,
+    /// Sets `x-amz-storage-class`.
+    with_storage_class => storage_class: impl Into<String> as Some,
+    /// Sets the canned ACL (`x-amz-acl`).
+    with_acl => acl: impl Into<String> as Some,
+    /// Sets server-side encryption.
+    with_sse => sse: ServerSideEncryption as Some,
+});
 
 impl WriteOptions {
     fn apply(&self, mut req: Request) -> Request {
@@ -146,6 +158,7 @@ impl GetObjectOutput {
 
 /// One page of ListObjectsV2.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListObjectsV2Request {
     /// Only keys that start with this.
     pub prefix: Option<String>,
@@ -158,6 +171,19 @@ pub struct ListObjectsV2Request {
     /// Start after this key.
     pub start_after: Option<String>,
 }
+
+setters!(ListObjectsV2Request {
+    /// Only keys that start with `value`.
+    with_prefix => prefix: impl Into<String> as Some,
+    /// Group keys into common prefixes up to `value`.
+    with_delimiter => delimiter: impl Into<String> as Some,
+    /// Page size (S3 caps it at 1000).
+    with_max_keys => max_keys: u32 as Some,
+    /// Continue after the page that gave this `NextContinuationToken`.
+    with_continuation_token => continuation_token: impl Into<String> as Some,
+    /// Start after this key.
+    with_start_after => start_after: impl Into<String> as Some,
+});
 
 /// The pages of a ListObjectsV2 listing ([`S3Client::list_objects_v2_pages`]): each
 /// [`next_page`](Self::next_page) sends one request with the previous page's
@@ -607,10 +633,8 @@ impl S3Client {
     /// # async fn demo(client: s3driver::client::S3Client) -> Result<(), s3driver::client::Error> {
     /// use s3driver::client::ListObjectsV2Request;
     ///
-    /// let mut pages = client.list_objects_v2_pages(ListObjectsV2Request {
-    ///     prefix: Some("photos/".into()),
-    ///     ..Default::default()
-    /// });
+    /// let mut pages =
+    ///     client.list_objects_v2_pages(ListObjectsV2Request::default().with_prefix("photos/"));
     /// while let Some(page) = pages.next_page().await? {
     ///     for object in page.contents {
     ///         println!("{} {} bytes", object.key, object.size);

@@ -22,6 +22,7 @@ use super::error::{Error, ErrorKind};
 
 /// How often and how long to retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Total attempts including the first (1 disables retries; 0 is treated as 1).
     pub max_attempts: u32,
@@ -32,6 +33,17 @@ pub struct RetryConfig {
     /// Give up instead of sleeping when attempts plus sleeps would exceed this.
     pub max_elapsed: Duration,
 }
+
+setters!(RetryConfig {
+    /// Total attempts including the first.
+    with_max_attempts => max_attempts: u32,
+    /// Lower bound of every backoff delay.
+    with_initial_backoff => initial_backoff: Duration,
+    /// Upper bound of any single backoff delay.
+    with_max_backoff => max_backoff: Duration,
+    /// Overall budget of attempts plus sleeps.
+    with_max_elapsed => max_elapsed: Duration,
+});
 
 impl Default for RetryConfig {
     /// 5 attempts, 100 ms initial backoff, 20 s maximum backoff, 60 s overall budget.

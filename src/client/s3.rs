@@ -41,6 +41,7 @@ pub enum PayloadSigning {
 
 /// Everything an [`S3Client`] needs besides credentials.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Endpoint, addressing style, TLS verification and User-Agent.
     pub endpoint: EndpointConfig,

@@ -46,6 +46,7 @@ pub(crate) const MIN_THREADS: u64 = 25;
 
 /// Settings of the filesystem driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FilesystemParameters {
     /// Directory all paths live under (`rootdirectory`).
     pub root_directory: PathBuf,
@@ -63,6 +64,21 @@ impl Default for FilesystemParameters {
 }
 
 impl FilesystemParameters {
+    /// Parameters with `root_directory` and the default `maxthreads`.
+    pub fn new(root_directory: impl Into<PathBuf>) -> Self {
+        Self {
+            root_directory: root_directory.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets `maxthreads`: how many calls the [`Regulator`] lets run at once.
+    #[must_use]
+    pub fn with_max_threads(mut self, max_threads: u64) -> Self {
+        self.max_threads = max_threads;
+        self
+    }
+
     /// Reads `rootdirectory` and `maxthreads` (Distribution's `fromParametersImpl`).
     ///
     /// # Errors

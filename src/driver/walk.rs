@@ -25,6 +25,7 @@ pub type WalkFn<'a> = dyn FnMut(&FileInfo) -> Result<WalkControl, DriverError> +
 
 /// Options of [`StorageDriver::walk`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WalkOptions {
     /// If set, the walk *may* skip every entry up to and including this path
     /// (in the driver's walk order); drivers are free to ignore it. The registry's

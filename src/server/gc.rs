@@ -88,6 +88,7 @@ const DELETE_BATCHES_IN_FLIGHT: usize = 4;
 
 /// How [`run`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Change nothing; report what would be deleted.
     pub dry_run: bool,
@@ -96,6 +97,15 @@ pub struct Options {
     /// Storage requests in flight at once (at least 1).
     pub concurrency: usize,
 }
+
+setters!(Options {
+    /// Change nothing; report what would be deleted.
+    with_dry_run => dry_run: bool,
+    /// Delete manifests that no tag references (registry:2's `-m`).
+    with_delete_untagged => delete_untagged: bool,
+    /// Storage requests in flight at once (at least 1).
+    with_concurrency => concurrency: usize,
+});
 
 impl Default for Options {
     fn default() -> Self {

@@ -62,12 +62,11 @@ pub struct Cell {
 
 /// Retries fast enough for tests (throttling backoff capped at 20 ms).
 pub fn fast_retry(max_attempts: u32) -> RetryConfig {
-    RetryConfig {
-        max_attempts,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(30),
-    }
+    RetryConfig::default()
+        .with_max_attempts(max_attempts)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_max_elapsed(Duration::from_secs(30))
 }
 
 fn port_of(endpoint: &str) -> u16 {
@@ -86,13 +85,11 @@ impl Cell {
             Style::Virtual => format!("http://localhost:{port}"),
         };
         let mut cfg = ClientConfig::new(
-            EndpointConfig {
-                region: self.target.region.clone(),
-                region_endpoint: Some(endpoint),
-                force_path_style: self.style == Style::Path,
-                secure: false,
-                ..EndpointConfig::default()
-            },
+            EndpointConfig::default()
+                .with_region(self.target.region.clone())
+                .with_region_endpoint(endpoint)
+                .with_force_path_style(self.style == Style::Path)
+                .with_secure(false),
             self.bucket.clone(),
         );
         cfg.signature = self.sig;
@@ -311,10 +308,7 @@ pub async fn scenario_put_get_head(cell: &Cell) {
     let what = cell.label();
     let c = cell.client();
     let body = data(100_000, 1);
-    let opts = WriteOptions {
-        content_type: Some("application/x-test".into()),
-        ..WriteOptions::default()
-    };
+    let opts = WriteOptions::default().with_content_type("application/x-test");
     let etag = c
         .put_object("pgh/object", Bytes::from(body.clone()), &opts)
         .await
@@ -447,28 +441,20 @@ pub async fn scenario_put_options(cell: &Cell) {
     let what = cell.label();
     let c = cell.client();
     let body = Bytes::from(data(4096, 2));
-    let opts = WriteOptions {
-        content_type: Some("application/octet-stream".into()),
-        storage_class: Some("STANDARD".into()),
-        acl: Some("private".into()),
-        sse: None,
-    };
+    let opts = WriteOptions::default()
+        .with_content_type("application/octet-stream")
+        .with_storage_class("STANDARD")
+        .with_acl("private");
     c.put_object("opts/standard", body.clone(), &opts)
         .await
         .unwrap();
     assert_eq!(get_bytes(&c, "opts/standard").await.unwrap(), body);
 
     if cell.kind == ServerKind::S3s {
-        let rr = WriteOptions {
-            storage_class: Some("REDUCED_REDUNDANCY".into()),
-            ..opts.clone()
-        };
+        let rr = opts.clone().with_storage_class("REDUCED_REDUNDANCY");
         c.put_object("opts/rr", body.clone(), &rr).await.unwrap();
         // s3s-fs refuses classes it does not know: the error is a clear 400.
-        let bad = WriteOptions {
-            storage_class: Some("GLACIER".into()),
-            ..opts.clone()
-        };
+        let bad = opts.clone().with_storage_class("GLACIER");
         let err = c
             .put_object("opts/glacier", body.clone(), &bad)
             .await
@@ -476,10 +462,7 @@ pub async fn scenario_put_options(cell: &Cell) {
         assert_eq!(err.status(), Some(400), "{what}: {err}");
     }
 
-    let sse = WriteOptions {
-        sse: Some(ServerSideEncryption::Aes256),
-        ..opts.clone()
-    };
+    let sse = opts.clone().with_sse(ServerSideEncryption::Aes256);
     c.put_object("opts/sse", body.clone(), &sse).await.unwrap();
     assert_eq!(
         get_bytes(&c, "opts/sse").await.unwrap(),
@@ -487,10 +470,9 @@ pub async fn scenario_put_options(cell: &Cell) {
         "{what}: SSE GET"
     );
 
-    let kms = WriteOptions {
-        sse: Some(ServerSideEncryption::Kms(Some("alias/registry".into()))),
-        ..opts.clone()
-    };
+    let kms = opts
+        .clone()
+        .with_sse(ServerSideEncryption::Kms(Some("alias/registry".into())));
     let res = c.put_object("opts/kms", body.clone(), &kms).await;
     match cell.kind {
         // RGW without a KMS: the key cannot be found.
@@ -609,12 +591,10 @@ pub async fn scenario_put_stream_chunked(cell: &Cell) {
     }
     // With options (the chunked request signs them too).
     let body = data(70_000, 99);
-    let opts = WriteOptions {
-        content_type: Some("application/octet-stream".into()),
-        storage_class: Some("STANDARD".into()),
-        acl: Some("private".into()),
-        sse: None,
-    };
+    let opts = WriteOptions::default()
+        .with_content_type("application/octet-stream")
+        .with_storage_class("STANDARD")
+        .with_acl("private");
     c.put_object_stream(
         "chunked/opts",
         pieces(&body, 4096),
@@ -690,10 +670,7 @@ pub async fn scenario_copy(cell: &Cell) {
     c.put_object(src, body.clone(), &WriteOptions::default())
         .await
         .unwrap();
-    let opts = WriteOptions {
-        content_type: Some("application/x-copied".into()),
-        ..WriteOptions::default()
-    };
+    let opts = WriteOptions::default().with_content_type("application/x-copied");
     let res = c.copy_object(src, "copy/dst ~", &opts).await.unwrap();
     assert_eq!(res.etag.unquoted(), md5_hex(&body), "{what}: copy ETag");
     assert_eq!(get_bytes(&c, "copy/dst ~").await.unwrap(), body);
@@ -724,10 +701,7 @@ pub async fn scenario_multipart(cell: &Cell) {
     let what = cell.label();
     let c = cell.client();
     let key = "mpu/target object+ü";
-    let opts = WriteOptions {
-        content_type: Some("application/x-mpu".into()),
-        ..WriteOptions::default()
-    };
+    let opts = WriteOptions::default().with_content_type("application/x-mpu");
     let src = data(MIB5 + 1000, 5);
     c.put_object(
         "mpu/source",
@@ -970,15 +944,11 @@ pub async fn scenario_list(cell: &Cell) {
     let mut token = None;
     let mut pages = 0;
     loop {
-        let page = c
-            .list_objects_v2(&ListObjectsV2Request {
-                prefix: Some("list/".into()),
-                max_keys: Some(2),
-                continuation_token: token.clone(),
-                ..ListObjectsV2Request::default()
-            })
-            .await
-            .unwrap();
+        let mut req = ListObjectsV2Request::default()
+            .with_prefix("list/")
+            .with_max_keys(2);
+        req.continuation_token = token.clone();
+        let page = c.list_objects_v2(&req).await.unwrap();
         pages += 1;
         assert!(page.contents.len() <= 2, "{what}: {page:?}");
         got.extend(page.contents.iter().map(|o| o.key.clone()));
@@ -994,10 +964,7 @@ pub async fn scenario_list(cell: &Cell) {
 
     // Object metadata in listings.
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/a/1".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(&ListObjectsV2Request::default().with_prefix("list/a/1"))
         .await
         .unwrap();
     assert_eq!(page.contents.len(), 1);
@@ -1015,11 +982,11 @@ pub async fn scenario_list(cell: &Cell) {
 
     // Delimiter: common prefixes.
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/".into()),
-            delimiter: Some("/".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(
+            &ListObjectsV2Request::default()
+                .with_prefix("list/")
+                .with_delimiter("/"),
+        )
         .await
         .unwrap();
     let files: Vec<&str> = page.contents.iter().map(|o| o.key.as_str()).collect();
@@ -1030,11 +997,11 @@ pub async fn scenario_list(cell: &Cell) {
         "{what}"
     );
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/b/".into()),
-            delimiter: Some("/".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(
+            &ListObjectsV2Request::default()
+                .with_prefix("list/b/")
+                .with_delimiter("/"),
+        )
         .await
         .unwrap();
     assert!(page.contents.is_empty());
@@ -1042,10 +1009,7 @@ pub async fn scenario_list(cell: &Cell) {
 
     // Prefix with special characters.
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/special/sp ace".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(&ListObjectsV2Request::default().with_prefix("list/special/sp ace"))
         .await
         .unwrap();
     let files: Vec<&str> = page.contents.iter().map(|o| o.key.as_str()).collect();
@@ -1053,11 +1017,11 @@ pub async fn scenario_list(cell: &Cell) {
 
     // start-after.
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/".into()),
-            start_after: Some("list/d".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(
+            &ListObjectsV2Request::default()
+                .with_prefix("list/")
+                .with_start_after("list/d"),
+        )
         .await
         .unwrap();
     let files: Vec<String> = page.contents.iter().map(|o| o.key.clone()).collect();
@@ -1094,10 +1058,7 @@ pub async fn scenario_list(cell: &Cell) {
     );
     // An empty prefix range.
     let page = c
-        .list_objects_v2(&ListObjectsV2Request {
-            prefix: Some("list/nothing-here/".into()),
-            ..ListObjectsV2Request::default()
-        })
+        .list_objects_v2(&ListObjectsV2Request::default().with_prefix("list/nothing-here/"))
         .await
         .unwrap();
     assert!(page.contents.is_empty() && page.common_prefixes.is_empty() && !page.is_truncated);

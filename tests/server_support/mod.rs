@@ -109,10 +109,9 @@ pub fn driver_for(backend: Backend) -> (Arc<dyn StorageDriver>, Option<tempfile:
         ),
         Backend::Filesystem => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let d = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters {
-                root_directory: dir.path().join("registry"),
-                ..FilesystemParameters::default()
-            }));
+            let d = s3driver::driver::Base::new(FilesystemDriver::new(FilesystemParameters::new(
+                dir.path().join("registry"),
+            )));
             (Arc::new(d), Some(dir))
         }
     }

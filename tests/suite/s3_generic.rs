@@ -363,8 +363,9 @@ pub async fn test_walk(d: &dyn StorageDriver, cfg: &SuiteConfig) {
     let mut failures = Vec::new();
     for case in walk_cases() {
         let from = format!("{root}{}", case.from);
-        let opts = WalkOptions {
-            start_after_hint: case.hint.map(|h| format!("{root}{h}")),
+        let opts = match case.hint {
+            Some(h) => WalkOptions::start_after(format!("{root}{h}")),
+            None => WalkOptions::default(),
         };
         let mut walked: Vec<String> = Vec::new();
         let mut bad_kind = Vec::new();

@@ -18,6 +18,7 @@ const PROVIDER: &str = "sso";
 
 /// What an SSO profile says.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SsoSettings {
     /// `sso_start_url` (the AWS access portal URL).
     pub start_url: String,

@@ -18,6 +18,7 @@ const MAX_TOKEN_BYTES: u64 = 64 * 1024;
 
 /// What [`WebIdentityProvider`] assumes, when not read from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WebIdentitySettings {
     /// The role to assume (`role_arn`).
     pub role_arn: String,

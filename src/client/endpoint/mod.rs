@@ -88,6 +88,7 @@ pub(crate) fn validate_region(region: &str) -> Result<(), Error> {
 
 /// Where and how to reach S3: the endpoint half of the driver configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndpointConfig {
     /// AWS region (`region`). Required unless `region_endpoint` is set.
     pub region: String,
@@ -106,6 +107,25 @@ pub struct EndpointConfig {
     /// Free-form text appended to the User-Agent (`useragent`).
     pub user_agent_suffix: Option<String>,
 }
+
+setters!(EndpointConfig {
+    /// Sets the AWS region (`region`).
+    with_region => region: impl Into<String>,
+    /// Sets a custom endpoint (`regionendpoint`).
+    with_region_endpoint => region_endpoint: impl Into<String> as Some,
+    /// Sets path-style addressing (`forcepathstyle`).
+    with_force_path_style => force_path_style: bool,
+    /// Sets whether a scheme-less endpoint uses HTTPS (`secure`).
+    with_secure => secure: bool,
+    /// Sets the dual-stack endpoint (`usedualstack`).
+    with_dual_stack => use_dual_stack: bool,
+    /// Sets Transfer Acceleration (`accelerate`).
+    with_accelerate => accelerate: bool,
+    /// Sets skipping TLS certificate verification (`skipverify`).
+    with_skip_verify => skip_verify: bool,
+    /// Sets the text appended to the User-Agent (`useragent`).
+    with_user_agent_suffix => user_agent_suffix: impl Into<String> as Some,
+});
 
 impl Default for EndpointConfig {
     fn default() -> Self {

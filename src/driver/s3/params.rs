@@ -154,6 +154,7 @@ pub const OBJECT_ACLS: [&str; 7] = [
 
 /// The S3 driver's configuration.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct S3Parameters {
     /// `accesskey`: with `secretkey`, static credentials; otherwise the default chain.
     pub access_key: String,

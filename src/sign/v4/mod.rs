@@ -76,6 +76,7 @@ pub enum SessionTokenMode {
 
 /// Optional behaviour of [`sign_headers_with`] and [`presign_with`]. The default suits S3.
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct SignOptions<'a> {
     /// Whether to add `x-amz-content-sha256` (header signing only).
     pub content_sha256: ContentSha256Header,
@@ -83,6 +84,29 @@ pub struct SignOptions<'a> {
     pub session_token: SessionTokenMode,
     /// Reuse derived signing keys from this cache instead of deriving each time.
     pub key_cache: Option<&'a SigningKeyCache>,
+}
+
+impl<'a> SignOptions<'a> {
+    /// Sets whether to add `x-amz-content-sha256`.
+    #[must_use]
+    pub fn with_content_sha256(mut self, mode: ContentSha256Header) -> Self {
+        self.content_sha256 = mode;
+        self
+    }
+
+    /// Sets where the session token goes.
+    #[must_use]
+    pub fn with_session_token(mut self, mode: SessionTokenMode) -> Self {
+        self.session_token = mode;
+        self
+    }
+
+    /// Reuses derived signing keys from `cache`.
+    #[must_use]
+    pub fn with_key_cache(mut self, cache: &'a SigningKeyCache) -> Self {
+        self.key_cache = Some(cache);
+        self
+    }
 }
 
 /// The result of header signing: add [`HeaderSignature::headers`] to the request.
