@@ -16,6 +16,7 @@ use common::{serve_fake, FakeRequest, FakeResponse, RequestLog};
 use s3driver::client::credentials::{
     default_provider, AssumeRoleProvider, CachingProvider, Clock, DefaultChain, Env,
     ProcessProvider, ProfileProvider, ProvideCredentials, StaticProvider, WebIdentityProvider,
+    WebIdentitySettings,
 };
 use s3driver::client::ErrorKind;
 
@@ -192,6 +193,39 @@ async fn web_identity_from_environment_is_unsigned_and_rereads_the_token_file() 
         assert_eq!(form["WebIdentityToken"], token);
         assert!(!form.contains_key("DurationSeconds"));
     }
+}
+
+/// Settings built by code outside the crate (`WebIdentitySettings` is `#[non_exhaustive]`):
+/// the constructor and setters reach STS with exactly those values.
+#[tokio::test]
+async fn web_identity_from_explicit_settings() {
+    let (sts, log) = fake_sts(Arc::new(Mutex::new(in_an_hour()))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write(&token_file, WEB_TOKEN);
+    let settings = WebIdentitySettings::new(ROLE, &token_file)
+        .with_session_name("explicit")
+        .with_duration_seconds(900);
+    let p = WebIdentityProvider::with_settings(env(&[("AWS_ENDPOINT_URL_STS", &sts)]), settings);
+    assert_eq!(
+        p.provide_credentials().await.unwrap().access_key_id(),
+        "ASIAWEB1"
+    );
+    let log = log.lock().unwrap().clone();
+    let form = log[0].form();
+    assert_eq!(form["RoleArn"], ROLE);
+    assert_eq!(form["RoleSessionName"], "explicit");
+    assert_eq!(form["DurationSeconds"], "900");
+    assert_eq!(form["WebIdentityToken"], WEB_TOKEN);
+
+    // A missing token file names the setting it came from.
+    let missing = WebIdentitySettings::new(ROLE, dir.path().join("absent"));
+    let e = WebIdentityProvider::with_settings(env(&[("AWS_ENDPOINT_URL_STS", &sts)]), missing)
+        .provide_credentials()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("absent"), "{e}");
 }
 
 #[derive(Debug)]

@@ -35,7 +35,33 @@ pub struct SsoSettings {
     pub profile: String,
 }
 
+setters!(SsoSettings {
+    /// Sets `sso_session` (the `[sso-session NAME]` section whose token cache is used).
+    with_session_name => session_name: impl Into<String> as Some,
+    /// Sets the profile named in messages.
+    with_profile => profile: impl Into<String>,
+});
+
 impl SsoSettings {
+    /// Settings for `role_name` in `account_id` through the access portal at `start_url`,
+    /// whose Identity Center instance is in `region` (legacy form: the token cache is keyed by
+    /// the start URL).
+    pub fn new(
+        start_url: impl Into<String>,
+        region: impl Into<String>,
+        account_id: impl Into<String>,
+        role_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            start_url: start_url.into(),
+            region: region.into(),
+            account_id: account_id.into(),
+            role_name: role_name.into(),
+            session_name: None,
+            profile: "default".to_owned(),
+        }
+    }
+
     /// The `aws sso login` command that refreshes the cached token.
     fn login_command(&self) -> String {
         match &self.session_name {

@@ -32,6 +32,29 @@ pub struct WebIdentitySettings {
     pub origin: String,
 }
 
+impl WebIdentitySettings {
+    /// Settings to assume `role_arn` with the token in `token_file`; no session name, STS's
+    /// default duration.
+    pub fn new(role_arn: impl Into<String>, token_file: impl Into<PathBuf>) -> Self {
+        Self {
+            role_arn: role_arn.into(),
+            token_file: token_file.into(),
+            session_name: None,
+            duration_seconds: None,
+            origin: "the WebIdentitySettings".to_owned(),
+        }
+    }
+}
+
+setters!(WebIdentitySettings {
+    /// Sets `role_session_name`.
+    with_session_name => session_name: impl Into<String> as Some,
+    /// Sets `duration_seconds`.
+    with_duration_seconds => duration_seconds: u32 as Some,
+    /// Sets where the settings came from, for messages.
+    with_origin => origin: impl Into<String>,
+});
+
 /// Credentials for a role assumed with a web identity (OIDC) token: IAM Roles for Service
 /// Accounts on EKS (IRSA), and any other OIDC federation.
 ///
