@@ -693,6 +693,61 @@ async fn manifest_reference_checks_are_bounded_on_s3() {
 
 // --- 7. The smaller ones -----------------------------------------------------------------------
 
+/// A `_state` the registry signed stays valid after the upload is cancelled: continuing with
+/// it (PATCH or PUT) is `BLOB_UPLOAD_UNKNOWN` and stores nothing, whether the registry reads
+/// `startedat` (filesystem) or trusts the token's start time and asks the writer (S3).
+async fn cancelled_upload_stays_gone(r: &Registry, repo: &str) {
+    let resp = r
+        .client
+        .post(r.url(&format!("/v2/{repo}/blobs/uploads/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(loc.contains("_state="), "{loc}");
+    let resp = patch(r, &loc, 0, b"before").await;
+    assert_eq!(resp.status(), 202);
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let resp = r.client.delete(r.url(&loc)).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let id = loc
+        .split("/uploads/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let dir = format!("/docker/registry/v2/repositories/{repo}/_uploads/{id}");
+    let resp = patch(r, &loc, 6, b"after").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_codes(resp).await, ["BLOB_UPLOAD_UNKNOWN"]);
+    let resp = finish(r, &loc, &sha256(b"beforeafter")).await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_codes(resp).await, ["BLOB_UPLOAD_UNKNOWN"]);
+    assert!(
+        r.driver().list(&dir).await.is_err(),
+        "nothing stored again under {dir}"
+    );
+}
+
+#[tokio::test]
+async fn cancelled_upload_stays_gone_on_filesystem() {
+    let r = start(Backend::Filesystem, "http:\n  secret: s3cret\n").await;
+    cancelled_upload_stays_gone(&r, "gone/fs").await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn cancelled_upload_stays_gone_on_s3() {
+    let server = common::S3sServer::start().await;
+    server.create_bucket("gone");
+    let cfg = config(&format!("{NO_REDIRECT}http:\n  secret: s3cret\n"));
+    let r = start_with(&cfg, s3_driver(&server.target(), "gone", &[])).await;
+    cancelled_upload_stays_gone(&r, "gone/s3").await;
+    r.stop().await;
+}
+
 #[tokio::test]
 async fn bad_chunks_are_refused_and_change_nothing() {
     let r = start(Backend::Filesystem, "").await;

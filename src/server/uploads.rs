@@ -296,6 +296,8 @@ mod upload_state {
         pub name: String,
         pub uuid: String,
         pub offset: i64,
+        /// `StartedAt` as the token carries it (empty when missing).
+        pub started_at: String,
     }
 
     fn mac(secret: &str, message: &[u8]) -> [u8; 32] {
@@ -330,6 +332,7 @@ mod upload_state {
             name: v["Name"].as_str().unwrap_or_default().to_owned(),
             uuid: v["UUID"].as_str().unwrap_or_default().to_owned(),
             offset: v["Offset"].as_i64().unwrap_or(-1),
+            started_at: v["StartedAt"].as_str().unwrap_or_default().to_owned(),
         })
     }
 
@@ -347,7 +350,8 @@ mod upload_state {
                 State {
                     name: "a/b".into(),
                     uuid: "u-1".into(),
-                    offset: 42
+                    offset: 42,
+                    started_at: "2026-12-03T07:22:58Z".into(),
                 }
             );
             assert_eq!(unpack("other", &t).unwrap_err(), "invalid secret");
@@ -369,6 +373,7 @@ mod upload_state {
             let s = unpack("s3cret", &token).unwrap();
             assert_eq!(s.uuid, "6e6b4cd8-6c71-4e9c-9a44-7b0c5a4f3f11");
             assert_eq!(s.offset, 0);
+            assert_eq!(s.started_at, "2026-12-03T07:22:58.123456789Z");
         }
     }
 }
@@ -400,11 +405,39 @@ async fn resume(
         Err(e) if e.is_path_not_found() => return Err(upload_unknown(id)),
         Err(e) => return Err(e.into()),
     };
+    Ok((open_data(driver, name, id).await?, started))
+}
+
+/// Opens the upload's data for appending (an upload without data is unknown).
+async fn open_data(
+    driver: &dyn StorageDriver,
+    name: &str,
+    id: &str,
+) -> Result<Box<dyn FileWriter>, ApiErrors> {
     match driver.writer(&paths::upload_data(name, id), true).await {
-        Ok(w) => Ok((w, started)),
+        Ok(w) => Ok(w),
         Err(e) if e.is_path_not_found() => Err(upload_unknown(id)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `StartedAt` of a `_state` this registry's `http.secret` signed for this upload: the
+/// start time stored in `startedat`, vouched for by the secret, so a request that carries it
+/// need not read the file. `None` without a secret, a token, or a valid one for this upload
+/// (the request then reads `startedat`, and [`check_state`] refuses a bad token).
+///
+/// Only on drivers whose append-writer refuses a path with nothing stored (S3, in-memory):
+/// the writer then still tells a cancelled upload from a live one. The filesystem's creates
+/// the file, as Distribution's does, so there `startedat` is what proves the upload exists.
+fn signed_started_at(ctx: &Ctx<'_>, query: Option<&str>, name: &str, id: &str) -> Option<String> {
+    if !matches!(ctx.driver().name(), "s3aws" | "inmemory") {
+        return None;
+    }
+    let secret = ctx.state.settings.secret.as_ref()?;
+    let q = query_pairs(query);
+    let state = upload_state::unpack(&secret.0, first(&q, "_state")?).ok()?;
+    (state.name == name && state.uuid == id && !state.started_at.trim().is_empty())
+        .then(|| state.started_at.trim().to_owned())
 }
 
 /// Creates a new upload: `startedat`, then an empty, closed-but-resumable `data`.
@@ -715,7 +748,13 @@ async fn append(
     id: &str,
     key: &str,
 ) -> Result<Appended, HandlerResult> {
-    let (mut writer, started) = resume(ctx.driver(), name, id).await.map_err(Err)?;
+    let (mut writer, started) = match signed_started_at(ctx, req.uri().query(), name, id) {
+        Some(started) => (
+            open_data(ctx.driver(), name, id).await.map_err(Err)?,
+            started,
+        ),
+        None => resume(ctx.driver(), name, id).await.map_err(Err)?,
+    };
     let size = writer.size();
     if let Err(e) =
         check_state(ctx, req.uri().query(), name, id, size).and_then(|()| check_range(&req, size))
@@ -817,16 +856,24 @@ async fn finish(
     let written = writer.size();
     drop(writer);
     let data = paths::upload_data(name, id);
-    let size = match driver.stat(&data).await {
-        Ok(fi) if fi.is_dir => {
-            return Err(ApiError::internal(&format!(
-                "unexpected directory at upload location {data}"
-            ))
-            .into())
+    // With a kept sha256 state, the writer's version proved at resume which bytes were
+    // stored, and the commit stored those plus this request's: `written` bytes. Otherwise
+    // (and for an empty upload, which may have left no object) the stored object is asked.
+    let known = hasher.is_some() && provided.algorithm() == Algorithm::Sha256 && written > 0;
+    let size = if known {
+        Some(written)
+    } else {
+        match driver.stat(&data).await {
+            Ok(fi) if fi.is_dir => {
+                return Err(ApiError::internal(&format!(
+                    "unexpected directory at upload location {data}"
+                ))
+                .into())
+            }
+            Ok(fi) => Some(fi.size),
+            Err(e) if e.is_path_not_found() => None,
+            Err(e) => return Err(ApiError::from(e).into()),
         }
-        Ok(fi) => Some(fi.size),
-        Err(e) if e.is_path_not_found() => None,
-        Err(e) => return Err(ApiError::from(e).into()),
     };
     // The kept state is usable when it covers exactly what was stored.
     let fast = hasher

@@ -63,6 +63,9 @@ pub(super) struct UploadedPart {
 pub(super) struct OpenUpload {
     upload_id: String,
     etags: Vec<(u32, ETag)>,
+    /// The content did not begin with a committed object at the key: while the upload has
+    /// no parts, there is no base object to look for (one HEAD saved per resume).
+    without_base: bool,
 }
 
 /// A part upload in the background: the part, and its buffer with its budget reservation
@@ -147,9 +150,13 @@ pub(super) async fn resume(
     let client = driver.client();
     let cached = driver.uploads().get(&key).cloned();
     let mut found = None;
+    let mut without_base = false;
     if let Some(open) = cached {
         match client.list_all_parts(&key, &open.upload_id).await {
-            Ok(listed) => found = Some((open.upload_id, merge_parts(listed, &open.etags))),
+            Ok(listed) => {
+                without_base = open.without_base;
+                found = Some((open.upload_id, merge_parts(listed, &open.etags)));
+            }
             // Completed or aborted elsewhere: look it up again.
             Err(e) if e.is_not_found() => driver.forget_upload(&key),
             Err(e) => return Err(client_err(e)),
@@ -166,9 +173,11 @@ pub(super) async fn resume(
     }
     if let Some((upload_id, parts)) = found {
         let mut w = S3Writer::new(driver.clone(), key, Some(upload_id), parts);
-        if w.parts.is_empty() {
+        if w.parts.is_empty() && !without_base {
             // An upload without parts continues a committed object when there is one (the
-            // writer failed between starting the upload and sending its first part).
+            // writer failed between starting the upload and sending its first part). An
+            // upload this process started without one has none: another writer can only add
+            // parts to it (then it has parts) or complete it (then the record is gone).
             w.base = base_object(driver, &w.key).await?;
             w.size = w.base.as_ref().map_or(0, |b| b.size);
             w.continues_base = w.base.is_some();
@@ -271,6 +280,9 @@ impl S3Writer {
                 OpenUpload {
                     upload_id: upload_id.clone(),
                     etags,
+                    without_base: !self.began_with_object
+                        && !self.continues_base
+                        && self.base.is_none(),
                 },
             );
         }
