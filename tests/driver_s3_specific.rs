@@ -485,3 +485,42 @@ async fn a_writer_deeper_than_its_budget_reuses_its_own_parts() {
     assert_eq!(mem.in_use, 0, "{mem:?}");
     assert_eq!(d.get_content("/deep/blob").await.unwrap(), data);
 }
+
+/// `stat_file`: a file is found with one HEAD; nothing and a directory are both "no file"; a
+/// refusal (wrong secret: a body-less 403 to the HEAD) is an error, not "no file".
+async fn stat_file_answers(target: common::S3Target, bucket: &str) {
+    let d = driver(&target, bucket, &[("rootdirectory", "/statfile")]);
+    d.put_content("/dir/file", Bytes::from_static(b"12345"))
+        .await
+        .unwrap();
+    let fi = d.stat_file("/dir/file").await.unwrap().expect("a file");
+    assert_eq!((fi.size, fi.is_dir), (5, false));
+    assert!(d.stat_file("/dir").await.unwrap().is_none(), "a directory");
+    assert!(d.stat_file("/nothing").await.unwrap().is_none());
+    assert!(
+        d.stat_file("/Bad Path").await.unwrap_err().to_string().contains("invalid"),
+        "Base checks the path"
+    );
+    let mut wrong = target.clone();
+    wrong.secret_key = "not-the-secret".into();
+    let bad = driver(&wrong, bucket, &[("rootdirectory", "/statfile")]);
+    assert!(bad.stat_file("/dir/file").await.is_err());
+    assert!(bad.stat_file("/nothing").await.is_err());
+}
+
+#[tokio::test]
+async fn stat_file_s3s() {
+    let server = common::S3sServer::start().await;
+    server.create_bucket("statfile");
+    stat_file_answers(server.target(), "statfile").await;
+}
+
+#[tokio::test]
+async fn stat_file_swift() {
+    let Some(server) = common::server_or_skip(&common::SWIFT) else {
+        return;
+    };
+    let bucket = common::unique_bucket_name("statfile");
+    server.create_bucket(&bucket).await;
+    stat_file_answers(server.target(), &bucket).await;
+}

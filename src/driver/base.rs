@@ -106,6 +106,11 @@ impl<D: StorageDriver> StorageDriver for Base<D> {
         self.inner.stat(path).await.map_err(|e| self.stamp(e))
     }
 
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        self.check(path)?;
+        self.inner.stat_file(path).await.map_err(|e| self.stamp(e))
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
         self.check_or_root(path)?;
         self.inner.list(path).await.map_err(|e| self.stamp(e))

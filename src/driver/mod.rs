@@ -132,6 +132,18 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     /// [`DriverError::PathNotFound`] if `path` is neither a file nor a directory.
     async fn stat(&self, path: &str) -> Result<FileInfo, DriverError>;
 
+    /// The file at `path`, `None` when there is no file (nothing, or a directory): [`stat`]
+    /// for callers to whom a directory means nothing, which lets a driver skip telling the
+    /// two apart (the S3 driver answers with one HEAD instead of a HEAD and a listing).
+    ///
+    /// # Errors
+    /// A storage failure.
+    ///
+    /// [`stat`]: StorageDriver::stat
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        file_of(self.stat(path).await)
+    }
+
     /// The direct children (files and directories) of directory `path`, as
     /// absolute paths. `list("/")` always succeeds, possibly empty.
     ///
@@ -306,6 +318,18 @@ pub trait FileWriter: Send + std::fmt::Debug {
     /// failed call): callers must then re-read the content to learn what it is.
     fn version(&self) -> Option<String> {
         None
+    }
+}
+
+/// A [`StorageDriver::stat`] answer as [`StorageDriver::stat_file`]'s.
+pub(crate) fn file_of(
+    stat: Result<FileInfo, DriverError>,
+) -> Result<Option<FileInfo>, DriverError> {
+    match stat {
+        Ok(fi) if fi.is_dir => Ok(None),
+        Ok(fi) => Ok(Some(fi)),
+        Err(e) if e.is_path_not_found() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -83,6 +83,11 @@ impl<D: StorageDriver> StorageDriver for Regulator<D> {
         self.inner.stat(path).await
     }
 
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        let _slot = self.enter().await?;
+        self.inner.stat_file(path).await
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
         let _slot = self.enter().await?;
         self.inner.list(path).await

@@ -318,6 +318,12 @@ impl StorageDriver for TimedDriver {
         self.timed("Stat", t, r)
     }
 
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        let t = Instant::now();
+        let r = self.inner.stat_file(path).await;
+        self.timed("Stat", t, r)
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
         let t = Instant::now();
         let r = self.inner.list(path).await;

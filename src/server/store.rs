@@ -61,15 +61,10 @@ pub async fn stat_blob(
     driver: &dyn StorageDriver,
     digest: &Digest,
 ) -> Result<Option<u64>, ApiError> {
-    match driver.stat(&paths::blob_data(digest)).await {
-        Ok(fi) if fi.is_dir => {
-            tracing::warn!(%digest, "blob path should not be a directory");
-            Ok(None)
-        }
-        Ok(fi) => Ok(Some(fi.size)),
-        Err(e) if e.is_path_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(driver
+        .stat_file(&paths::blob_data(digest))
+        .await?
+        .map(|fi| fi.size))
 }
 
 /// Resolves `link_path` and checks the blob it points to exists.

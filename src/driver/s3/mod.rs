@@ -477,6 +477,17 @@ impl StorageDriver for S3Driver {
         }
     }
 
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        match self.inner.client.head_object(&self.key(path)).await {
+            Ok(meta) => Ok(Some(FileInfo::file(path, meta.size, meta.last_modified))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) if e.status().is_none() => Err(client_err(e)),
+            // A body-less 403 is a missing key without s3:ListBucket, or a refusal: `stat`
+            // tells them apart (its listing answers with an error code).
+            Err(_) => crate::driver::file_of(self.stat(path).await),
+        }
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
         let prefix = self.dir_prefix(path);
         let mut files = Vec::new();

@@ -72,6 +72,10 @@ impl StorageDriver for CloudFrontMiddleware {
         self.inner.stat(path).await
     }
 
+    async fn stat_file(&self, path: &str) -> Result<Option<FileInfo>, DriverError> {
+        self.inner.stat_file(path).await
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>, DriverError> {
         self.inner.list(path).await
     }
