@@ -129,6 +129,15 @@ async fn internal_error_is_retried_for_every_request_shape() {
     assert_eq!(proxy.requests_seen(), 11);
     assert_eq!(proxy.faults_injected(), 6);
     assert_eq!(proxy.pending_faults(), 0);
+    // The client's counters (the registry's registry_s3_* metrics) saw every attempt of
+    // every shape, the XML-reading ones included.
+    let stats = c.stats();
+    assert_eq!((stats.attempts, stats.retries), (11, 6), "{stats:?}");
+    assert_eq!(
+        stats.errors.iter().map(|(_, n)| n).sum::<u64>(),
+        6,
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -491,6 +500,13 @@ async fn truncated_xml_answer_is_retried() {
     assert_eq!(page.contents.len(), 50);
     assert_eq!(proxy.requests_seen(), 2, "{:?}", proxy.log());
     assert_eq!(proxy.log()[0].action, "forwarded, response truncated");
+    let stats = c.stats();
+    assert_eq!((stats.attempts, stats.retries), (2, 1), "{stats:?}");
+    assert_eq!(
+        stats.errors.len(),
+        1,
+        "the cut-off answer is counted: {stats:?}"
+    );
 }
 
 #[tokio::test]

@@ -498,7 +498,11 @@ async fn stat_file_answers(target: common::S3Target, bucket: &str) {
     assert!(d.stat_file("/dir").await.unwrap().is_none(), "a directory");
     assert!(d.stat_file("/nothing").await.unwrap().is_none());
     assert!(
-        d.stat_file("/Bad Path").await.unwrap_err().to_string().contains("invalid"),
+        d.stat_file("/Bad Path")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("invalid"),
         "Base checks the path"
     );
     let mut wrong = target.clone();

@@ -734,7 +734,8 @@ impl S3Client {
             &self.inner.retry,
             &mut rng,
             tokio::time::sleep,
-            |_attempt| async move {
+            |attempt| async move {
+                self.inner.stats.attempt(attempt);
                 let mut single = req.clone();
                 single.operation = op;
                 let resp = self.send_no_retry(single).await?;
@@ -744,11 +745,16 @@ impl S3Client {
                     .get("x-amz-request-id")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let body = read_limited(resp, MAX_XML_BODY).await?;
-                if check_error_body && xml::parse_error_body(&body).is_some() {
-                    return Err(service_error(status, &body, request_id, None));
+                let read = match read_limited(resp, MAX_XML_BODY).await {
+                    Ok(body) if check_error_body && xml::parse_error_body(&body).is_some() => {
+                        Err(service_error(status, &body, request_id, None))
+                    }
+                    read => read,
+                };
+                if let Err(e) = &read {
+                    self.inner.stats.error(e);
                 }
-                Ok(body)
+                read
             },
         )
         .await

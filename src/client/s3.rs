@@ -126,7 +126,7 @@ pub struct ClientStats {
 }
 
 impl Stats {
-    fn attempt(&self, attempt: u32) {
+    pub(super) fn attempt(&self, attempt: u32) {
         use std::sync::atomic::Ordering::Relaxed;
         self.attempts.fetch_add(1, Relaxed);
         if attempt > 1 {
@@ -134,7 +134,7 @@ impl Stats {
         }
     }
 
-    fn error(&self, e: &Error) {
+    pub(super) fn error(&self, e: &Error) {
         let key = match (e.code(), e.status()) {
             (Some(code), _) => code.to_owned(),
             (None, Some(status)) => format!("HTTP {status}"),
