@@ -82,19 +82,17 @@ fuzz_target!(|input: Input| {
         },
         payload,
     };
-    let opts = SignOptions {
-        content_sha256: match input.content_sha256 % 3 {
+    let opts = SignOptions::default()
+        .with_content_sha256(match input.content_sha256 % 3 {
             0 => ContentSha256Header::Auto,
             1 => ContentSha256Header::Always,
             _ => ContentSha256Header::Never,
-        },
-        session_token: if input.token_after {
+        })
+        .with_session_token(if input.token_after {
             SessionTokenMode::AfterSigning
         } else {
             SessionTokenMode::Signed
-        },
-        key_cache: None,
-    };
+        });
 
     let first = v4::sign_headers_with(&req, &params, &opts);
     let second = v4::sign_headers_with(&req, &params, &opts);
