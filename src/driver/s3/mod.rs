@@ -59,6 +59,8 @@ use crate::xml::CompletedPart;
 
 /// The driver's name, as it prefixes every error.
 pub(crate) const DRIVER_NAME: &str = "s3aws";
+/// Most committed sizes kept for moves (see `Inner::committed`).
+const MAX_COMMITTED: usize = 4096;
 
 /// How long a redirect URL stays valid (Distribution: 20 minutes).
 pub(crate) const REDIRECT_EXPIRY: Duration = Duration::from_secs(20 * 60);
@@ -96,6 +98,11 @@ struct Inner {
     /// ListMultipartUploads (the part list is still read from S3; the recorded ETags fill in
     /// for servers whose ListParts omits them).
     open_uploads: Mutex<HashMap<String, writer::OpenUpload>>,
+    /// Sizes of objects this process's writers committed, until a move consumes them: a move
+    /// whose source is known to be under `multipartcopythresholdsize` is one CopyObject
+    /// without a HEAD first (CopyObject copies the whole object whatever its size, so a stale
+    /// entry costs speed at worst, never bytes).
+    committed: Mutex<HashMap<String, u64>>,
     /// `maxbuffermemory`: what all writers together may hold in part buffers.
     budget: budget::Budget,
 }
@@ -186,6 +193,7 @@ impl S3Driver {
                 write_opts,
                 root_prefix,
                 open_uploads: Mutex::new(HashMap::new()),
+                committed: Mutex::new(HashMap::new()),
                 budget: budget::Budget::new(params.max_buffer_memory, params.buffer_wait),
                 params,
             }),
@@ -231,6 +239,28 @@ impl S3Driver {
 
     fn remember_upload(&self, key: &str, upload: writer::OpenUpload) {
         self.uploads().insert(key.to_owned(), upload);
+    }
+
+    /// Notes that a writer committed `size` bytes at `key` (at most [`MAX_COMMITTED`] kept).
+    fn committed(&self, key: &str, size: u64) {
+        let mut m = self
+            .inner
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if m.len() >= MAX_COMMITTED {
+            m.clear();
+        }
+        m.insert(key.to_owned(), size);
+    }
+
+    /// The committed size noted for `key`, forgotten as it is read.
+    fn take_committed(&self, key: &str) -> Option<u64> {
+        self.inner
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
     }
 
     fn forget_upload(&self, key: &str) {
@@ -521,13 +551,20 @@ impl StorageDriver for S3Driver {
 
     async fn move_to(&self, src: &str, dst: &str) -> Result<(), DriverError> {
         let (src_key, dst_key) = (self.key(src), self.key(dst));
-        let meta = self
-            .inner
-            .client
-            .head_object(&src_key)
-            .await
-            .map_err(|e| not_found_or(src, e))?;
-        if meta.size <= self.inner.params.multipart_copy_threshold_size {
+        let threshold = self.inner.params.multipart_copy_threshold_size;
+        let size = match self.take_committed(&src_key) {
+            // Just committed by this process and small: no HEAD needed to choose the copy.
+            Some(size) if size <= threshold => size,
+            _ => {
+                self.inner
+                    .client
+                    .head_object(&src_key)
+                    .await
+                    .map_err(|e| not_found_or(src, e))?
+                    .size
+            }
+        };
+        if size <= threshold {
             self.inner
                 .client
                 .copy_object(&src_key, &dst_key, &self.inner.write_opts)
@@ -540,7 +577,7 @@ impl StorageDriver for S3Driver {
                     }
                 })?;
         } else {
-            self.multipart_copy(&src_key, &dst_key, meta.size).await?;
+            self.multipart_copy(&src_key, &dst_key, size).await?;
         }
         self.inner
             .client

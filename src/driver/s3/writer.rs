@@ -631,6 +631,7 @@ impl S3Writer {
                 .await
                 .map_err(|e| self.driver.write_err(e))?;
             self.buf_permit = None;
+            self.driver.committed(&self.key, self.size);
             return Ok(());
         };
         while !self.buf.is_empty() {
@@ -654,6 +655,7 @@ impl S3Writer {
         self.complete(&upload_id).await?;
         self.buf = BytesMut::new();
         self.buf_permit = None;
+        self.driver.committed(&self.key, self.size);
         Ok(())
     }
 }
