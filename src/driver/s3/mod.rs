@@ -100,8 +100,9 @@ struct Inner {
     open_uploads: Mutex<HashMap<String, writer::OpenUpload>>,
     /// Sizes of objects this process's writers committed, until a move consumes them: a move
     /// whose source is known to be under `multipartcopythresholdsize` is one CopyObject
-    /// without a HEAD first (CopyObject copies the whole object whatever its size, so a stale
-    /// entry costs speed at worst, never bytes).
+    /// without a HEAD first. CopyObject copies the whole object whatever its size, so a stale
+    /// entry never costs bytes: at worst a slower copy, or (an object replaced since by one
+    /// over S3's 5 GiB copy limit) a failed move that leaves the source in place.
     committed: Mutex<HashMap<String, u64>>,
     /// `maxbuffermemory`: what all writers together may hold in part buffers.
     budget: budget::Budget,
