@@ -728,37 +728,27 @@ impl S3Client {
         check_error_body: bool,
     ) -> Result<Vec<u8>, Error> {
         let op = req.operation;
-        let mut rng = super::retry::XorShift64::from_time();
         let req = &req;
-        super::retry::retry(
-            &self.inner.retry,
-            &mut rng,
-            tokio::time::sleep,
-            |attempt| async move {
-                self.inner.stats.attempt(attempt);
-                let mut single = req.clone();
-                single.operation = op;
-                let resp = self.send_no_retry(single).await?;
-                let status = resp.status().as_u16();
-                let request_id = resp
-                    .headers()
-                    .get("x-amz-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let read = match read_limited(resp, MAX_XML_BODY).await {
-                    Ok(body) if check_error_body && xml::parse_error_body(&body).is_some() => {
-                        Err(service_error(status, &body, request_id, None))
-                    }
-                    read => read,
-                };
-                if let Err(e) = &read {
-                    self.inner.stats.error(e);
+        self.retried(op, |_attempt| async move {
+            let resp = self.send_no_retry_ref(req).await?;
+            let status = resp.status().as_u16();
+            let request_id = resp
+                .headers()
+                .get("x-amz-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let read = match read_limited(resp, MAX_XML_BODY).await {
+                Ok(body) if check_error_body && xml::parse_error_body(&body).is_some() => {
+                    Err(service_error(status, &body, request_id, None))
                 }
-                read
-            },
-        )
+                read => read,
+            };
+            if let Err(e) = &read {
+                self.inner.stats.error(e);
+            }
+            read
+        })
         .await
-        .map_err(|e| e.with_operation(op))
     }
 }
 

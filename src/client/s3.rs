@@ -125,8 +125,26 @@ pub struct ClientStats {
     pub errors: Vec<(String, u64)>,
 }
 
+/// An operation whose attempts are counted in [`Stats`] as they start.
+struct Counted<'a, O> {
+    op: O,
+    stats: &'a Stats,
+}
+
+impl<O: RetryOp> RetryOp for Counted<'_, O> {
+    type Output = O::Output;
+    type Future = O::Future;
+    fn attempt(&mut self, attempt: u32) -> O::Future {
+        self.stats.attempt(attempt);
+        self.op.attempt(attempt)
+    }
+    fn replayable(&self) -> bool {
+        self.op.replayable()
+    }
+}
+
 impl Stats {
-    pub(super) fn attempt(&self, attempt: u32) {
+    fn attempt(&self, attempt: u32) {
         use std::sync::atomic::Ordering::Relaxed;
         self.attempts.fetch_add(1, Relaxed);
         if attempt > 1 {
@@ -322,24 +340,26 @@ impl S3Client {
     /// 2xx; the body is not read).
     pub(super) async fn send(&self, req: Request) -> Result<reqwest::Response, Error> {
         let req = &req;
-        self.retried(req.operation, |attempt| async move {
-            self.inner.stats.attempt(attempt);
-            self.send_no_retry_ref(req).await
-        })
-        .await
+        self.retried(req.operation, |_attempt| self.send_no_retry_ref(req))
+            .await
     }
 
-    /// Runs `op` under the client's retry policy; errors name operation `name`.
-    async fn retried<O: RetryOp<Output = reqwest::Response>>(
+    /// Runs `op` under the client's retry policy, each attempt counted in the client's stats;
+    /// errors name operation `name`.
+    pub(super) async fn retried<O: RetryOp>(
         &self,
         name: &'static str,
         op: O,
-    ) -> Result<reqwest::Response, Error> {
+    ) -> Result<O::Output, Error> {
+        let counted = Counted {
+            op,
+            stats: &self.inner.stats,
+        };
         retry(
             &self.inner.retry,
             &mut XorShift64::from_time(),
             tokio::time::sleep,
-            op,
+            counted,
         )
         .await
         .map_err(|e| e.with_operation(name))
@@ -357,9 +377,8 @@ impl S3Client {
         let payload = &payload;
         self.retried(
             req.operation,
-            OneShot(|attempt| {
+            OneShot(|_attempt| {
                 let body = body.take();
-                self.inner.stats.attempt(attempt);
                 async move {
                     let body = body.ok_or_else(|| {
                         Error::invalid_config("a streaming body can only be sent once")
@@ -372,11 +391,10 @@ impl S3Client {
     }
 
     /// One attempt, no retry (callers that retry themselves).
-    pub(super) async fn send_no_retry(&self, req: Request) -> Result<reqwest::Response, Error> {
-        self.dispatch(&req, None).await
-    }
-
-    async fn send_no_retry_ref(&self, req: &Request) -> Result<reqwest::Response, Error> {
+    pub(super) async fn send_no_retry_ref(
+        &self,
+        req: &Request,
+    ) -> Result<reqwest::Response, Error> {
         self.dispatch(req, None).await
     }
 
@@ -630,10 +648,7 @@ impl S3Client {
 
     /// SigV4 options for this client: derived signing keys come from its cache.
     fn v4_options(&self) -> v4::SignOptions<'_> {
-        v4::SignOptions {
-            key_cache: Some(&self.inner.key_cache),
-            ..v4::SignOptions::default()
-        }
+        v4::SignOptions::default().with_key_cache(&self.inner.key_cache)
     }
 }
 
