@@ -697,18 +697,11 @@ async fn manifest_reference_checks_are_bounded_on_s3() {
 /// it (PATCH or PUT) is `BLOB_UPLOAD_UNKNOWN` and stores nothing, whether the registry reads
 /// `startedat` (filesystem) or trusts the token's start time and asks the writer (S3).
 async fn cancelled_upload_stays_gone(r: &Registry, repo: &str) {
-    let resp = r
-        .client
-        .post(r.url(&format!("/v2/{repo}/blobs/uploads/")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let loc = start_upload(r, repo).await;
     assert!(loc.contains("_state="), "{loc}");
     let resp = patch(r, &loc, 0, b"before").await;
     assert_eq!(resp.status(), 202);
-    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let loc = header(&resp, "location");
     let resp = r.client.delete(r.url(&loc)).send().await.unwrap();
     assert_eq!(resp.status(), 204);
     let id = loc

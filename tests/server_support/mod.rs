@@ -224,7 +224,6 @@ pub fn header(resp: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Uploads `data` to `repo` monolithically and returns its digest.
 /// Starts a blob upload in `repo` (`POST .../blobs/uploads/`, 202) and returns its location.
 pub async fn start_upload(r: &Registry, repo: &str) -> String {
     let resp = r
@@ -237,6 +236,7 @@ pub async fn start_upload(r: &Registry, repo: &str) -> String {
     header(&resp, "location")
 }
 
+/// Uploads `data` to `repo` monolithically and returns its digest.
 pub async fn push_blob(r: &Registry, repo: &str, data: &[u8]) -> String {
     let d = sha256(data);
     let resp = r
