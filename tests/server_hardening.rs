@@ -724,6 +724,72 @@ async fn cancelled_upload_stays_gone(r: &Registry, repo: &str) {
     );
 }
 
+/// With `http.secret`, a PATCH or PUT whose `_state` is stale (another offset), tampered with
+/// or another upload's is refused, even with a `Content-Range` at the right offset, and stores
+/// nothing; the upload then goes on with its current state.
+async fn bad_upload_states_change_nothing(r: &Registry, repo: &str) {
+    let split = |loc: &str| {
+        let (path, state) = loc
+            .split_once("?_state=")
+            .expect("a _state in the location");
+        (path.to_owned(), state.to_owned())
+    };
+    let first = start_upload(r, repo).await;
+    let resp = patch(r, &first, 0, b"0123").await;
+    assert_eq!(resp.status(), 202);
+    let current = header(&resp, "location");
+    let (path, state) = split(&current);
+    let (_, other_state) = split(&start_upload(r, repo).await);
+    let flipped = if state.starts_with('A') { "B" } else { "A" };
+    let tampered = format!("{path}?_state={flipped}{}", &state[1..]);
+    let others = format!("{path}?_state={other_state}");
+    for (loc, code, status) in [
+        (&first, "RANGE_INVALID", 416),
+        (&tampered, "BLOB_UPLOAD_INVALID", 404),
+        (&others, "BLOB_UPLOAD_INVALID", 404),
+    ] {
+        let resp = patch(r, loc, 4, b"45").await;
+        assert_eq!(
+            (resp.status().as_u16(), error_codes(resp).await),
+            (status, vec![code.to_owned()]),
+            "PATCH with {loc}"
+        );
+        let resp = finish(r, loc, &sha256(b"0123")).await;
+        assert_eq!(
+            (resp.status().as_u16(), error_codes(resp).await),
+            (status, vec![code.to_owned()]),
+            "PUT with {loc}"
+        );
+        assert_eq!(upload_status(r, &current).await, 4);
+    }
+    let resp = patch(r, &current, 4, b"45").await;
+    assert_eq!(resp.status(), 202);
+    let resp = finish(r, &header(&resp, "location"), &sha256(b"012345")).await;
+    assert_eq!(resp.status(), 201);
+    let digest = sha256(b"012345");
+    assert_eq!(
+        blob(r, repo, &digest).await.as_deref(),
+        Some(&b"012345"[..])
+    );
+}
+
+#[tokio::test]
+async fn bad_upload_states_change_nothing_on_filesystem() {
+    let r = start(Backend::Filesystem, "http:\n  secret: s3cret\n").await;
+    bad_upload_states_change_nothing(&r, "states/fs").await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn bad_upload_states_change_nothing_on_s3() {
+    let server = common::S3sServer::start().await;
+    server.create_bucket("states");
+    let cfg = config(&format!("{NO_REDIRECT}http:\n  secret: s3cret\n"));
+    let r = start_with(&cfg, s3_driver(&server.target(), "states", &[])).await;
+    bad_upload_states_change_nothing(&r, "states/s3").await;
+    r.stop().await;
+}
+
 #[tokio::test]
 async fn cancelled_upload_stays_gone_on_filesystem() {
     let r = start(Backend::Filesystem, "http:\n  secret: s3cret\n").await;

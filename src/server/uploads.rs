@@ -240,21 +240,22 @@ fn progress(
 }
 
 /// With `http.secret`, a `_state` the client sends must be registry:2's signed state of
-/// this upload, at the offset that is stored (as registry:2 checks it). Without one, or
-/// without a secret, the stored upload alone is the state.
-fn check_state(
+/// this upload (as registry:2 checks it): `Ok(None)` without a secret or without a token,
+/// the verified state otherwise, and a refusal for a token that is forged, malformed or
+/// for another upload. The token is verified once per request; [`check_offset`] then
+/// holds it against what is stored.
+fn verified_state(
     ctx: &Ctx<'_>,
     query: Option<&str>,
     name: &str,
     id: &str,
-    size: u64,
-) -> Result<(), ApiErrors> {
+) -> Result<Option<upload_state::State>, ApiErrors> {
     let Some(secret) = &ctx.state.settings.secret else {
-        return Ok(());
+        return Ok(None);
     };
     let q = query_pairs(query);
     let Some(token) = first(&q, "_state") else {
-        return Ok(());
+        return Ok(None);
     };
     let invalid = |why: String| -> ApiErrors {
         tracing::info!(upload = id, "refusing an upload state: {why}");
@@ -267,16 +268,36 @@ fn check_state(
             state.name, state.uuid
         )));
     }
-    if u64::try_from(state.offset).ok() != Some(size) {
-        return Err(ErrorCode::RangeInvalid
-            .with_detail(format!(
-                "the upload state says offset {}, but {size} bytes are stored: GET the upload \
+    Ok(Some(state))
+}
+
+/// A verified `_state` (or none) must be at the offset that is stored. Without one, the
+/// stored upload alone is the state.
+fn check_offset(state: Option<&upload_state::State>, size: u64) -> Result<(), ApiErrors> {
+    match state {
+        Some(state) if u64::try_from(state.offset).ok() != Some(size) => {
+            Err(ErrorCode::RangeInvalid
+                .with_detail(format!(
+                    "the upload state says offset {}, but {size} bytes are stored: GET the upload \
                  for where it stands",
-                state.offset
-            ))
-            .into());
+                    state.offset
+                ))
+                .into())
+        }
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// [`verified_state`] and then [`check_offset`], for the requests that read the upload
+/// before they look at the token.
+fn check_state(
+    ctx: &Ctx<'_>,
+    query: Option<&str>,
+    name: &str,
+    id: &str,
+    size: u64,
+) -> Result<(), ApiErrors> {
+    check_offset(verified_state(ctx, query, name, id)?.as_ref(), size)
 }
 
 /// registry:2's upload state token (`registry/handlers/hmac.go`): URL-safe base64 (padded)
@@ -421,23 +442,19 @@ async fn open_data(
     }
 }
 
-/// The `StartedAt` of a `_state` this registry's `http.secret` signed for this upload: the
-/// start time stored in `startedat`, vouched for by the secret, so a request that carries it
-/// need not read the file. `None` without a secret, a token, or a valid one for this upload
-/// (the request then reads `startedat`, and [`check_state`] refuses a bad token).
+/// The `StartedAt` of a verified `_state` (see [`verified_state`]): the start time stored
+/// in `startedat`, vouched for by `http.secret`, so a request that carries it need not read
+/// the file. `None` without a verified state that has one.
 ///
 /// Only on drivers whose append-writer refuses a path with nothing stored (S3, in-memory):
 /// the writer then still tells a cancelled upload from a live one. The filesystem's creates
 /// the file, as Distribution's does, so there `startedat` is what proves the upload exists.
-fn signed_started_at(ctx: &Ctx<'_>, query: Option<&str>, name: &str, id: &str) -> Option<String> {
+fn signed_started_at(ctx: &Ctx<'_>, state: Option<&upload_state::State>) -> Option<String> {
     if !matches!(ctx.driver().name(), "s3aws" | "inmemory") {
         return None;
     }
-    let secret = ctx.state.settings.secret.as_ref()?;
-    let q = query_pairs(query);
-    let state = upload_state::unpack(&secret.0, first(&q, "_state")?).ok()?;
-    (state.name == name && state.uuid == id && !state.started_at.trim().is_empty())
-        .then(|| state.started_at.trim().to_owned())
+    let started = state?.started_at.trim();
+    (!started.is_empty()).then(|| started.to_owned())
 }
 
 /// Creates a new upload: `startedat`, then an empty, closed-but-resumable `data`.
@@ -748,7 +765,14 @@ async fn append(
     id: &str,
     key: &str,
 ) -> Result<Appended, HandlerResult> {
-    let (mut writer, started) = match signed_started_at(ctx, req.uri().query(), name, id) {
+    // A bad token is refused only after the upload is read, so the refusal can say where
+    // the upload stands (and an unknown upload is still 404).
+    let state = verified_state(ctx, req.uri().query(), name, id);
+    let signed = state
+        .as_ref()
+        .ok()
+        .and_then(|s| signed_started_at(ctx, s.as_ref()));
+    let (mut writer, started) = match signed {
         Some(started) => (
             open_data(ctx.driver(), name, id).await.map_err(Err)?,
             started,
@@ -756,8 +780,9 @@ async fn append(
         None => resume(ctx.driver(), name, id).await.map_err(Err)?,
     };
     let size = writer.size();
-    if let Err(e) =
-        check_state(ctx, req.uri().query(), name, id, size).and_then(|()| check_range(&req, size))
+    if let Err(e) = state
+        .and_then(|s| check_offset(s.as_ref(), size))
+        .and_then(|()| check_range(&req, size))
     {
         return Err(Ok(range_refused(ctx, name, id, &started, size, e)));
     }
