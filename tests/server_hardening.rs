@@ -790,6 +790,45 @@ async fn bad_upload_states_change_nothing_on_s3() {
     r.stop().await;
 }
 
+/// With `http.secret`, a PATCH and a PUT that carry the registry's signed `_state` take the
+/// start time from it and do not read `startedat`, on a driver whose append-writer refuses a
+/// missing upload (in-memory, behind the metrics wrapper and a test wrapper, each of which
+/// must pass the driver's answer on); on the filesystem, whose append-writer would create
+/// the file, they read it.
+#[tokio::test]
+async fn signed_state_spares_the_startedat_read_only_where_the_writer_can_tell() {
+    for backend in [Backend::InMemory, Backend::Filesystem] {
+        let (inner, _dir) = driver_for(backend);
+        let mut td = TestDriver::new();
+        td.inner = inner;
+        let td = Arc::new(td);
+        let cfg = config(
+            "http:\n  secret: s3cret\n  debug:\n    addr: 127.0.0.1:0\n    prometheus:\n      \
+             enabled: true\n",
+        );
+        let r = start_with(&cfg, td.clone() as Arc<dyn StorageDriver>).await;
+        let loc = start_upload(&r, "spare/it").await;
+        let resp = patch(&r, &loc, 0, b"some ").await;
+        assert_eq!(resp.status(), 202);
+        let resp = patch(&r, &header(&resp, "location"), 5, b"bytes").await;
+        assert_eq!(resp.status(), 202);
+        let resp = finish(&r, &header(&resp, "location"), &sha256(b"some bytes")).await;
+        assert_eq!(resp.status(), 201);
+        let reads = td
+            .contents_read
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.ends_with("/startedat"))
+            .count();
+        match backend {
+            Backend::InMemory => assert_eq!(reads, 0, "{backend:?}"),
+            Backend::Filesystem => assert_eq!(reads, 3, "{backend:?}"),
+        }
+        r.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn cancelled_upload_stays_gone_on_filesystem() {
     let r = start(Backend::Filesystem, "http:\n  secret: s3cret\n").await;

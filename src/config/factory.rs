@@ -188,11 +188,14 @@ mod tests {
     fn builds_the_local_drivers() {
         let d = build_driver(&storage("version: 0.1\nstorage: inmemory\n")).unwrap();
         assert_eq!(d.name(), "inmemory");
+        assert!(d.append_needs_existing());
         let d = build_driver(&storage(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/x\n",
         ))
         .unwrap();
         assert_eq!(d.name(), "filesystem");
+        // Its append-writer creates a missing file (through Base and Regulator).
+        assert!(!d.append_needs_existing());
     }
 
     #[test]
@@ -219,6 +222,7 @@ mod tests {
             assert!(!warning.contains("s3cr3t"));
             let d = build_driver(&config.storage).unwrap();
             assert_eq!(d.name(), "s3aws");
+            assert!(d.append_needs_existing());
         }
         // The same key through the environment.
         let env = [("REGISTRY_STORAGE_S3_V4AUTH".to_owned(), "false".to_owned())];

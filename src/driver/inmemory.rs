@@ -217,6 +217,10 @@ impl StorageDriver for InMemoryDriver {
         DRIVER_NAME
     }
 
+    fn append_needs_existing(&self) -> bool {
+        true
+    }
+
     async fn get_content(&self, path: &str) -> Result<Bytes, DriverError> {
         match self.lock().find(path) {
             Some(Node::File { data, .. }) => Ok(data.clone()),

@@ -119,10 +119,15 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     /// closed but not committed ([`FileWriter::size`] then reports what is already
     /// there), or appends to committed content of length zero.
     ///
+    /// With `append = true` and nothing stored at `path`, drivers differ: S3's and the
+    /// in-memory one fail with [`DriverError::PathNotFound`] (see
+    /// [`append_needs_existing`](Self::append_needs_existing)); the filesystem's starts an
+    /// empty file there, as Distribution's does.
+    ///
     /// # Errors
     /// With `append = true`: [`DriverError::PathNotFound`] if there is nothing to
-    /// resume; appending to non-empty committed content is not supported by every
-    /// driver (S3 returns an error).
+    /// resume, on the drivers above; appending to non-empty committed content is not
+    /// supported by every driver (S3 returns an error).
     async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError>;
 
     /// Metadata of the file or directory at `path`. `stat("/")` may succeed or
@@ -220,6 +225,16 @@ pub trait StorageDriver: Send + Sync + std::fmt::Debug {
     fn s3_bucket_key(&self, path: &str) -> Option<String> {
         let _ = path;
         None
+    }
+
+    /// Whether [`writer`](Self::writer) with `append = true` fails with
+    /// [`DriverError::PathNotFound`] when nothing is stored at the path, rather than
+    /// starting an empty file there. The registry then lets an upload state signed by its
+    /// `http.secret` stand in for reading the upload's `startedat`: the writer still tells
+    /// a cancelled upload from a live one. `false` (the cautious answer) unless the driver
+    /// says otherwise; wrappers forward it.
+    fn append_needs_existing(&self) -> bool {
+        false
     }
 
     /// Request counters of the client the driver talks to its backend with (S3: attempts,

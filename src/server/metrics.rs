@@ -367,6 +367,10 @@ impl StorageDriver for TimedDriver {
         self.inner.s3_bucket_key(path)
     }
 
+    fn append_needs_existing(&self) -> bool {
+        self.inner.append_needs_existing()
+    }
+
     fn client_stats(&self) -> Option<crate::client::ClientStats> {
         self.inner.client_stats()
     }

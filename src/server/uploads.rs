@@ -446,11 +446,12 @@ async fn open_data(
 /// in `startedat`, vouched for by `http.secret`, so a request that carries it need not read
 /// the file. `None` without a verified state that has one.
 ///
-/// Only on drivers whose append-writer refuses a path with nothing stored (S3, in-memory):
-/// the writer then still tells a cancelled upload from a live one. The filesystem's creates
-/// the file, as Distribution's does, so there `startedat` is what proves the upload exists.
+/// Only on drivers whose append-writer refuses a path with nothing stored (S3, in-memory:
+/// [`StorageDriver::append_needs_existing`]): the writer then still tells a cancelled upload
+/// from a live one. The filesystem's creates the file, as Distribution's does, so there
+/// `startedat` is what proves the upload exists.
 fn signed_started_at(ctx: &Ctx<'_>, state: Option<&upload_state::State>) -> Option<String> {
-    if !matches!(ctx.driver().name(), "s3aws" | "inmemory") {
+    if !ctx.driver().append_needs_existing() {
         return None;
     }
     let started = state?.started_at.trim();

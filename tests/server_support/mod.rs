@@ -331,6 +331,8 @@ pub struct TestDriver {
     pub list_delay: std::time::Duration,
     /// Number of `reader` calls.
     pub readers: AtomicUsize,
+    /// The paths `get_content` was called with, in order.
+    pub contents_read: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestDriver {
@@ -342,6 +344,7 @@ impl TestDriver {
             redirect_base: None,
             list_delay: std::time::Duration::ZERO,
             readers: AtomicUsize::new(0),
+            contents_read: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -352,6 +355,7 @@ impl StorageDriver for TestDriver {
         self.inner.name()
     }
     async fn get_content(&self, path: &str) -> Result<Bytes, DriverError> {
+        self.contents_read.lock().unwrap().push(path.to_owned());
         self.inner.get_content(path).await
     }
     async fn put_content(&self, path: &str, content: Bytes) -> Result<(), DriverError> {
@@ -363,6 +367,9 @@ impl StorageDriver for TestDriver {
     }
     async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>, DriverError> {
         self.inner.writer(path, append).await
+    }
+    fn append_needs_existing(&self) -> bool {
+        self.inner.append_needs_existing()
     }
     async fn stat(&self, path: &str) -> Result<FileInfo, DriverError> {
         if path == "/" && self.fail_root_stat.load(Ordering::SeqCst) {

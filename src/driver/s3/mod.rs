@@ -436,6 +436,12 @@ impl StorageDriver for S3Driver {
         DRIVER_NAME
     }
 
+    /// The writer resumes a multipart upload or an empty object; with neither there is
+    /// nothing to resume.
+    fn append_needs_existing(&self) -> bool {
+        true
+    }
+
     async fn get_content(&self, path: &str) -> Result<Bytes, DriverError> {
         let out = self
             .inner
