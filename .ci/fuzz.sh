@@ -2,10 +2,11 @@
 # Bounded fuzzing of s3driver with cargo-fuzz (libFuzzer): bash .ci/fuzz.sh [TARGET...]
 #
 # Targets (fuzz/fuzz_targets/): sign (SigV4 header, presign, aws-chunked, SigV2), xml (every S3
-# XML parser and the writers' round trips), params (the S3 driver's configuration parsing).
+# XML parser and the writers' round trips), params (the S3 driver's configuration parsing),
+# registry (`s3driver serve`'s request path, in memory, with sequences of hostile requests).
 # Each runs for S3DRIVER_FUZZ_SECONDS (default 30) after one build of all targets, from a seed
 # corpus copied into a temporary directory (signing-vectors/ for sign, tests/fixtures/xml/ for
-# xml; params starts empty); nothing is written into the repository except the build in
+# xml; params and registry start empty); nothing is written into the repository except the build in
 # fuzz/target (or $CARGO_TARGET_DIR).
 #
 # Sanitizer: S3DRIVER_FUZZ_SANITIZER (default none: the crate forbids `unsafe`, so
@@ -26,7 +27,7 @@ SECONDS_EACH=${S3DRIVER_FUZZ_SECONDS:-30}
 case "$SECONDS_EACH" in ''|*[!0-9]*) echo "S3DRIVER_FUZZ_SECONDS must be a number of seconds" >&2; exit 2;; esac
 SANITIZER=${S3DRIVER_FUZZ_SANITIZER:-none}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(sign xml params)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(sign xml params registry)
 
 step() { echo "==> [fuzz $(date +%H:%M:%S) +${SECONDS}s] $*"; }
 

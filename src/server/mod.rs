@@ -322,6 +322,33 @@ impl App {
         serve(listener, self, shutdown).await
     }
 
+    /// Serves one plain HTTP/1.1 connection over `io` as [`App::serve`] serves each accepted
+    /// one (from 127.0.0.1, without TLS, background tasks or the connection limit): for the
+    /// `registry` fuzz target, which drives the whole request path in memory.
+    ///
+    /// Not API: compiled only with the hidden `__internals` feature, which `fuzz/` turns on.
+    ///
+    /// # Errors
+    /// What hyper reports for the connection (a malformed request, a broken body).
+    #[cfg(feature = "__internals")]
+    #[doc(hidden)]
+    pub async fn serve_io<IO>(&self, io: IO) -> Result<(), hyper::Error>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let st = Arc::clone(&self.state);
+        let remote = SocketAddr::from(([127, 0, 0, 1], 0));
+        let svc = service_fn(move |req| {
+            let st = Arc::clone(&st);
+            async move { Ok::<_, Infallible>(handle(&st, req, remote).await) }
+        });
+        http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(io), svc)
+            .await
+    }
+
     /// Serves the registry's debug endpoints (`http.debug.addr`, plain HTTP, no authentication,
     /// as registry:2's debug server) on `listener` until `shutdown` completes:
     /// `/debug/health`, `/debug/vars` (process facts as JSON) and, with
