@@ -3,7 +3,8 @@
 #
 # Targets (fuzz/fuzz_targets/): sign (SigV4 header, presign, aws-chunked, SigV2), xml (every S3
 # XML parser and the writers' round trips), params (the S3 driver's configuration parsing),
-# registry (`s3driver serve`'s request path, in memory, with sequences of hostile requests).
+# registry (`s3driver serve`'s request path, in memory, with sequences of hostile requests, with
+# and without token authentication).
 # Each runs for S3DRIVER_FUZZ_SECONDS (default 30) after one build of all targets, from a seed
 # corpus copied into a temporary directory (signing-vectors/ for sign, tests/fixtures/xml/ for
 # xml; params and registry start empty); nothing is written into the repository except the build in

@@ -6,6 +6,13 @@
 //! `Location` the previous response gave, name the digest of an earlier body, or carry a
 //! manifest that references them, so uploads and manifests get far enough to be checked.
 //!
+//! Half the inputs run against a registry with token authentication (`rootcertbundle` and
+//! `jwks` from the tests' throw-away keys), and a request may carry a bearer token built from
+//! the input: any algorithm, `kid`, `jwk`, or an `x5c` chain of test certificates, mangled
+//! ones or arbitrary bytes; raw header or claims; and either arbitrary signature bytes or a
+//! valid ES256 signature by the `jwks.json` key, so expiry, audience, issuer and the `access`
+//! claim are checked too.
+//!
 //! A finding is a panic, a response that never comes (libFuzzer's timeout), a 5xx status
 //! (storage is in memory and cannot fail, so a server error means a handler failed on input
 //! it should have refused with a 4xx), or a response that shows an internal storage path.
@@ -27,6 +34,22 @@ use s3driver::server::App;
 const CONFIG: &str = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                       storage:\n  inmemory:\n  delete:\n    enabled: true\n\
                       http:\n  secret: fuzz-secret\n";
+
+/// The throw-away token keys and certificates of the tests (`tests/data/token/README`).
+const TOKEN_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/token");
+const SERVICE: &str = "fuzz-registry";
+const ISSUER: &str = "fuzz-issuer";
+/// The `kid` of the EC key in `jwks.json`, whose private half (`jwks.key.pk8`) the harness
+/// signs tokens with when the input asks for a valid signature.
+const JWKS_KID: &str = "s3driver-test-jwks-es256";
+/// The libtrust key id of `rsa.pem` (in `bundle.pem`).
+const RSA_KID: &str = "FJNL:YHYJ:H7QC:34PM:5OWN:MQLE:MRZP:ICO7:JZTV:FSO7:OXZT:CGKK";
+const ALGS: [&str; 8] = [
+    "ES256", "RS256", "none", "HS256", "PS256", "ES384", "RS512", "EdDSA",
+];
+const CERTS: [&str; 4] = ["leaf.pem", "ca.pem", "rsa.pem", "ec.pem"];
+const RESOURCE_TYPES: [&str; 3] = ["repository", "registry", "repository(plugin)"];
+const ACTIONS: [&str; 5] = ["pull", "push", "delete", "*", ""];
 
 const METHODS: [&str; 8] = [
     "GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE",
@@ -67,6 +90,8 @@ const MEDIA_TYPES: [&str; 6] = [
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// Token authentication (`auth.token` with `rootcertbundle` and `jwks`) instead of none.
+    token_auth: bool,
     requests: Vec<Req>,
 }
 
@@ -76,7 +101,53 @@ struct Req {
     target: Target,
     query: Vec<(u8, Value)>,
     headers: Vec<(u8, Value)>,
+    token: Option<Token>,
     body: Body,
+}
+
+/// A bearer token (a JWS) to send in `Authorization`.
+#[derive(Arbitrary, Debug)]
+struct Token {
+    alg: u8,
+    key: KeyRef,
+    claims: Claims,
+    /// Signed with the `jwks.json` key (a valid signature, so the claims get checked), or
+    /// this signature.
+    signature: Option<Vec<u8>>,
+    /// The header or the claims as these bytes instead of JSON built from the fields.
+    raw_header: Option<Vec<u8>>,
+    raw_claims: Option<Vec<u8>>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum KeyRef {
+    None,
+    JwksKid,
+    BundleKid,
+    Kid(String),
+    X5c(Vec<Cert>),
+    Jwk(String),
+}
+
+/// An `x5c` entry: a test certificate, one with some bytes changed, or arbitrary bytes.
+#[derive(Arbitrary, Debug)]
+enum Cert {
+    Test(u8),
+    Mangled { which: u8, at: u16, bytes: Vec<u8> },
+    Raw(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Claims {
+    iss: Option<String>,
+    aud: Option<String>,
+    sub: String,
+    /// Seconds from now, or absent.
+    exp: Option<i32>,
+    nbf: Option<i32>,
+    iat: Option<i32>,
+    access: Vec<(u8, Value, Vec<u8>)>,
+    extra: String,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -237,6 +308,153 @@ fn manifest_body(
     .into_bytes()
 }
 
+fn b64(data: &[u8], url: bool) -> String {
+    use base64::Engine as _;
+    if url {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+    } else {
+        base64::engine::general_purpose::STANDARD.encode(data)
+    }
+}
+
+/// The DER of test certificate `name`.
+fn cert_der(name: &str) -> &'static [u8] {
+    static DERS: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+    let ders = DERS.get_or_init(|| {
+        use base64::Engine as _;
+        CERTS
+            .iter()
+            .map(|n| {
+                let pem =
+                    std::fs::read_to_string(format!("{TOKEN_DATA}/{n}")).expect("a test cert");
+                let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("PEM base64");
+                ((*n).to_owned(), der)
+            })
+            .collect()
+    });
+    &ders
+        .iter()
+        .find(|(n, _)| n == name)
+        .expect("a known cert")
+        .1
+}
+
+fn jwks_key() -> &'static ring::signature::EcdsaKeyPair {
+    static KEY: OnceLock<ring::signature::EcdsaKeyPair> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let pk8 = std::fs::read(format!("{TOKEN_DATA}/jwks.key.pk8")).expect("the jwks test key");
+        ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pk8,
+            &ring::rand::SystemRandom::new(),
+        )
+        .expect("an EC P-256 key")
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The compact JWS of `t`.
+fn token(seen: &Seen, t: &Token) -> String {
+    let key = match &t.key {
+        KeyRef::None => String::new(),
+        KeyRef::JwksKid => format!(",\"kid\":{}", json_string(JWKS_KID)),
+        KeyRef::BundleKid => format!(",\"kid\":{}", json_string(RSA_KID)),
+        KeyRef::Kid(k) => format!(",\"kid\":{}", json_string(k)),
+        KeyRef::X5c(certs) => {
+            let list: Vec<String> = certs
+                .iter()
+                .take(4)
+                .map(|c| {
+                    let der = match c {
+                        Cert::Test(i) => cert_der(CERTS[*i as usize % CERTS.len()]).to_vec(),
+                        Cert::Mangled { which, at, bytes } => {
+                            let mut der = cert_der(CERTS[*which as usize % CERTS.len()]).to_vec();
+                            let at = *at as usize % der.len();
+                            for (i, b) in bytes.iter().take(16).enumerate() {
+                                if let Some(x) = der.get_mut(at + i) {
+                                    *x ^= b;
+                                }
+                            }
+                            der
+                        }
+                        Cert::Raw(b) => b.clone(),
+                    };
+                    json_string(&b64(&der, false))
+                })
+                .collect();
+            format!(",\"x5c\":[{}]", list.join(","))
+        }
+        KeyRef::Jwk(j) => format!(",\"jwk\":{j}"),
+    };
+    let header = match &t.raw_header {
+        Some(raw) => raw.clone(),
+        None => format!(
+            "{{\"typ\":\"JWT\",\"alg\":{}{key}}}",
+            json_string(ALGS[t.alg as usize % ALGS.len()])
+        )
+        .into_bytes(),
+    };
+    let c = &t.claims;
+    let now = now();
+    let mut claims = format!(
+        "{{\"iss\":{},\"aud\":{},\"sub\":{}",
+        json_string(c.iss.as_deref().unwrap_or(ISSUER)),
+        json_string(c.aud.as_deref().unwrap_or(SERVICE)),
+        json_string(&c.sub)
+    );
+    for (name, v) in [("exp", c.exp), ("nbf", c.nbf), ("iat", c.iat)] {
+        if let Some(v) = v {
+            claims.push_str(&format!(",\"{name}\":{}", now + i64::from(v)));
+        }
+    }
+    let access: Vec<String> = c
+        .access
+        .iter()
+        .take(4)
+        .map(|(kind, name, actions)| {
+            let actions: Vec<String> = actions
+                .iter()
+                .take(4)
+                .map(|a| json_string(ACTIONS[*a as usize % ACTIONS.len()]))
+                .collect();
+            let name = match name {
+                Value::BodyDigest(i) => REPOS[*i as usize % REPOS.len()].to_owned(),
+                v => seen.value(v),
+            };
+            format!(
+                "{{\"type\":{},\"name\":{},\"actions\":[{}]}}",
+                json_string(RESOURCE_TYPES[*kind as usize % RESOURCE_TYPES.len()]),
+                json_string(&name),
+                actions.join(",")
+            )
+        })
+        .collect();
+    claims.push_str(&format!(
+        ",\"access\":[{}],\"x\":{}}}",
+        access.join(","),
+        json_string(&c.extra)
+    ));
+    let claims = t.raw_claims.clone().unwrap_or_else(|| claims.into_bytes());
+    let input = format!("{}.{}", b64(&header, true), b64(&claims, true));
+    let signature = match &t.signature {
+        Some(sig) => sig.clone(),
+        None => jwks_key()
+            .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+            .expect("an ES256 signature")
+            .as_ref()
+            .to_vec(),
+    };
+    format!("{input}.{}", b64(&signature, true))
+}
+
 fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -337,6 +555,9 @@ fn request(seen: &mut Seen, r: &Req) -> (Vec<u8>, (String, usize)) {
         }
         head.push_str(&format!("{name}: {}\r\n", header_value(&seen.value(v))));
     }
+    if let Some(t) = &r.token {
+        head.push_str(&format!("Authorization: Bearer {}\r\n", token(seen, t)));
+    }
     if let Some(media) = content_type {
         head.push_str(&format!("Content-Type: {media}\r\n"));
     }
@@ -376,9 +597,20 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn config() -> &'static Config {
-    static CONFIG_: OnceLock<Config> = OnceLock::new();
-    CONFIG_.get_or_init(|| Config::from_yaml(CONFIG, &[]).expect("the fuzz config"))
+fn config(token_auth: bool) -> &'static Config {
+    static OPEN: OnceLock<Config> = OnceLock::new();
+    static TOKEN: OnceLock<Config> = OnceLock::new();
+    if !token_auth {
+        return OPEN.get_or_init(|| Config::from_yaml(CONFIG, &[]).expect("the fuzz config"));
+    }
+    TOKEN.get_or_init(|| {
+        let yaml = format!(
+            "{CONFIG}auth:\n  token:\n    realm: http://127.0.0.1:1/token\n    service: \
+             {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {TOKEN_DATA}/bundle.pem\n    \
+             jwks: {TOKEN_DATA}/jwks.json\n"
+        );
+        Config::from_yaml(&yaml, &[]).expect("the fuzz config with token auth")
+    })
 }
 
 async fn exchange(app: &App, wire: Vec<u8>) -> Vec<u8> {
@@ -404,8 +636,11 @@ async fn exchange(app: &App, wire: Vec<u8>) -> Vec<u8> {
 
 fuzz_target!(|input: Input| {
     runtime().block_on(async {
-        let app =
-            App::with_driver(config(), Arc::new(Base::new(InMemoryDriver::new()))).expect("an app");
+        let app = App::with_driver(
+            config(input.token_auth),
+            Arc::new(Base::new(InMemoryDriver::new())),
+        )
+        .expect("an app");
         let mut seen = Seen::default();
         for r in input.requests.iter().take(8) {
             let (wire, body) = request(&mut seen, r);
