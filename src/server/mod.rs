@@ -336,15 +336,8 @@ impl App {
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let st = Arc::clone(&self.state);
-        let remote = SocketAddr::from(([127, 0, 0, 1], 0));
-        let svc = service_fn(move |req| {
-            let st = Arc::clone(&st);
-            async move { Ok::<_, Infallible>(handle(&st, req, remote).await) }
-        });
-        http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+        let svc = service(&self.state, SocketAddr::from(([127, 0, 0, 1], 0)));
+        http1_builder()
             .serve_connection(TokioIo::new(io), svc)
             .await
     }
@@ -373,10 +366,7 @@ async fn serve_debug(
 ) -> std::io::Result<()> {
     let state = app.state;
     let started = Instant::now();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = http1_builder();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -479,10 +469,7 @@ async fn serve(
         background.extend(p.start(Arc::clone(&state.driver)));
     }
     let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = http1_builder();
     let mut h2_builder = http2::Builder::new(TokioExecutor::new());
     h2_builder.timer(TokioTimer::new());
     let connections = Arc::new(tokio::sync::Semaphore::new(state.settings.max_connections));
@@ -508,11 +495,7 @@ async fn serve(
                 // Without it, small streamed responses (a 64 KiB blob, a manifest) wait about
                 // 40 ms for the client's delayed ACK (Nagle), as registry:2's Go net does not.
                 let _ = stream.set_nodelay(true);
-                let st = Arc::clone(&state);
-                let svc = service_fn(move |req| {
-                    let st = Arc::clone(&st);
-                    async move { Ok::<_, Infallible>(handle(&st, req, remote).await) }
-                });
+                let svc = service(&state, remote);
                 let watcher = graceful.watcher();
                 let builder = builder.clone();
                 let h2_builder = h2_builder.clone();
@@ -571,6 +554,33 @@ async fn serve(
         p.flush(state.driver.as_ref()).await;
     }
     Ok(())
+}
+
+/// The HTTP/1.1 server settings of every registry connection.
+fn http1_builder() -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
+/// The service that answers a connection's requests from `remote`.
+fn service(
+    state: &Arc<State>,
+    remote: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+> + Clone
+       + Send {
+    let st = Arc::clone(state);
+    service_fn(move |req| {
+        let st = Arc::clone(&st);
+        async move { Ok::<_, Infallible>(handle(&st, req, remote).await) }
+    })
 }
 
 /// What a request addressed, for logs and metrics: registry:2's handler name and route
