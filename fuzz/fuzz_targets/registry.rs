@@ -455,18 +455,9 @@ fn token(seen: &Seen, t: &Token) -> String {
     format!("{input}.{}", b64(&signature, true))
 }
 
+/// `s` as a JSON string, quoted and escaped by serde_json (what the registry parses with).
 fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::Value::from(s).to_string()
 }
 
 /// The request's bytes on the wire, and the digest and size of its body.
